@@ -1,0 +1,132 @@
+"""Argument checks shared by the core functions.
+
+Each check raises a typed error from :mod:`betaneutral.errors` whose message
+names the parameter, the offending value and the rule, in the form
+``"<name> must be <rule>, got <value>"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return repr(value)
+
+
+def as_float(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float or raise.
+
+    Booleans, text and anything non-numeric raise :class:`InputTypeError`;
+    NaN and infinities raise :class:`DomainError`.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
+        raise InputTypeError(f"{name} must be a number, got {_fmt(value)}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise DomainError(f"{name} must be finite, got {_fmt(out)}")
+    return out
+
+
+def positive(name: str, value: Any) -> float:
+    """Finite float ``> 0``."""
+    out = as_float(name, value)
+    if out <= 0.0:
+        raise DomainError(f"{name} must be > 0, got {_fmt(out)}")
+    return out
+
+
+def non_negative(name: str, value: Any) -> float:
+    """Finite float ``>= 0``."""
+    out = as_float(name, value)
+    if out < 0.0:
+        raise DomainError(f"{name} must be >= 0, got {_fmt(out)}")
+    return out
+
+
+def in_range(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Finite float inside ``[low, high]`` (ends open or closed as asked)."""
+    out = as_float(name, value)
+    bad_low = low is not None and (out < low if low_inclusive else out <= low)
+    bad_high = high is not None and (out > high if high_inclusive else out >= high)
+    if bad_low or bad_high:
+        lo = "" if low is None else ("[" if low_inclusive else "(") + f"{low:g}"
+        hi = "" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
+        if low is None:
+            rule = f"{'<=' if high_inclusive else '<'} {high:g}"
+        elif high is None:
+            rule = f"{'>=' if low_inclusive else '>'} {low:g}"
+        else:
+            rule = f"in {lo}, {hi}"
+        raise DomainError(f"{name} must be {rule}, got {_fmt(out)}")
+    return out
+
+
+def positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """Whole number ``>= minimum`` (a float with no fractional part is accepted)."""
+    out = as_float(name, value)
+    if out != int(out):
+        raise DomainError(f"{name} must be a whole number, got {_fmt(out)}")
+    if out < minimum:
+        raise DomainError(f"{name} must be >= {minimum}, got {int(out)}")
+    return int(out)
+
+
+def choice(name: str, value: Any, options: Iterable[str]) -> str:
+    """Case-insensitive choice among ``options``; returns the canonical (listed) spelling."""
+    opts = list(options)
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be one of {opts}, got {_fmt(value)}")
+    for opt in opts:
+        if value.strip().lower() == opt.lower():
+            return opt
+    raise UnknownNameError(f"{name} must be one of {opts}, got {_fmt(value)}")
+
+
+def float_array(name: str, values: Any, *, ndim: int | None = None) -> FloatArray:
+    """Convert to a float64 array (a copy); NaN is allowed and means *missing*.
+
+    Raises :class:`InputTypeError` for non-numeric content (booleans included)
+    and :class:`DomainError` for infinities.
+    """
+    arr = np.asarray(values)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
+        if arr.dtype.kind == "O":
+            try:
+                if any(isinstance(v, (bool, np.bool_, str)) for v in arr.ravel()):
+                    raise TypeError
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                raise InputTypeError(
+                    f"{name} must contain only numbers, got dtype {arr.dtype}"
+                ) from None
+        else:
+            raise InputTypeError(f"{name} must contain only numbers, got dtype {arr.dtype}")
+    out = np.array(arr, dtype=np.float64, copy=True)
+    if ndim is not None and out.ndim != ndim:
+        raise InputTypeError(f"{name} must be {ndim}-dimensional, got shape {out.shape}")
+    if np.isinf(out).any():
+        raise DomainError(f"{name} must not contain infinities")
+    return out
