@@ -42,7 +42,9 @@ _QUANTITY = {"ETH": 120.0, "SOL": 10_000.0, "LINK": 3_000.0, "ADA": 300_000.0,
              "XRP": 250_000.0, "DOGE": 1_200_000.0}
 
 
-def sample_prices(days: int = 730, *, end: str = "2026-10-31", seed: int = 20_260_101) -> pd.DataFrame:
+def sample_prices(
+    days: int = 730, *, end: str = "2026-10-31", seed: int = 20_260_101
+) -> pd.DataFrame:
     """Synthetic daily closes in USD for BTC, ETH and four altcoins.
 
     Parameters

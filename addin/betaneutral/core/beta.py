@@ -1,0 +1,821 @@
+"""Beta estimators, vectorised over many assets against one benchmark.
+
+All estimators take ``asset_returns`` of shape ``(T,)`` or ``(T, N)`` and
+``benchmark_returns`` of shape ``(T,)``, already aligned row by row (see
+:func:`betaneutral.core.returns.align_prices`). ``NaN`` marks a missing
+return; each asset uses the rows where both its return and the benchmark
+return are present (pair-wise deletion, as Excel's ``SLOPE`` and empyrical).
+
+Defaults follow crypto practice: daily simple returns, at least 60 paired
+observations, annualisation with 365 periods a year.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import special  # installed with statsmodels; used for the Student t quantile
+
+from betaneutral.core._validate import FloatArray, choice, float_array, in_range, positive_int
+from betaneutral.core.returns import ReturnKind, align_prices, returns_from_prices, weekly_prices
+from betaneutral.errors import DegenerateDataError, DomainError, InsufficientDataError
+
+__all__ = [
+    "DEFAULT_MIN_OBS",
+    "BetaEstimate",
+    "BetaStats",
+    "MultiBetaStats",
+    "RollingBeta",
+    "VasicekShrinkage",
+    "betas_from_prices",
+    "blume_adjust",
+    "ewma_beta",
+    "hac_default_lags",
+    "multivariate_beta",
+    "ols_beta",
+    "rolling_beta",
+    "vasicek_shrink",
+]
+
+DEFAULT_MIN_OBS = 60
+#: Relative variance below which a benchmark is treated as constant.
+_ZERO_VARIANCE = 1e-28
+OnError = Literal["raise", "nan"]
+BetaMethod = Literal["ols", "blume", "ewma"]
+
+
+@dataclass(frozen=True)
+class BetaStats:
+    """Ordinary least squares regression of asset returns on benchmark returns.
+
+    Every field is an array of shape ``(N,)`` (one entry per asset), or a
+    0-d array when a single asset was passed.
+
+    Attributes
+    ----------
+    beta : slope :math:`\\hat\\beta`.
+    alpha : intercept per period, in return units.
+    alpha_annualised : ``alpha * annualization`` (arithmetic).
+    r_squared : coefficient of determination (0 for an asset with constant returns).
+    se : conventional OLS standard error of beta.
+    hac_se : Newey-West (Bartlett kernel) standard error of beta.
+    t_stat : ``beta / se`` (NaN when ``se`` is 0).
+    n_obs : number of paired observations used.
+    ci_low, ci_high : confidence interval ``beta -/+ t_{n-2} se``.
+    hac_lags : Newey-West lags used for each asset.
+    conf_level : confidence level of the interval.
+    annualization : periods per year used for ``alpha_annualised``.
+    """
+
+    beta: FloatArray
+    alpha: FloatArray
+    alpha_annualised: FloatArray
+    r_squared: FloatArray
+    se: FloatArray
+    hac_se: FloatArray
+    t_stat: FloatArray
+    n_obs: np.ndarray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    hac_lags: np.ndarray
+    conf_level: float
+    annualization: float
+
+    FIELDS = ("beta", "alpha", "r_squared", "se", "hac_se", "t_stat", "n_obs", "ci_low", "ci_high")
+
+    def to_frame(self, names: list[str] | None = None) -> pd.DataFrame:
+        """One row per asset, the columns of :attr:`FIELDS` plus ``alpha_annualised``."""
+        cols = {f: np.atleast_1d(getattr(self, f)) for f in (*self.FIELDS, "alpha_annualised")}
+        return pd.DataFrame(cols, index=names)
+
+
+def hac_default_lags(n_obs: int) -> int:
+    """Newey-West lag count from the sample size.
+
+    Parameters
+    ----------
+    n_obs : int
+        Number of observations.
+
+    Returns
+    -------
+    int
+        :math:`\\lfloor 4 (n/100)^{2/9} \\rfloor` (Newey and West, 1994; the rule
+        statsmodels documents for ``cov_hac``).
+
+    Examples
+    --------
+    >>> hac_default_lags(90), hac_default_lags(365), hac_default_lags(730)
+    (3, 5, 6)
+    """
+    return math.floor(4.0 * (n_obs / 100.0) ** (2.0 / 9.0))
+
+
+def _prepare(
+    asset_returns: object, benchmark_returns: object, window: int | None
+) -> tuple[FloatArray, FloatArray, bool]:
+    y = float_array("asset_returns", asset_returns)
+    x = float_array("benchmark_returns", benchmark_returns, ndim=1)
+    single = y.ndim == 1
+    if single:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise InsufficientDataError(
+            f"asset_returns must be 1- or 2-dimensional, got shape {y.shape}"
+        )
+    if y.shape[0] != x.shape[0]:
+        raise InsufficientDataError(
+            f"asset_returns and benchmark_returns must have the same number of rows, "
+            f"got {y.shape[0]} and {x.shape[0]}"
+        )
+    if window is not None:
+        window = positive_int("window", window, minimum=1)
+        y, x = y[-window:], x[-window:]
+    return y, x, single
+
+
+def _check_min_obs(min_obs: int) -> int:
+    return positive_int("min_obs", min_obs, minimum=3)
+
+
+def _fail(on_error: OnError, err: Exception, mask: np.ndarray, bad: np.ndarray) -> None:
+    if bad.any():
+        if on_error == "raise":
+            raise err
+        mask[bad] = True
+
+
+def _t_quantile(conf_level: float, dof: FloatArray) -> FloatArray:
+    with np.errstate(invalid="ignore"):
+        return special.stdtrit(dof, 0.5 + conf_level / 2.0)
+
+
+def ols_beta(
+    asset_returns: object,
+    benchmark_returns: object,
+    *,
+    window: int | None = None,
+    min_obs: int = DEFAULT_MIN_OBS,
+    annualization: float = 365.0,
+    hac_lags: int | None = None,
+    conf_level: float = 0.95,
+    on_error: OnError = "raise",
+    names: list[str] | None = None,
+) -> BetaStats:
+    """OLS beta with intercept, its standard errors and confidence interval.
+
+    Parameters
+    ----------
+    asset_returns : array_like, shape (T,) or (T, N)
+        Period returns of the assets; ``NaN`` = missing.
+    benchmark_returns : array_like, shape (T,)
+        Period returns of the benchmark, aligned with ``asset_returns``.
+    window : int, optional
+        Use only the last ``window`` rows (before dropping missing pairs).
+        Default: all rows.
+    min_obs : int
+        Minimum paired observations per asset (default 60, at least 3).
+    annualization : float
+        Periods per year for the annualised alpha (365 for daily crypto data,
+        52 for weekly).
+    hac_lags : int, optional
+        Newey-West lags; default :func:`hac_default_lags` of each asset's
+        ``n_obs``.
+    conf_level : float
+        Confidence level of the interval, in (0, 1); default 0.95.
+    on_error : {"raise", "nan"}
+        What to do for an asset with too few pairs or a constant benchmark:
+        raise (default), or return NaN for that asset only.
+    names : list of str, optional
+        Asset names used in error messages.
+
+    Returns
+    -------
+    BetaStats
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than ``min_obs`` paired observations, or mismatched lengths.
+    DegenerateDataError
+        The benchmark returns have zero variance over an asset's pairs.
+    DomainError
+        Infinite returns, or parameters out of range.
+
+    Notes
+    -----
+    With :math:`x` the benchmark and :math:`y` the asset over the :math:`n`
+    present pairs,
+
+    .. math::
+
+        \\hat\\beta = \\frac{\\sum (x-\\bar x)(y-\\bar y)}{\\sum (x-\\bar x)^2},\\quad
+        \\hat\\alpha = \\bar y - \\hat\\beta \\bar x,\\quad
+        SE = \\sqrt{\\frac{SSR/(n-2)}{\\sum (x-\\bar x)^2}},\\quad
+        R^2 = 1 - \\frac{SSR}{\\sum (y-\\bar y)^2}.
+
+    The Newey-West variance of the slope is
+    :math:`\\frac{n}{n-2} \\sum_{l=-L}^{L} (1 - \\frac{|l|}{L+1}) \\sum_t g_t g_{t-l} / S_{xx}^2`
+    with :math:`g_t = (x_t - \\bar x) e_t`, on the series of present pairs
+    (the small-sample factor :math:`n/(n-k)` is statsmodels' default).
+
+    Examples
+    --------
+    >>> x = np.array([0.01, -0.02, 0.03, 0.00, -0.01])
+    >>> y = 2.0 * x + 0.001
+    >>> stats = ols_beta(y, x, min_obs=3)
+    >>> round(float(stats.beta), 12), round(float(stats.alpha), 12)
+    (2.0, 0.001)
+    """
+    on_error = choice("on_error", on_error, ("raise", "nan"))  # type: ignore[assignment]
+    min_obs = _check_min_obs(min_obs)
+    conf_level = in_range("conf_level", conf_level, 0.0, 1.0, low_inclusive=False,
+                          high_inclusive=False)
+    annualization = in_range("annualization", annualization, 0.0, low_inclusive=False)
+    if hac_lags is not None:
+        hac_lags = positive_int("hac_lags", hac_lags, minimum=0)
+    y, x, single = _prepare(asset_returns, benchmark_returns, window)
+    n_assets = y.shape[1]
+    label = (lambda j: repr(names[j])) if names else (lambda j: f"column {j + 1}")
+
+    mask = ~np.isnan(y) & ~np.isnan(x)[:, None]
+    n = mask.sum(axis=0)
+    failed = np.zeros(n_assets, dtype=bool)
+    short = n < min_obs
+    if short.any():
+        j = int(np.argmax(short))
+        _fail(on_error, InsufficientDataError(
+            f"asset_returns {label(j)} must have at least min_obs={min_obs} paired "
+            f"observations with the benchmark, got {int(n[j])}"), failed, short)
+
+    nz = np.maximum(n, 1)
+    xm = np.where(mask, x[:, None], 0.0)
+    ym = np.where(mask, y, 0.0)
+    xbar = xm.sum(axis=0) / nz
+    ybar = ym.sum(axis=0) / nz
+    xc = np.where(mask, x[:, None] - xbar, 0.0)
+    yc = np.where(mask, y - ybar, 0.0)
+    sxx = np.einsum("ij,ij->j", xc, xc)
+    sxy = np.einsum("ij,ij->j", xc, yc)
+    syy = np.einsum("ij,ij->j", yc, yc)
+    scale = np.einsum("ij,ij->j", xm, xm)
+    flat = ~failed & (sxx <= _ZERO_VARIANCE * np.maximum(scale, 1e-300))
+    if flat.any():
+        j = int(np.argmax(flat))
+        _fail(on_error, DegenerateDataError(
+            f"benchmark_returns must vary over the pairs of {label(j)} to define beta, "
+            f"got zero variance over {int(n[j])} observations"), failed, flat)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = sxy / sxx
+        alpha = ybar - beta * xbar
+        resid = np.where(mask, yc - beta * xc, 0.0)
+        ssr = np.einsum("ij,ij->j", resid, resid)
+        dof = (n - 2).astype(float)
+        se = np.sqrt(ssr / dof / sxx)
+        r2 = np.where(syy > 0.0, 1.0 - ssr / np.where(syy > 0.0, syy, 1.0), 0.0)
+        t_stat = np.where(se > 0.0, beta / np.where(se > 0.0, se, 1.0), np.nan)
+        q = _t_quantile(conf_level, dof)
+    lags = np.array([hac_lags if hac_lags is not None else hac_default_lags(int(k)) for k in n])
+    hac_se = _hac_se(xc, resid, mask, sxx, n, lags)
+
+    out = {
+        "beta": beta, "alpha": alpha, "alpha_annualised": alpha * annualization,
+        "r_squared": r2, "se": se, "hac_se": hac_se, "t_stat": t_stat,
+        "ci_low": beta - q * se, "ci_high": beta + q * se,
+    }
+    for key, val in out.items():
+        out[key] = np.where(failed, np.nan, val)
+    if single:
+        out = {k: v[0] for k, v in out.items()}
+        n_out, lags_out = n[0], lags[0]
+    else:
+        n_out, lags_out = n, lags
+    return BetaStats(**{k: np.asarray(v) for k, v in out.items()}, n_obs=np.asarray(n_out),
+                     hac_lags=np.asarray(lags_out), conf_level=conf_level,
+                     annualization=annualization)
+
+
+def _hac_se(xc: FloatArray, resid: FloatArray, mask: np.ndarray, sxx: FloatArray,
+            n: np.ndarray, lags: np.ndarray) -> FloatArray:
+    """Newey-West standard error of the slope, per column, on the present pairs."""
+    g = xc * resid  # zero where a pair is missing
+    out = np.full(g.shape[1], np.nan)
+    complete = mask.all(axis=0)
+    for j in range(g.shape[1]):
+        if n[j] < 3 or not sxx[j] > 0:
+            continue
+        gj = g[:, j] if complete[j] else g[mask[:, j], j]
+        s = float(gj @ gj)
+        for lag in range(1, int(lags[j]) + 1):
+            s += 2.0 * (1.0 - lag / (lags[j] + 1.0)) * float(gj[lag:] @ gj[:-lag])
+        var = s / sxx[j] ** 2 * n[j] / (n[j] - 2.0)
+        out[j] = math.sqrt(max(var, 0.0))
+    return out
+
+
+def blume_adjust(beta: float | FloatArray, *, weight: float = 0.67,
+                 prior: float = 1.0) -> float | FloatArray:
+    """Blume's adjusted beta, moving the raw estimate towards 1.
+
+    Parameters
+    ----------
+    beta : float or array_like
+        Raw (OLS) beta.
+    weight : float
+        Weight on the raw beta, in [0, 1] (Bloomberg: 0.67).
+    prior : float
+        Value shrunk towards (1: the benchmark's own beta).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        :math:`\\beta_{adj} = w \\beta_{raw} + (1 - w)\\,prior`.
+
+    Notes
+    -----
+    With BTC as the benchmark this *raises* the hedge of low-beta coins and
+    lowers that of high-beta coins; it is offered as an option, not as the
+    default for hedging.
+
+    Examples
+    --------
+    >>> round(blume_adjust(1.3), 6)
+    1.201
+    """
+    weight = in_range("weight", weight, 0.0, 1.0)
+    prior = in_range("prior", prior)
+    b = float_array("beta", beta)
+    out = weight * b + (1.0 - weight) * prior
+    return float(out) if out.ndim == 0 else out
+
+
+@dataclass(frozen=True)
+class VasicekShrinkage:
+    """Result of :func:`vasicek_shrink`.
+
+    Attributes
+    ----------
+    beta : shrunk betas.
+    weight_on_prior : :math:`w_i` for each asset.
+    prior_mean : cross-sectional mean of the raw betas.
+    prior_variance : variance of the true betas (Lally), floored at 0.
+    """
+
+    beta: FloatArray
+    weight_on_prior: FloatArray
+    prior_mean: float
+    prior_variance: float
+
+
+def vasicek_shrink(betas: object, standard_errors: object, *, prior_mean: float | None = None,
+                   prior_variance: float | None = None) -> VasicekShrinkage:
+    """Vasicek (Bayesian) shrinkage of betas towards the book's cross-section.
+
+    Parameters
+    ----------
+    betas : array_like, shape (N,)
+        Raw OLS betas of the book's holdings (N >= 3 unless both priors given).
+    standard_errors : array_like, shape (N,)
+        Their standard errors.
+    prior_mean : float, optional
+        Default: mean of ``betas``.
+    prior_variance : float, optional
+        Default (Lally, 1998): ``Var(betas, ddof=1) - mean(se**2)``, floored
+        at 0 - the variance of the *true* betas, not of the estimates.
+
+    Returns
+    -------
+    VasicekShrinkage
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 3 betas without explicit priors, or mismatched lengths.
+    DomainError
+        NaN betas, negative standard errors or prior variance.
+
+    Notes
+    -----
+    :math:`\\beta_i^V = w_i \\bar\\beta + (1 - w_i) \\hat\\beta_i`,
+    :math:`w_i = s_i^2 / (s_i^2 + \\sigma^2_{prior})` (Vasicek, 1973). A prior
+    variance of 0 puts all the weight on the prior mean.
+
+    Examples
+    --------
+    >>> r = vasicek_shrink([0.8, 1.0, 1.2], [0.0, 0.0, 0.0])
+    >>> [round(float(b), 12) for b in r.beta]
+    [0.8, 1.0, 1.2]
+    """
+    b = float_array("betas", betas, ndim=1)
+    s = float_array("standard_errors", standard_errors, ndim=1)
+    if b.shape != s.shape:
+        raise InsufficientDataError(
+            f"betas and standard_errors must have the same length, got {b.size} and {s.size}")
+    if np.isnan(b).any() or np.isnan(s).any():
+        raise DomainError("betas and standard_errors must not contain NaN")
+    if (s < 0).any():
+        raise DomainError(f"standard_errors must be >= 0, got {float(s.min())!r}")
+    if (prior_mean is None or prior_variance is None) and b.size < 3:
+        raise InsufficientDataError(
+            f"betas must have at least 3 entries to estimate the prior, got {b.size}")
+    mean = float(b.mean()) if prior_mean is None else in_range("prior_mean", prior_mean)
+    if prior_variance is None:
+        var = max(float(b.var(ddof=1)) - float((s**2).mean()), 0.0)
+    else:
+        var = in_range("prior_variance", prior_variance, 0.0)
+    s2 = s**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(s2 + var > 0.0, s2 / np.where(s2 + var > 0, s2 + var, 1.0), 1.0)
+    return VasicekShrinkage(beta=w * mean + (1.0 - w) * b, weight_on_prior=w,
+                            prior_mean=mean, prior_variance=var)
+
+
+def ewma_beta(asset_returns: object, benchmark_returns: object, *, lam: float = 0.94,
+              seed_obs: int = 30) -> FloatArray:
+    """RiskMetrics EWMA beta path (zero-mean recursion).
+
+    Parameters
+    ----------
+    asset_returns : array_like, shape (T,) or (T, N)
+    benchmark_returns : array_like, shape (T,)
+    lam : float
+        Decay :math:`\\lambda` in (0, 1): 0.94 daily (default), 0.97 monthly.
+    seed_obs : int
+        The recursion is seeded with the means of the first ``seed_obs``
+        present products (default 30).
+
+    Returns
+    -------
+    numpy.ndarray, shape like ``asset_returns``
+        :math:`\\beta_t`; NaN until an asset has ``seed_obs`` present pairs.
+
+    Raises
+    ------
+    DomainError
+        ``lam`` outside (0, 1).
+    InsufficientDataError
+        Mismatched lengths.
+
+    Notes
+    -----
+    .. math::
+
+        c_t = \\lambda c_{t-1} + (1-\\lambda) r_{i,t} r_{m,t},\\quad
+        v_t = \\lambda v_{t-1} + (1-\\lambda) r_{m,t}^2,\\quad \\beta_t = c_t / v_t.
+
+    A missing pair leaves the state unchanged (no update). This is *not* what
+    ``pandas.ewm(...).cov()`` computes (that de-means with an EW mean and
+    applies a bias correction).
+
+    Examples
+    --------
+    >>> x = np.tile([0.01, -0.02, 0.015], 20)
+    >>> round(float(ewma_beta(1.5 * x, x, seed_obs=3)[-1]), 12)
+    1.5
+    """
+    lam = in_range("lam", lam, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    seed_obs = positive_int("seed_obs", seed_obs, minimum=1)
+    y, x, single = _prepare(asset_returns, benchmark_returns, None)
+    t_len, n_assets = y.shape
+    out = np.full((t_len, n_assets), np.nan)
+    mask = ~np.isnan(y) & ~np.isnan(x)[:, None]
+    count = np.zeros(n_assets, dtype=int)
+    c = np.zeros(n_assets)
+    v = np.zeros(n_assets)
+    xv = np.nan_to_num(x)
+    yv = np.nan_to_num(y)
+    for t in range(t_len):
+        m = mask[t]
+        prod = yv[t] * xv[t]
+        sq = xv[t] * xv[t]
+        seeding = m & (count < seed_obs)
+        c = np.where(seeding, c + prod / seed_obs, c)
+        v = np.where(seeding, v + sq / seed_obs, v)
+        running = m & (count >= seed_obs)
+        c = np.where(running, lam * c + (1.0 - lam) * prod, c)
+        v = np.where(running, lam * v + (1.0 - lam) * sq, v)
+        count += m
+        ready = count >= seed_obs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[t] = np.where(ready & (v > 0.0), c / np.where(v > 0.0, v, 1.0), np.nan)
+    return out[:, 0] if single else out
+
+
+@dataclass(frozen=True)
+class RollingBeta:
+    """Rolling-window OLS statistics; each field has the shape of ``asset_returns``.
+
+    Attributes
+    ----------
+    beta, alpha, r_squared, se : per window ending at each row (NaN when the
+        window has fewer than ``min_obs`` pairs or a constant benchmark).
+    n_obs : paired observations in each window.
+    window, min_obs : the parameters used.
+    """
+
+    beta: FloatArray
+    alpha: FloatArray
+    r_squared: FloatArray
+    se: FloatArray
+    n_obs: np.ndarray
+    window: int
+    min_obs: int
+
+
+def rolling_beta(asset_returns: object, benchmark_returns: object, *, window: int,
+                 min_obs: int | None = None) -> RollingBeta:
+    """Rolling OLS beta over a trailing window, in O(T) per asset.
+
+    Parameters
+    ----------
+    asset_returns : array_like, shape (T,) or (T, N)
+    benchmark_returns : array_like, shape (T,)
+    window : int
+        Rows per window (>= 3); the window ending at row ``t`` spans rows
+        ``t - window + 1 .. t``. Rows before the first complete window are NaN.
+    min_obs : int, optional
+        Minimum present pairs in a window (3 .. window); default ``window``
+        (only full windows).
+
+    Returns
+    -------
+    RollingBeta
+
+    Raises
+    ------
+    DomainError
+        ``window`` < 3 or ``min_obs`` outside [3, window].
+    InsufficientDataError
+        Mismatched lengths.
+
+    Notes
+    -----
+    Window sums :math:`S = C_t - C_{t-w}` come from cumulative sums of
+    :math:`1, x, y, x^2, xy, y^2` over present pairs. Each series is first
+    de-meaned with its full-sample mean, which keeps the cumulative sums small
+    and the differences accurate on long histories (the moments within a
+    window do not depend on the shift). Then
+    :math:`S_{xx} = \\sum x^2 - (\\sum x)^2/n`, :math:`\\beta = S_{xy}/S_{xx}`,
+    :math:`SE = \\sqrt{(S_{yy} - \\beta S_{xy})/(n-2)/S_{xx}}`.
+
+    Examples
+    --------
+    >>> x = np.array([0.01, -0.02, 0.03, 0.0, -0.01, 0.02])
+    >>> rb = rolling_beta(3.0 * x, x, window=4)
+    >>> np.round(rb.beta, 12).tolist()
+    [nan, nan, nan, 3.0, 3.0, 3.0]
+    """
+    window = positive_int("window", window, minimum=3)
+    min_obs = window if min_obs is None else positive_int("min_obs", min_obs, minimum=3)
+    if min_obs > window:
+        raise DomainError(f"min_obs must be <= window ({window}), got {min_obs}")
+    y, x, single = _prepare(asset_returns, benchmark_returns, None)
+    mask = ~np.isnan(y) & ~np.isnan(x)[:, None]
+    xs = np.where(mask, x[:, None], np.nan)
+    mx = np.nanmean(np.where(mask.any(axis=0), xs, 0.0), axis=0)
+    my = np.nanmean(np.where(mask, y, np.nan), axis=0) if mask.any() else np.zeros(y.shape[1])
+    my = np.nan_to_num(my)
+    xd = np.where(mask, x[:, None] - mx, 0.0)
+    yd = np.where(mask, y - my, 0.0)
+    m = mask.astype(float)
+
+    def wsum(a: FloatArray) -> FloatArray:
+        c = np.cumsum(a, axis=0)
+        out = c.copy()
+        out[window:] = c[window:] - c[:-window]
+        return out
+
+    n = np.rint(wsum(m))
+    sx, sy = wsum(xd), wsum(yd)
+    sxx_raw, sxy_raw, syy_raw = wsum(xd * xd), wsum(xd * yd), wsum(yd * yd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sxx = sxx_raw - sx * sx / n
+        sxy = sxy_raw - sx * sy / n
+        syy = syy_raw - sy * sy / n
+        valid = (n >= min_obs) & (sxx > _ZERO_VARIANCE * np.maximum(sxx_raw, 1e-300))
+        valid[: window - 1] = False  # only complete trailing windows, as RollingOLS
+        beta = np.where(valid, sxy / sxx, np.nan)
+        alpha = np.where(valid, (sy / n + my) - beta * (sx / n + mx), np.nan)
+        ssr = np.maximum(syy - beta * sxy, 0.0)
+        se = np.where(valid, np.sqrt(ssr / (n - 2.0) / sxx), np.nan)
+        r2 = np.where(valid, np.where(syy > 0, 1.0 - ssr / np.where(syy > 0, syy, 1.0), 0.0),
+                      np.nan)
+    n_obs = n.astype(int)
+    if single:
+        return RollingBeta(beta[:, 0], alpha[:, 0], r2[:, 0], se[:, 0], n_obs[:, 0],
+                           window, min_obs)
+    return RollingBeta(beta, alpha, r2, se, n_obs, window, min_obs)
+
+
+@dataclass(frozen=True)
+class MultiBetaStats:
+    """Multivariate OLS of each asset on several factors (e.g. BTC and ETH).
+
+    Attributes
+    ----------
+    coef : array (N, K) of factor betas.
+    alpha : array (N,) intercepts per period.
+    se : array (N, K) conventional standard errors.
+    r_squared : array (N,).
+    n_obs : array (N,) observations used.
+    """
+
+    coef: FloatArray
+    alpha: FloatArray
+    se: FloatArray
+    r_squared: FloatArray
+    n_obs: np.ndarray
+
+
+def multivariate_beta(asset_returns: object, factor_returns: object, *,
+                      min_obs: int = DEFAULT_MIN_OBS) -> MultiBetaStats:
+    """Betas of each asset on several factors at once (with intercept).
+
+    Parameters
+    ----------
+    asset_returns : array_like, shape (T,) or (T, N)
+    factor_returns : array_like, shape (T, K)
+        E.g. BTC and ETH returns, for a two-instrument hedge.
+    min_obs : int
+        Minimum rows with the asset and every factor present (default 60).
+
+    Returns
+    -------
+    MultiBetaStats
+
+    Raises
+    ------
+    InsufficientDataError
+        Too few complete rows or mismatched lengths.
+    DegenerateDataError
+        Factors are collinear or constant over an asset's rows.
+
+    Notes
+    -----
+    :math:`\\hat b = (X'X)^{-1} X'y` with :math:`X = [1, F]`, solved per asset on
+    the rows where all values are present; :math:`SE_k = \\sqrt{s^2 [(X'X)^{-1}]_{kk}}`,
+    :math:`s^2 = SSR/(n-K-1)`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> f = rng.normal(size=(100, 2))
+    >>> y = 0.5 * f[:, 0] + 0.8 * f[:, 1]
+    >>> np.round(multivariate_beta(y, f).coef, 12).tolist()
+    [[0.5, 0.8]]
+    """
+    min_obs = _check_min_obs(min_obs)
+    y = float_array("asset_returns", asset_returns)
+    f = float_array("factor_returns", factor_returns, ndim=2)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.shape[0] != f.shape[0]:
+        raise InsufficientDataError(
+            f"asset_returns and factor_returns must have the same number of rows, "
+            f"got {y.shape[0]} and {f.shape[0]}")
+    k = f.shape[1]
+    n_assets = y.shape[1]
+    coef = np.full((n_assets, k), np.nan)
+    se = np.full((n_assets, k), np.nan)
+    alpha = np.full(n_assets, np.nan)
+    r2 = np.full(n_assets, np.nan)
+    nobs = np.zeros(n_assets, dtype=int)
+    frow = ~np.isnan(f).any(axis=1)
+    for j in range(n_assets):
+        rows = frow & ~np.isnan(y[:, j])
+        n = int(rows.sum())
+        nobs[j] = n
+        if n < max(min_obs, k + 2):
+            raise InsufficientDataError(
+                f"asset_returns column {j + 1} must have at least {max(min_obs, k + 2)} rows "
+                f"with every factor present, got {n}")
+        X = np.column_stack([np.ones(n), f[rows]])
+        yy = y[rows, j]
+        xtx = X.T @ X
+        if np.linalg.matrix_rank(X) < k + 1:
+            raise DegenerateDataError(
+                f"factor_returns must be neither constant nor collinear over the rows of "
+                f"column {j + 1}, got a rank-deficient design")
+        inv = np.linalg.inv(xtx)
+        b = inv @ (X.T @ yy)
+        e = yy - X @ b
+        s2 = float(e @ e) / (n - k - 1)
+        tss = float(((yy - yy.mean()) ** 2).sum())
+        alpha[j], coef[j] = b[0], b[1:]
+        se[j] = np.sqrt(s2 * np.diag(inv)[1:])
+        r2[j] = 1.0 - float(e @ e) / tss if tss > 0 else 0.0
+    return MultiBetaStats(coef=coef, alpha=alpha, se=se, r_squared=r2, n_obs=nobs)
+
+
+@dataclass(frozen=True)
+class BetaEstimate:
+    """Betas from prices with the chosen method, plus OLS statistics.
+
+    Attributes
+    ----------
+    beta : array (N,) the betas of the chosen method.
+    method : the method used.
+    stats : OLS statistics over the same sample (``beta`` there is the raw OLS beta).
+    names : the asset names.
+    start, end : first and last date of the return sample (None for arrays).
+    """
+
+    beta: FloatArray
+    method: str
+    stats: BetaStats
+    names: list[str]
+    start: object
+    end: object
+
+
+def betas_from_prices(
+    asset_prices: pd.DataFrame | pd.Series,
+    benchmark_prices: pd.Series,
+    *,
+    method: BetaMethod = "ols",
+    window: int | None = None,
+    min_obs: int = DEFAULT_MIN_OBS,
+    return_kind: ReturnKind = "simple",
+    frequency: Literal["daily", "weekly"] = "daily",
+    lam: float = 0.94,
+    on_error: OnError = "raise",
+) -> BetaEstimate:
+    """Each asset's beta to a benchmark, from dated price histories.
+
+    Parameters
+    ----------
+    asset_prices : pandas.DataFrame or pandas.Series
+        One column per asset, indexed by date (UTC).
+    benchmark_prices : pandas.Series
+        BTC, or a composite index (see
+        :func:`betaneutral.core.returns.composite_index`).
+    method : {"ols", "blume", "ewma"}
+        Raw OLS beta (default), Blume-adjusted OLS, or the RiskMetrics EWMA
+        beta at the last date.
+    window : int, optional
+        Use the last ``window`` returns (default all).
+    min_obs : int
+        Minimum paired returns (default 60).
+    return_kind : {"simple", "log"}
+    frequency : {"daily", "weekly"}
+        Weekly resamples prices to the last close of each week first
+        (annualisation then uses 52).
+    lam : float
+        EWMA decay (method "ewma").
+    on_error : {"raise", "nan"}
+        Per-asset failure handling (see :func:`ols_beta`).
+
+    Returns
+    -------
+    BetaEstimate
+
+    Raises
+    ------
+    InsufficientDataError, DegenerateDataError, DomainError, UnknownNameError
+        As the underlying steps.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=5)
+    >>> btc = pd.Series([100.0, 102.0, 99.0, 101.0, 103.0], index=idx)
+    >>> alt = pd.DataFrame({"ALT": 1.0 + 2.0 * (btc / 100.0 - 1.0)}, index=idx)
+    >>> est = betas_from_prices(alt, btc, min_obs=3)
+    >>> bool(est.beta[0] > 0)
+    True
+    """
+    method = choice("method", method, ("ols", "blume", "ewma"))  # type: ignore[assignment]
+    frequency = choice("frequency", frequency, ("daily", "weekly"))  # type: ignore[assignment]
+    assets, bench = align_prices(asset_prices, benchmark_prices)
+    if frequency == "weekly":
+        assets, bench = weekly_prices(assets), weekly_prices(bench)
+    names = [str(c) for c in assets.columns]
+    ra = returns_from_prices(assets, kind=return_kind, name="asset_prices")
+    rb = returns_from_prices(bench, kind=return_kind, name="benchmark_prices")
+    if window is not None:
+        window = positive_int("window", window, minimum=1)
+        ra, rb = ra.iloc[-window:], rb.iloc[-window:]
+    ann = 52.0 if frequency == "weekly" else 365.0
+    stats = ols_beta(ra.to_numpy(), rb.to_numpy(), min_obs=min_obs, annualization=ann,
+                     on_error=on_error, names=names)
+    beta = np.atleast_1d(stats.beta)
+    if method == "blume":
+        beta = np.asarray(blume_adjust(beta))
+    elif method == "ewma":
+        path = np.atleast_2d(ewma_beta(ra.to_numpy(), rb.to_numpy(), lam=lam).T).T
+        last = path[-1] if len(path) else np.full(beta.shape, np.nan)
+        unseeded = np.isnan(last) & ~np.isnan(beta)
+        if unseeded.any() and on_error == "raise":
+            j = int(np.argmax(unseeded))
+            raise InsufficientDataError(
+                f"asset_prices {names[j]!r} must have at least 30 paired returns to seed the "
+                f"EWMA beta, got {int(np.atleast_1d(stats.n_obs)[j])}")
+        beta = np.where(np.isnan(beta), np.nan, last)
+    start = ra.index[0] if len(ra) else None
+    end = ra.index[-1] if len(ra) else None
+    return BetaEstimate(beta=beta, method=method, stats=stats, names=names, start=start,
+                        end=end)
