@@ -25,17 +25,21 @@ from betaneutral.core.returns import returns_from_prices
 from betaneutral.errors import DegenerateDataError, DomainError, InsufficientDataError
 
 
-@pytest.fixture(scope="module")
-def market():
-    """Random benchmark and 5 assets with known betas, with missing values sprinkled in."""
+@pytest.fixture(scope="module", params=["with-gaps", "complete"])
+def market(request):
+    """Random benchmark and 5 assets with known betas, with or without missing values.
+
+    The two variants exercise the masked (pair-wise deletion) and complete-data code paths.
+    """
     rng = np.random.default_rng(42)
     t = 400
     x = rng.normal(0.0, 0.03, t)
     betas = np.array([0.5, 1.0, 1.3, -0.4, 2.0])
     y = x[:, None] * betas + rng.normal(0.0005, 0.02, (t, 5))
-    y[rng.random((t, 5)) < 0.05] = np.nan
-    x = x.copy()
-    x[[3, 50, 51]] = np.nan
+    if request.param == "with-gaps":
+        y[rng.random((t, 5)) < 0.05] = np.nan
+        x = x.copy()
+        x[[3, 50, 51]] = np.nan
     return x, y
 
 
@@ -127,7 +131,7 @@ def test_on_error_nan_isolates_the_failing_asset(market):
     """With on_error='nan' only the asset with too few pairs gets NaN."""
     x, y = market
     y2 = y.copy()
-    y2[:-10, 2] = np.nan
+    y2[:-50, 2] = np.nan
     s = ols_beta(y2, x, on_error="nan")
     assert np.isnan(s.beta[2])
     assert np.isfinite(np.delete(s.beta, 2)).all()
@@ -308,3 +312,19 @@ def test_real_data_eth_beta_to_btc(coinmetrics_prices):
     s = ols_beta(r["ETH"].to_numpy(), r["BTC"].to_numpy())
     assert int(s.n_obs) == 939
     assert float(s.beta) == pytest.approx(1.048, abs=0.001)
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_rolling_constant_benchmark_window_is_nan_and_constant_asset_has_zero_r2(gap):
+    """A window where BTC did not move has no beta; an asset that never moves has R^2 = 0."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 0.02, 60)
+    x[10:30] = 0.001  # 20 identical benchmark returns
+    y = np.column_stack([1.5 * x + rng.normal(0, 0.01, 60), np.full(60, 0.002)])
+    if gap:
+        y[45, 0] = np.nan
+    rb = rolling_beta(y, x, window=15, min_obs=10)
+    assert np.isnan(rb.beta[28, 0])  # window 14..28 lies inside the flat stretch
+    assert np.isfinite(rb.beta[40, 0])
+    assert rb.beta[40, 1] == pytest.approx(0.0, abs=1e-12)
+    assert rb.r_squared[40, 1] == 0.0

@@ -105,11 +105,16 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
     raise UnknownNameError(f"{name} must be one of {opts}, got {_fmt(value)}")
 
 
-def float_array(name: str, values: Any, *, ndim: int | None = None) -> FloatArray:
-    """Convert to a float64 array (a copy); NaN is allowed and means *missing*.
+def float_array(
+    name: str, values: Any, *, ndim: int | None = None, check_inf: bool = True
+) -> FloatArray:
+    """Convert to a float64 array; NaN is allowed and means *missing*.
 
-    Raises :class:`InputTypeError` for non-numeric content (booleans included)
-    and :class:`DomainError` for infinities.
+    The input is not copied when it already is a float64 array, so callers
+    must not modify the result in place. Raises :class:`InputTypeError` for
+    non-numeric content (booleans included) and :class:`DomainError` for
+    infinities (unless ``check_inf`` is False, for callers that detect
+    non-finite values themselves).
     """
     arr = np.asarray(values)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
@@ -124,9 +129,15 @@ def float_array(name: str, values: Any, *, ndim: int | None = None) -> FloatArra
                 ) from None
         else:
             raise InputTypeError(f"{name} must contain only numbers, got dtype {arr.dtype}")
-    out = np.array(arr, dtype=np.float64, copy=True)
+    out = np.asarray(arr, dtype=np.float64)
     if ndim is not None and out.ndim != ndim:
         raise InputTypeError(f"{name} must be {ndim}-dimensional, got shape {out.shape}")
-    if np.isinf(out).any():
-        raise DomainError(f"{name} must not contain infinities")
+    if check_inf:
+        check_no_inf(name, out)
     return out
+
+
+def check_no_inf(name: str, values: FloatArray) -> None:
+    """Raise :class:`DomainError` when ``values`` holds an infinity."""
+    if np.isinf(values).any():
+        raise DomainError(f"{name} must not contain infinities")

@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 from scipy import special  # installed with statsmodels; used for the Student t quantile
 
-from betaneutral.core._validate import FloatArray, choice, float_array, in_range, positive_int
+from betaneutral.core._validate import (
+    FloatArray,
+    check_no_inf,
+    choice,
+    float_array,
+    in_range,
+    positive_int,
+)
 from betaneutral.core.returns import ReturnKind, align_prices, returns_from_prices, weekly_prices
 from betaneutral.errors import DegenerateDataError, DomainError, InsufficientDataError
 
@@ -116,10 +123,11 @@ def hac_default_lags(n_obs: int) -> int:
 
 
 def _prepare(
-    asset_returns: object, benchmark_returns: object, window: int | None
+    asset_returns: object, benchmark_returns: object, window: int | None,
+    *, check_inf: bool = True,
 ) -> tuple[FloatArray, FloatArray, bool]:
-    y = float_array("asset_returns", asset_returns)
-    x = float_array("benchmark_returns", benchmark_returns, ndim=1)
+    y = float_array("asset_returns", asset_returns, check_inf=check_inf)
+    x = float_array("benchmark_returns", benchmark_returns, ndim=1, check_inf=check_inf)
     single = y.ndim == 1
     if single:
         y = y[:, None]
@@ -162,6 +170,7 @@ def ols_beta(
     min_obs: int = DEFAULT_MIN_OBS,
     annualization: float = 365.0,
     hac_lags: int | None = None,
+    hac: bool = True,
     conf_level: float = 0.95,
     on_error: OnError = "raise",
     names: list[str] | None = None,
@@ -185,6 +194,10 @@ def ols_beta(
     hac_lags : int, optional
         Newey-West lags; default :func:`hac_default_lags` of each asset's
         ``n_obs``.
+    hac : bool
+        Compute the Newey-West standard error (default True). It costs about
+        ``hac_lags + 2`` passes over the data; bulk callers that do not need it
+        can switch it off (``hac_se`` is then NaN).
     conf_level : float
         Confidence level of the interval, in (0, 1); default 0.95.
     on_error : {"raise", "nan"}
@@ -238,12 +251,16 @@ def ols_beta(
     annualization = in_range("annualization", annualization, 0.0, low_inclusive=False)
     if hac_lags is not None:
         hac_lags = positive_int("hac_lags", hac_lags, minimum=0)
-    y, x, single = _prepare(asset_returns, benchmark_returns, window)
+    y, x, single = _prepare(asset_returns, benchmark_returns, window, check_inf=False)
+    moments = _moments_complete(y, x)
+    if moments is None:  # some pair is missing (or a value is not finite): masked path
+        check_no_inf("asset_returns", y)
+        check_no_inf("benchmark_returns", x)
+        moments = _moments_masked(y, x)
+    n, xbar, ybar, sxx, sxy, syy, scale = moments
     n_assets = y.shape[1]
     label = (lambda j: repr(names[j])) if names else (lambda j: f"column {j + 1}")
 
-    mask = ~np.isnan(y) & ~np.isnan(x)[:, None]
-    n = mask.sum(axis=0)
     failed = np.zeros(n_assets, dtype=bool)
     short = n < min_obs
     if short.any():
@@ -251,18 +268,6 @@ def ols_beta(
         _fail(on_error, InsufficientDataError(
             f"asset_returns {label(j)} must have at least min_obs={min_obs} paired "
             f"observations with the benchmark, got {int(n[j])}"), failed, short)
-
-    nz = np.maximum(n, 1)
-    xm = np.where(mask, x[:, None], 0.0)
-    ym = np.where(mask, y, 0.0)
-    xbar = xm.sum(axis=0) / nz
-    ybar = ym.sum(axis=0) / nz
-    xc = np.where(mask, x[:, None] - xbar, 0.0)
-    yc = np.where(mask, y - ybar, 0.0)
-    sxx = np.einsum("ij,ij->j", xc, xc)
-    sxy = np.einsum("ij,ij->j", xc, yc)
-    syy = np.einsum("ij,ij->j", yc, yc)
-    scale = np.einsum("ij,ij->j", xm, xm)
     flat = ~failed & (sxx <= _ZERO_VARIANCE * np.maximum(scale, 1e-300))
     if flat.any():
         j = int(np.argmax(flat))
@@ -273,15 +278,17 @@ def ols_beta(
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = sxy / sxx
         alpha = ybar - beta * xbar
-        resid = np.where(mask, yc - beta * xc, 0.0)
-        ssr = np.einsum("ij,ij->j", resid, resid)
+        ssr = np.maximum(syy - beta * sxy, 0.0)
         dof = (n - 2).astype(float)
         se = np.sqrt(ssr / dof / sxx)
         r2 = np.where(syy > 0.0, 1.0 - ssr / np.where(syy > 0.0, syy, 1.0), 0.0)
         t_stat = np.where(se > 0.0, beta / np.where(se > 0.0, se, 1.0), np.nan)
         q = _t_quantile(conf_level, dof)
     lags = np.array([hac_lags if hac_lags is not None else hac_default_lags(int(k)) for k in n])
-    hac_se = _hac_se(xc, resid, mask, sxx, n, lags)
+    if hac:
+        hac_se = _hac_se(y, x, xbar, ybar, beta, sxx, n, lags)
+    else:
+        hac_se = np.full(n_assets, np.nan)
 
     out = {
         "beta": beta, "alpha": alpha, "alpha_annualised": alpha * annualization,
@@ -300,21 +307,82 @@ def ols_beta(
                      annualization=annualization)
 
 
-def _hac_se(xc: FloatArray, resid: FloatArray, mask: np.ndarray, sxx: FloatArray,
-            n: np.ndarray, lags: np.ndarray) -> FloatArray:
-    """Newey-West standard error of the slope, per column, on the present pairs."""
-    g = xc * resid  # zero where a pair is missing
-    out = np.full(g.shape[1], np.nan)
-    complete = mask.all(axis=0)
-    for j in range(g.shape[1]):
-        if n[j] < 3 or not sxx[j] > 0:
-            continue
-        gj = g[:, j] if complete[j] else g[mask[:, j], j]
+_Moments = tuple[np.ndarray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray,
+                 FloatArray]
+
+
+def _moments_complete(y: FloatArray, x: FloatArray) -> _Moments | None:
+    """Centred moments when every pair is present, in two passes over ``y``.
+
+    Returns None when a value is missing or not finite, so that the caller
+    takes the masked path. Uses one matrix product for the column sums and the
+    cross-products with the centred benchmark, and one for the squares.
+    """
+    t = x.shape[0]
+    if t == 0 or not np.isfinite(x).all():
+        return None
+    xbar = float(x.mean())
+    xc = x - xbar
+    sums = np.stack([np.ones(t), xc]) @ y  # (2, N): sum of y, sum of xc*y
+    if not np.isfinite(sums).all():
+        return None
+    syy_raw = np.einsum("ij,ij->j", y, y)
+    if not np.isfinite(syy_raw).all():
+        return None
+    n_assets = y.shape[1]
+    ybar = sums[0] / t
+    sxx = np.full(n_assets, float(xc @ xc))
+    syy = syy_raw - t * ybar * ybar
+    scale = np.full(n_assets, float(x @ x))
+    return (np.full(n_assets, t), np.full(n_assets, xbar), ybar, sxx, sums[1],
+            np.maximum(syy, 0.0), scale)
+
+
+def _moments_masked(y: FloatArray, x: FloatArray) -> _Moments:
+    """Centred moments over each column's present pairs (pair-wise deletion)."""
+    mask = ~np.isnan(y) & ~np.isnan(x)[:, None]
+    n = mask.sum(axis=0)
+    nz = np.maximum(n, 1)
+    xm = np.where(mask, x[:, None], 0.0)
+    xbar = xm.sum(axis=0) / nz
+    ybar = np.where(mask, y, 0.0).sum(axis=0) / nz
+    xc = np.where(mask, x[:, None] - xbar, 0.0)
+    yc = np.where(mask, y - ybar, 0.0)
+    return (n, xbar, ybar, np.einsum("ij,ij->j", xc, xc), np.einsum("ij,ij->j", xc, yc),
+            np.einsum("ij,ij->j", yc, yc), np.einsum("ij,ij->j", xm, xm))
+
+
+def _hac_se(y: FloatArray, x: FloatArray, xbar: FloatArray, ybar: FloatArray,
+            beta: FloatArray, sxx: FloatArray, n: np.ndarray, lags: np.ndarray) -> FloatArray:
+    """Newey-West standard error of the slope, per column, on the present pairs.
+
+    ``g_t = (x_t - xbar) e_t`` is zero where a pair is missing; columns with
+    missing pairs are compressed to their present rows first, so that lags
+    count present observations (as statsmodels with ``missing="drop"``).
+    """
+    with np.errstate(invalid="ignore"):
+        xc = x[:, None] - xbar
+        g = xc * ((y - ybar) - beta * xc)
+    g = np.where(np.isnan(g), 0.0, g)
+    n_assets = g.shape[1]
+    out = np.full(n_assets, np.nan)
+    complete = n == g.shape[0]
+    ok = (n >= 3) & (sxx > 0)
+    fast = ok & complete & (lags == lags[0]) if n_assets else ok
+    if fast.any():  # vectorised over the complete columns sharing one lag count
+        gf = g[:, fast]
+        s = np.einsum("ij,ij->j", gf, gf)
+        lag0 = int(lags[fast][0])
+        for lag in range(1, lag0 + 1):
+            s += 2.0 * (1.0 - lag / (lag0 + 1.0)) * np.einsum("ij,ij->j", gf[lag:], gf[:-lag])
+        nf = n[fast].astype(float)
+        out[fast] = np.sqrt(np.maximum(s / sxx[fast] ** 2 * nf / (nf - 2.0), 0.0))
+    for j in np.flatnonzero(ok & ~fast):
+        gj = g[:, j] if complete[j] else g[~np.isnan(y[:, j]) & ~np.isnan(x), j]
         s = float(gj @ gj)
         for lag in range(1, int(lags[j]) + 1):
             s += 2.0 * (1.0 - lag / (lags[j] + 1.0)) * float(gj[lag:] @ gj[:-lag])
-        var = s / sxx[j] ** 2 * n[j] / (n[j] - 2.0)
-        out[j] = math.sqrt(max(var, 0.0))
+        out[j] = math.sqrt(max(s / sxx[j] ** 2 * n[j] / (n[j] - 2.0), 0.0))
     return out
 
 
@@ -575,6 +643,117 @@ def rolling_beta(asset_returns: object, benchmark_returns: object, *, window: in
     if min_obs > window:
         raise DomainError(f"min_obs must be <= window ({window}), got {min_obs}")
     y, x, single = _prepare(asset_returns, benchmark_returns, None)
+    if not np.isnan(x).any() and not np.isnan(y).any():
+        res = _rolling_complete(y, x, window)
+    else:
+        res = _rolling_masked(y, x, window, min_obs)
+    beta, alpha, r2, se, n_obs = res
+    if single:
+        return RollingBeta(beta[:, 0], alpha[:, 0], r2[:, 0], se[:, 0], n_obs[:, 0],
+                           window, min_obs)
+    return RollingBeta(beta, alpha, r2, se, n_obs, window, min_obs)
+
+
+def _window_stats(n: FloatArray, sx: FloatArray, sy: FloatArray, sxx_raw: FloatArray,
+                  sxy_raw: FloatArray, syy_raw: FloatArray, mx: FloatArray, my: FloatArray,
+                  valid: np.ndarray) -> tuple[FloatArray, ...]:
+    """Beta, alpha, R^2 and SE from the window sums of de-meaned data."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sxx = sxx_raw - sx * sx / n
+        sxy = sxy_raw - sx * sy / n
+        syy = syy_raw - sy * sy / n
+        valid = valid & (sxx > _ZERO_VARIANCE * np.maximum(sxx_raw, 1e-300))
+        beta = np.where(valid, sxy / sxx, np.nan)
+        alpha = np.where(valid, (sy / n + my) - beta * (sx / n + mx), np.nan)
+        ssr = np.maximum(syy - beta * sxy, 0.0)
+        se = np.where(valid, np.sqrt(ssr / (n - 2.0) / sxx), np.nan)
+        r2 = np.where(valid, np.where(syy > 0, 1.0 - ssr / np.where(syy > 0, syy, 1.0), 0.0),
+                      np.nan)
+    return beta, alpha, r2, se
+
+
+def _window_sums(a: FloatArray, window: int) -> FloatArray:
+    """Sums over each complete trailing window (rows ``window-1 ..``), from a cumsum."""
+    c = np.cumsum(a, axis=0)
+    out = np.empty((c.shape[0] - window + 1, *c.shape[1:]))
+    out[0] = c[window - 1]
+    np.subtract(c[window:], c[:-window], out=out[1:])
+    return out
+
+
+def _rolling_complete(y: FloatArray, x: FloatArray, window: int) -> tuple[np.ndarray, ...]:
+    """Rolling statistics when no value is missing.
+
+    Same formulas as :func:`_window_stats` with ``n = window``. This is the
+    path bulk users hit, and its cost is dominated by first touches of fresh
+    large arrays, so it works in place: two scratch arrays, and the four
+    output arrays double as scratch space before they receive their results.
+    ``n_obs`` is a read-only broadcast view.
+    """
+    t_len, n_assets = y.shape
+    beta_out, alpha_out, r2_out, se_out = (np.empty((t_len, n_assets)) for _ in range(4))
+    n_obs = np.broadcast_to(
+        np.where(np.arange(t_len) >= window - 1, window, 0)[:, None], (t_len, n_assets))
+    for out in (beta_out, alpha_out, r2_out, se_out):
+        out[: window - 1] = np.nan
+    if t_len < window:
+        return beta_out, alpha_out, r2_out, se_out, n_obs
+    beta, alpha, r2, se = (o[window - 1:] for o in (beta_out, alpha_out, r2_out, se_out))
+    rows = t_len - window + 1
+    n = float(window)
+    mx = float(x.mean())
+    my = y.mean(axis=0)
+    xd = x - mx
+    sx = _window_sums(xd, window)[:, None]
+    sxx_raw = _window_sums(xd * xd, window)[:, None]
+    sxx = sxx_raw - sx * sx / n
+    flat = ~(sxx > _ZERO_VARIANCE * np.maximum(sxx_raw, 1e-300))[:, 0]
+
+    def window_sums_into(buf: FloatArray, out: FloatArray) -> None:
+        np.cumsum(buf, axis=0, out=buf)
+        out[0] = buf[window - 1]
+        np.subtract(buf[window:], buf[:-window], out=out[1:])
+
+    dev = np.subtract(y, my)  # de-meaned asset returns
+    scratch = np.empty_like(dev)
+    np.copyto(scratch, dev)
+    window_sums_into(scratch, alpha)  # alpha <- sum y
+    np.multiply(xd[:, None], dev, out=scratch)
+    window_sums_into(scratch, beta)  # beta <- sum x y
+    np.square(dev, out=dev)
+    window_sums_into(dev, r2)  # r2 <- sum y^2
+    sy, sxy, syy = alpha, beta, r2
+    np.multiply(sy, sx / n, out=se)
+    sxy -= se  # centred S_xy
+    np.square(sy, out=se)
+    se /= n
+    syy -= se  # centred S_yy
+    no_var = ~(syy > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(sxy, sxx, out=beta)  # beta
+        np.square(beta, out=se)
+        se *= sxx
+        np.subtract(syy, se, out=se)
+        np.maximum(se, 0.0, out=se)  # SSR = S_yy - beta^2 S_xx
+        np.divide(se, syy, out=r2)
+        np.subtract(1.0, r2, out=r2)  # R^2 = 1 - SSR / S_yy
+        r2[no_var] = 0.0
+        np.divide(se, (n - 2.0) * sxx, out=se)
+        np.sqrt(se, out=se)  # SE = sqrt(SSR / (n - 2) / S_xx)
+    alpha /= n
+    alpha += my  # mean of y in the window
+    tmp = scratch[:rows]
+    np.multiply(beta, sx / n + mx, out=tmp)
+    alpha -= tmp  # alpha = ybar - beta xbar
+    if flat.any():
+        for out in (beta, alpha, r2, se):
+            out[flat] = np.nan
+    return beta_out, alpha_out, r2_out, se_out, n_obs
+
+
+def _rolling_masked(y: FloatArray, x: FloatArray, window: int,
+                    min_obs: int) -> tuple[np.ndarray, ...]:
+    """Rolling statistics over the present pairs of each window."""
     mask = ~np.isnan(y) & ~np.isnan(x)[:, None]
     xs = np.where(mask, x[:, None], np.nan)
     mx = np.nanmean(np.where(mask.any(axis=0), xs, 0.0), axis=0)
@@ -591,25 +770,11 @@ def rolling_beta(asset_returns: object, benchmark_returns: object, *, window: in
         return out
 
     n = np.rint(wsum(m))
-    sx, sy = wsum(xd), wsum(yd)
-    sxx_raw, sxy_raw, syy_raw = wsum(xd * xd), wsum(xd * yd), wsum(yd * yd)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sxx = sxx_raw - sx * sx / n
-        sxy = sxy_raw - sx * sy / n
-        syy = syy_raw - sy * sy / n
-        valid = (n >= min_obs) & (sxx > _ZERO_VARIANCE * np.maximum(sxx_raw, 1e-300))
-        valid[: window - 1] = False  # only complete trailing windows, as RollingOLS
-        beta = np.where(valid, sxy / sxx, np.nan)
-        alpha = np.where(valid, (sy / n + my) - beta * (sx / n + mx), np.nan)
-        ssr = np.maximum(syy - beta * sxy, 0.0)
-        se = np.where(valid, np.sqrt(ssr / (n - 2.0) / sxx), np.nan)
-        r2 = np.where(valid, np.where(syy > 0, 1.0 - ssr / np.where(syy > 0, syy, 1.0), 0.0),
-                      np.nan)
-    n_obs = n.astype(int)
-    if single:
-        return RollingBeta(beta[:, 0], alpha[:, 0], r2[:, 0], se[:, 0], n_obs[:, 0],
-                           window, min_obs)
-    return RollingBeta(beta, alpha, r2, se, n_obs, window, min_obs)
+    valid = n >= min_obs
+    valid[: window - 1] = False  # only complete trailing windows, as RollingOLS
+    beta, alpha, r2, se = _window_stats(n, wsum(xd), wsum(yd), wsum(xd * xd), wsum(xd * yd),
+                                        wsum(yd * yd), mx, my, valid)
+    return beta, alpha, r2, se, n.astype(int)
 
 
 @dataclass(frozen=True)
