@@ -285,10 +285,8 @@ def ols_beta(
         t_stat = np.where(se > 0.0, beta / np.where(se > 0.0, se, 1.0), np.nan)
         q = _t_quantile(conf_level, dof)
     lags = np.array([hac_lags if hac_lags is not None else hac_default_lags(int(k)) for k in n])
-    if hac:
-        hac_se = _hac_se(y, x, xbar, ybar, beta, sxx, n, lags)
-    else:
-        hac_se = np.full(n_assets, np.nan)
+    hac_se = (_hac_se(y, x, xbar, ybar, beta, sxx, n, lags) if hac
+              else np.full(n_assets, np.nan))
 
     out = {
         "beta": beta, "alpha": alpha, "alpha_annualised": alpha * annualization,
