@@ -36,7 +36,10 @@ def as_float(name: str, value: Any) -> float:
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
         raise InputTypeError(f"{name} must be a number, got {_fmt(value)}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:
+        raise DomainError(f"{name} must be finite, got an integer too large for a float") from None
     if not math.isfinite(out):
         raise DomainError(f"{name} must be finite, got {_fmt(out)}")
     return out
