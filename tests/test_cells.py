@@ -784,8 +784,8 @@ def _oracle(cells: list[Any]) -> Any:
     for c in cells:
         if isinstance(c, str) and c in ERROR_STRINGS:
             return Err(c)
-        if type(c) is int and c in COM_OBSERVED:
-            return Err(COM_OBSERVED[c])
+        if type(c) is int and c in COM_ERROR_CODES:  # the table itself is pinned above
+            return Err(COM_ERROR_CODES[c])
     out = []
     for c in cells:
         if c is None or (isinstance(c, str) and c == ""):

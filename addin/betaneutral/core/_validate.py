@@ -39,7 +39,7 @@ def as_float(name: str, value: Any) -> float:
     try:
         out = float(value)
     except OverflowError:
-        raise DomainError(f"{name} must be finite, got an integer too large for a float") from None
+        raise DomainError(f"{name} must be finite, got a number beyond the float range") from None
     if not math.isfinite(out):
         raise DomainError(f"{name} must be finite, got {_fmt(out)}")
     return out
