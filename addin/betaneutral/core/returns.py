@@ -89,7 +89,12 @@ def returns_from_prices(prices: _P, *, kind: ReturnKind = "simple", name: str = 
     """
     kind = choice("kind", kind, ("simple", "log"))  # type: ignore[assignment]
     if isinstance(prices, (pd.DataFrame, pd.Series)):
-        values = float_array(name, prices.to_numpy(dtype=object, na_value=np.nan))
+        dtypes = prices.dtypes if isinstance(prices, pd.DataFrame) else [prices.dtype]
+        bad = [str(d) for d in dtypes if d.kind not in "fiu"]
+        if bad:
+            raise InputTypeError(f"{name} must contain only numbers, got dtype {bad[0]}")
+        values = float_array(name, prices.to_numpy(dtype=np.float64, na_value=np.nan,
+                                                   copy=True))
     else:
         values = float_array(name, prices)
     if values.ndim not in (1, 2):
