@@ -26,6 +26,9 @@ import xlwings as xw
 from betaneutral import cells
 from betaneutral.cells import excel_function
 from betaneutral.core import beta as beta_core
+from betaneutral.core import contracts as contracts_core
+from betaneutral.core import funding as funding_core
+from betaneutral.core import margin as margin_core
 
 CATEGORY = "BetaNeutral"
 _RANGE = {"ndim": 2, "err_to_str": True}
@@ -106,3 +109,145 @@ def ROLLING_BETA(asset_prices, btc_prices, window, min_obs=None):
                                 min_obs=min_obs)
     values = np.concatenate([[np.nan], rb.beta])  # the first price has no return
     return [["#N/A"] if np.isnan(v) else [float(v)] for v in values]
+
+
+# ----------------------------------------------------------------- contracts
+
+
+def _contract(value, name="contract"):
+    """A catalogue name (e.g. "BINANCE:BTCUSDT") or a specification row.
+
+    The row holds kind, contract size, quantity step, minimum quantity and,
+    optionally, a flat maintenance margin rate (default 0.5%).
+    """
+    line = cells.column(name, value)
+    if len(line) == 1:
+        return contracts_core.get_contract(cells.scalar_text(name, line[0]))
+    if len(line) not in (4, 5):
+        raise cells.CellError(
+            "#VALUE!", f"{name} must be a catalogue name or a row of kind, size, step, minimum "
+                       f"quantity[, maintenance rate], got {len(line)} cells")
+    kind = cells.scalar_text(f"{name} kind", line[0])
+    size, step, min_qty = (cells.scalar_number(f"{name} {label}", v) for label, v in
+                           zip(("size", "step", "minimum quantity"), line[1:4], strict=True))
+    extra = {}
+    if len(line) == 5:
+        extra["maintenance_rate"] = cells.scalar_number(f"{name} maintenance rate", line[4])
+    return contracts_core.custom_contract(kind.lower(), size, step, min_qty, **extra)
+
+
+def _contract_or_rate(value, name="contract_or_mmr"):
+    """A contract (name or row), or a flat maintenance margin rate as a number."""
+    line = cells.column(name, value)
+    if len(line) == 1 and not isinstance(line[0], str):
+        return None, cells.scalar_number(name, line[0])
+    return _contract(value, name), None
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("hedge_notional_usd", **_CELL, doc="USD notional to short (negative: buy back)")
+@xw.arg("futures_price", **_CELL, doc="Futures price in USD")
+@xw.arg("contract", **_RANGE,
+        doc='Catalogue name, e.g. "BINANCE:BTCUSDT", or a row: kind, size, step, min qty')
+@xw.arg("rounding", **_CELL, doc='Optional: "nearest" (default), "down" or "up"')
+@xw.arg("btc_price", **_CELL, doc="Optional: BTC price, needed only for quanto contracts")
+@excel_function
+def CONTRACTS_TO_SHORT(hedge_notional_usd, futures_price, contract, rounding=None,
+                       btc_price=None):
+    """Number of futures contracts to short for a USD notional, rounded to the lot step."""
+    sizing = contracts_core.contracts_for_notional(
+        cells.scalar_number("hedge_notional_usd", hedge_notional_usd),
+        cells.scalar_number("futures_price", futures_price),
+        _contract(contract),
+        rounding=cells.scalar_text("rounding", rounding, required=False, default="nearest"),
+        btc_price_usd=cells.scalar_number("btc_price", btc_price, required=False),
+    )
+    return float(sizing.contracts)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("short_notional_usd", **_CELL, doc="USD notional of the short")
+@xw.arg("entry_price", **_CELL, doc="Entry (current futures) price in USD")
+@xw.arg("stress_move", **_CELL, doc="Rally to survive, e.g. 0.30 for +30%")
+@xw.arg("contract_or_mmr", **_RANGE,
+        doc="Catalogue contract (its margin tiers and taker fee apply) or a flat rate, e.g. 0.005")
+@xw.arg("safety_multiplier", **_CELL, doc="Optional: multiplier on the requirement (default 1)")
+@excel_function
+def MARGIN_BUFFER(short_notional_usd, entry_price, stress_move, contract_or_mmr,
+                  safety_multiplier=None):
+    """Collateral to post (settlement currency) so the short survives the stress rally."""
+    spec, rate = _contract_or_rate(contract_or_mmr)
+    options = {"maintenance": rate, "kind": "linear"}
+    if spec is not None:
+        options = {"maintenance": spec.margin_tiers, "kind": spec.kind,
+                   "closing_fee_rate": spec.taker_fee_rate}
+    buffer = margin_core.margin_buffer(
+        cells.scalar_number("short_notional_usd", short_notional_usd),
+        cells.scalar_number("entry_price", entry_price),
+        cells.scalar_number("stress_move", stress_move),
+        safety_multiplier=cells.scalar_number("safety_multiplier", safety_multiplier,
+                                              required=False, default=1.0),
+        **options,
+    )
+    return float(buffer.collateral)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("short_contracts", **_CELL, doc="Contracts held short")
+@xw.arg("entry_price", **_CELL, doc="Entry price in USD")
+@xw.arg("collateral", **_CELL, doc="Isolated collateral, in the contract's settlement currency")
+@xw.arg("contract", **_RANGE, doc="Catalogue name or a specification row")
+@excel_function
+def LIQUIDATION_PRICE(short_contracts, entry_price, collateral, contract):
+    """Price at which the isolated short is liquidated ("never" if no rally can liquidate it)."""
+    price = margin_core.liquidation_price_short(
+        _contract(contract),
+        cells.scalar_number("short_contracts", short_contracts),
+        cells.scalar_number("entry_price", entry_price),
+        cells.scalar_number("collateral", collateral),
+    )
+    return "never" if np.isinf(price) else float(price)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("short_notional_usd", **_CELL, doc="USD notional of the short perpetual")
+@xw.arg("funding_rate", **_CELL, doc="Funding rate per interval, e.g. 0.0001 (0.01%)")
+@xw.arg("horizon_hours", **_CELL, doc="Horizon in hours, e.g. 720 for 30 days")
+@xw.arg("interval_hours", **_CELL, doc="Optional: hours per funding interval (default 8)")
+@excel_function
+def FUNDING_COST(short_notional_usd, funding_rate, horizon_hours, interval_hours=None):
+    """Funding the short pays over the horizon in USD (negative: the short receives)."""
+    carry = funding_core.funding_carry_usd(
+        cells.scalar_number("short_notional_usd", short_notional_usd),
+        cells.scalar_number("funding_rate", funding_rate),
+        cells.scalar_number("horizon_hours", horizon_hours),
+        interval_hours=cells.scalar_number("interval_hours", interval_hours, required=False,
+                                           default=8.0),
+    )
+    return -float(carry)
+
+
+_SPEC_FIELDS = ("exchange", "symbol", "kind", "contract_size", "quantity_step", "min_quantity",
+                "min_notional_usd", "settlement_currency", "underlying", "ccxt_symbol",
+                "perpetual", "taker_fee_rate", "funding_interval_hours", "source", "checked",
+                "maintenance_rate", "notional_unit")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("contract", **_CELL, doc='Catalogue name, e.g. "BINANCE:BTCUSDT"')
+@xw.arg("field", **_CELL, doc='Field, e.g. "kind", "contract_size", "quantity_step"')
+@excel_function
+def CONTRACT_SPEC(contract, field):
+    """One field of a catalogue contract (maintenance_rate = the first margin tier's rate)."""
+    spec = contracts_core.get_contract(cells.scalar_text("contract", contract))
+    key = cells.scalar_text("field", field).lower()
+    if key not in _SPEC_FIELDS:
+        raise cells.CellError("#N/A", f"field must be one of {list(_SPEC_FIELDS)}, got {key!r}")
+    if key == "maintenance_rate":
+        if not spec.margin_tiers:
+            raise cells.CellError("#N/A", f"{spec.name} has no published maintenance tiers")
+        return float(spec.margin_tiers[0].maintenance_rate)
+    value = getattr(spec, key)
+    if value is None:
+        raise cells.CellError("#N/A", f"{spec.name} has no {key}")
+    return value if isinstance(value, (str, bool)) else float(value)
