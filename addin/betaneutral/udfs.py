@@ -29,6 +29,10 @@ from betaneutral.core import beta as beta_core
 from betaneutral.core import contracts as contracts_core
 from betaneutral.core import funding as funding_core
 from betaneutral.core import margin as margin_core
+from betaneutral.core import portfolio as portfolio_core
+from betaneutral.core import rebalance as rebalance_core
+from betaneutral.core import scenarios as scenarios_core
+from betaneutral.core.returns import returns_from_prices
 
 CATEGORY = "BetaNeutral"
 _RANGE = {"ndim": 2, "err_to_str": True}
@@ -102,8 +106,6 @@ def ROLLING_BETA(asset_prices, btc_prices, window, min_obs=None):
     asset, btc = _price_pair(asset_prices, btc_prices)
     window = cells.scalar_int("window", window, minimum=3)
     min_obs = cells.scalar_int("min_obs", min_obs, required=False, default=window, minimum=3)
-    from betaneutral.core.returns import returns_from_prices
-
     rb = beta_core.rolling_beta(returns_from_prices(asset.to_numpy()),
                                 returns_from_prices(btc.to_numpy()), window=window,
                                 min_obs=min_obs)
@@ -251,3 +253,112 @@ def CONTRACT_SPEC(contract, field):
     if value is None:
         raise cells.CellError("#N/A", f"{spec.name} has no {key}")
     return value if isinstance(value, (str, bool)) else float(value)
+
+
+# ----------------------------------------------------------------- the book
+
+
+def _book(spot_values, betas):
+    """Holdings values and betas; rows where both are blank are unused rows and skipped."""
+    values, bs = cells.paired_columns("spot_values", spot_values, "betas", betas)
+    used = ~(np.isnan(values) & np.isnan(bs))
+    half = used & (np.isnan(values) | np.isnan(bs))
+    if half.any():
+        row = int(np.argmax(half)) + 1
+        which = "spot_values" if np.isnan(values[row - 1]) else "betas"
+        raise cells.CellError("#VALUE!", f"{which} (row {row}) is blank while its partner is not")
+    if not used.any():
+        raise cells.CellError("#N/A", "spot_values and betas must hold at least one holding")
+    return values[used], bs[used]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("spot_values", **_RANGE, doc="USD value of each holding (a cell or a column)")
+@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xw.arg("target_beta", **_CELL, doc="Optional: target portfolio beta (default 0)")
+@xw.arg("current_hedge_usd", **_CELL,
+        doc="Optional: USD notional already short; the result is then the change needed")
+@excel_function
+def HEDGE_NOTIONAL(spot_values, betas, target_beta=None, current_hedge_usd=None):
+    """USD notional to short: sum(value x beta) - target x value, minus any current hedge."""
+    values, bs = _book(spot_values, betas)
+    hedge = portfolio_core.hedge_notional(
+        values, bs,
+        target_beta=cells.scalar_number("target_beta", target_beta, required=False, default=0.0),
+        current_hedge_usd=cells.scalar_number("current_hedge_usd", current_hedge_usd,
+                                              required=False, default=0.0))
+    return float(hedge.change_usd)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("spot_values", **_RANGE, doc="USD value of each holding")
+@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xw.arg("hedge_notional_usd", **_CELL, doc="Optional: USD notional of BTC futures held short")
+@excel_function
+def PORTFOLIO_BETA(spot_values, betas, hedge_notional_usd=None):
+    """Value-weighted beta of the book, including a short BTC futures hedge if given."""
+    values, bs = _book(spot_values, betas)
+    return float(portfolio_core.portfolio_beta(
+        values, bs, hedge_notional_usd=cells.scalar_number(
+            "hedge_notional_usd", hedge_notional_usd, required=False, default=0.0)))
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("spot_values", **_RANGE, doc="USD value of each holding")
+@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xw.arg("current_hedge_usd", **_CELL, doc="USD notional of BTC futures held short now")
+@xw.arg("target_beta", **_CELL, doc="Optional: target portfolio beta (default 0)")
+@xw.arg("band", **_CELL, doc="Optional: rebalance band (default 0.05)")
+@xw.arg("beta_se", **_RANGE, doc="Optional: standard error of each holding's beta")
+@excel_function
+def REBALANCE_SIGNAL(spot_values, betas, current_hedge_usd, target_beta=None, band=None,
+                     beta_se=None):
+    """Row: drift from the target beta, TRUE if it breaches the band, USD order (+ = sell more)."""
+    values, bs = _book(spot_values, betas)
+    se = None
+    if cells.column("beta_se", beta_se) != [None]:
+        se = cells.number_column("beta_se", beta_se, blanks="required")
+    signal = rebalance_core.rebalance_signal(
+        values, bs, cells.scalar_number("current_hedge_usd", current_hedge_usd),
+        target_beta=cells.scalar_number("target_beta", target_beta, required=False,
+                                        default=0.0),
+        band=cells.scalar_number("band", band, required=False, default=0.05),
+        beta_se=se)
+    return [[float(signal.drift), bool(signal.breach), float(signal.order_notional_usd)]]
+
+
+_SCENARIO_OUTPUT = ("btc_move", "btc_price_usd", "unhedged_pnl_usd", "hedged_pnl_usd",
+                    "liquidated")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("spot_values", **_RANGE, doc="USD value of each holding")
+@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xw.arg("short_contracts", **_CELL, doc="Contracts held short")
+@xw.arg("entry_price", **_CELL, doc="Entry (current futures) price in USD")
+@xw.arg("collateral", **_CELL, doc="Isolated collateral in the contract's settlement currency")
+@xw.arg("contract", **_RANGE, doc="Catalogue name or a specification row")
+@xw.arg("moves", **_RANGE, doc="Optional: BTC moves (default -30% .. +30% in 5% steps)")
+@excel_function
+def HEDGE_SCENARIOS(spot_values, betas, short_contracts, entry_price, collateral, contract,
+                    moves=None):
+    """Grid per BTC move: move, BTC price, unhedged P&L, hedged P&L, liquidated (USD)."""
+    values, bs = _book(spot_values, betas)
+    btc_moves = None
+    if cells.column("moves", moves) != [None]:
+        btc_moves = cells.number_column("moves", moves, blanks="required")
+    grid = scenarios_core.hedge_scenarios(
+        values, bs,
+        short_contracts=cells.scalar_number("short_contracts", short_contracts),
+        spec=_contract(contract),
+        entry_price_usd=cells.scalar_number("entry_price", entry_price),
+        collateral=cells.scalar_number("collateral", collateral),
+        btc_moves=btc_moves)
+    return [[float(r.btc_move), float(r.btc_price_usd), float(r.unhedged_pnl_usd),
+             float(r.hedged_pnl_usd), bool(r.liquidated)] for r in grid.itertuples()]
+
+
+#: Every Excel function this module defines, in the order of the README table.
+UDF_NAMES = ("BETA_VS_BTC", "HEDGE_NOTIONAL", "CONTRACTS_TO_SHORT", "MARGIN_BUFFER",
+             "PORTFOLIO_BETA", "BETA_STATS", "ROLLING_BETA", "LIQUIDATION_PRICE",
+             "FUNDING_COST", "REBALANCE_SIGNAL", "HEDGE_SCENARIOS", "CONTRACT_SPEC")
