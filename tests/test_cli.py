@@ -9,7 +9,7 @@ from betaneutral.sample import TRUE_BETAS
 
 
 def test_demo_prints_a_beta_table_close_to_the_generating_betas(capsys):
-    """The demo's OLS betas on 729 synthetic returns lie within 4 SE of the betas used to build them."""
+    """The demo's OLS betas on 729 synthetic returns lie within 4 SE of the generating betas."""
     assert main(["demo"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "SYNTHETIC" in out

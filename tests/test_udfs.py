@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import inspect
+import itertools
 import math
 
 import numpy as np
@@ -36,7 +37,7 @@ def excel_slope(known_y, known_x):
 
 
 def simple_returns(column):
-    return [b[0] / a[0] - 1.0 for a, b in zip(column[:-1], column[1:], strict=True)]
+    return [b[0] / a[0] - 1.0 for a, b in itertools.pairwise(column)]
 
 
 # ------------------------------------------------------------------ agreement
@@ -69,7 +70,8 @@ def test_beta_methods_and_stats_agree_with_the_core():
     ewma = beta_core.betas_from_prices(PRICES[["ETH"]], PRICES["BTC"], method="ewma").beta[0]
     assert udfs.BETA_VS_BTC(ETH, BTC, None, "EWMA") == pytest.approx(ewma, rel=1e-12)
     header, row = udfs.BETA_STATS(ETH, BTC, None, None, True)
-    assert header[0] == "beta" and len(header) == len(row) == 9
+    assert header[0] == "beta"
+    assert len(header) == len(row) == 9
     expected = [s.beta[0], s.alpha[0], s.r_squared[0], s.se[0], s.hac_se[0], s.t_stat[0],
                 s.n_obs[0], s.ci_low[0], s.ci_high[0]]
     np.testing.assert_allclose(row, expected, rtol=1e-12)
@@ -333,7 +335,9 @@ def test_signature_is_what_xlwings_can_register(name):
     fn = getattr(udfs, name)
     assert fn.__name__ == name
     doc = inspect.getdoc(fn)
-    assert doc and "\n" not in doc and len(doc) <= 255
+    assert doc
+    assert "\n" not in doc
+    assert len(doc) <= 255
     for p in inspect.signature(fn).parameters.values():
         assert p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
         assert p.annotation is inspect.Parameter.empty
@@ -378,4 +382,5 @@ def test_every_function_and_argument_is_declared_for_excel(recorded_decorators):
         for pname, kw in args[name].items():
             assert kw.get("err_to_str") is True, (name, pname)
             assert kw.get("doc"), (name, pname)
-            assert "dtype" not in kw and not kw.get("numbers"), (name, pname)
+            assert "dtype" not in kw, (name, pname)
+            assert not kw.get("numbers"), (name, pname)

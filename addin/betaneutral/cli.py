@@ -22,7 +22,7 @@ EXIT_USAGE = 2
 EXIT_FILE = 3
 
 
-class FileProblem(Exception):
+class FileProblemError(Exception):
     """A file is locked, missing or cannot be written (exit code 3)."""
 
 
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BetaNeutralError as exc:
         print(f"betaneutral: error: {exc}", file=sys.stderr)
         return EXIT_DATA
-    except FileProblem as exc:
+    except FileProblemError as exc:
         print(f"betaneutral: error: {exc}", file=sys.stderr)
         return EXIT_FILE
 

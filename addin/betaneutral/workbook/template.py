@@ -1,0 +1,1403 @@
+"""Build the BetaNeutral workbook template (``.xlsx`` and ``.xlsm``) with openpyxl.
+
+The template holds inputs (yellow), formulas and BetaNeutral worksheet functions
+(blue) and no cached values: Excel with the xlwings add-in, or the headless
+``betaneutral compute`` step, fills them in. Every formula follows the rules
+that keep the workbook computable by every engine the project uses:
+workbook-scoped defined names and plain references only; no structured
+references, LET, LAMBDA, XLOOKUP, dynamic arrays, volatile functions or
+full-column references; INDEX over a single column only; array-returning
+functions in fixed CSE (``ArrayFormula``) ranges.
+
+Sheet layout (``N`` holdings, ``T`` daily prices):
+
+* ``Benchmark``: header row 1, dates in A2:A(T+1), one price column per asset
+  (BTC, ETH, then the held assets), and the ``Benchmark`` index column last.
+* ``Holdings``: header row 4, holdings in rows 5..(4+N), totals in row 5+N.
+* ``Stats``: header row 4, one 1x9 ``BETA_STATS`` array per holding from row 5.
+* ``Rolling``: header row 1, a T-row ``ROLLING_BETA`` array per holding.
+* ``Settings``, ``Rebalance``, ``Scenarios``: fixed forms (see :data:`REBALANCE_ROWS`).
+
+The defined names listed in :func:`defined_names` are the interface other code
+uses to find inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.comments import Comment
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import (
+    absolute_coordinate,
+    column_index_from_string,
+    get_column_letter,
+    quote_sheetname,
+)
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.worksheet import Worksheet
+
+from betaneutral.core._validate import as_float, float_array
+from betaneutral.errors import (
+    DomainError,
+    InputTypeError,
+    InsufficientDataError,
+    UnknownNameError,
+)
+from betaneutral.safetext import validate_identifier
+from betaneutral.sample import SAMPLE_LABEL, sample_holdings, sample_prices
+from betaneutral.workbook.cells import write_text
+
+__all__ = [
+    "REBALANCE_ROWS",
+    "SHEET_NAMES",
+    "TICKET_COLUMNS",
+    "UDF_NAMES",
+    "ContractRow",
+    "FormulaCell",
+    "build_workbook",
+    "catalogue_rows",
+    "defined_names",
+    "formula_cells",
+    "write_contracts_sheet",
+    "write_template",
+    "xlwings_quickstart_path",
+]
+
+#: Sheets of the template, in tab order.
+SHEET_NAMES: tuple[str, ...] = (
+    "Start",
+    "Settings",
+    "Holdings",
+    "Stats",
+    "Rolling",
+    "Rebalance",
+    "Scenarios",
+    "Tickets",
+    "Benchmark",
+    "Contracts",
+    "xlwings.conf",
+)
+
+#: BetaNeutral worksheet functions the template calls (Excel names).
+UDF_NAMES: frozenset[str] = frozenset(
+    {
+        "BETA_VS_BTC",
+        "BETA_STATS",
+        "ROLLING_BETA",
+        "PORTFOLIO_BETA",
+        "HEDGE_NOTIONAL",
+        "CONTRACTS_TO_SHORT",
+        "CONTRACT_SPEC",
+        "REBALANCE_SIGNAL",
+        "MARGIN_BUFFER",
+        "LIQUIDATION_PRICE",
+        "FUNDING_COST",
+        "HEDGE_SCENARIOS",
+    }
+)
+
+#: Header row of the Tickets sheet (row 1, from column A); rows below are written by code.
+TICKET_COLUMNS: tuple[str, ...] = (
+    "Ticket ID",
+    "Created (UTC)",
+    "Exchange",
+    "Symbol",
+    "CCXT symbol",
+    "Side",
+    "Type",
+    "Amount (contracts)",
+    "Price",
+    "Reduce only",
+    "Client order ID",
+    "Contract kind",
+    "Contract size",
+    "Notional (USD)",
+    "Reason",
+    "Beta before",
+    "Beta after",
+)
+
+_STATS_COLUMNS = (
+    "Beta",
+    "Alpha (daily)",
+    "R²",
+    "SE",
+    "HAC SE",
+    "t-stat",
+    "Obs",
+    "CI low (95%)",
+    "CI high (95%)",
+)
+_SCENARIO_COLUMNS = (
+    "BTC move",
+    "BTC price (USD)",
+    "Unhedged P&L (USD)",
+    "Hedged P&L (USD)",
+    "Liquidated",
+)
+_SCENARIO_ROWS = 13
+_DEFAULT_CONTRACT = "BINANCE:BTCUSDT"
+_AUTHOR = "BetaNeutral"
+
+# ---------------------------------------------------------------- styles ---
+_NAVY = "1F3864"
+
+
+def _font(**kwargs: Any) -> Font:
+    """A Calibri font (the workbook's body font) with the given attributes."""
+    kwargs.setdefault("size", 11)
+    return Font(name="Calibri", **kwargs)
+
+
+_INPUT_FILL = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
+_COMPUTED_FILL = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
+_HEADER_FILL = PatternFill("solid", start_color=_NAVY, end_color=_NAVY)
+_SECTION_FILL = PatternFill("solid", start_color="D9E1F2", end_color="D9E1F2")
+_SAMPLE_FILL = PatternFill("solid", start_color="FCE4D6", end_color="FCE4D6")
+_BREACH_FILL = PatternFill("solid", start_color="C00000", end_color="C00000")
+_HEADER_FONT = _font(bold=True, color="FFFFFF")
+_TITLE_FONT = _font(bold=True, size=16, color=_NAVY)
+_SUBTITLE_FONT = _font(italic=True, color="595959")
+_SECTION_FONT = _font(bold=True, color=_NAVY)
+_BOLD = _font(bold=True)
+_THIN = Side(style="thin", color="BFBFBF")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_TOTAL_BORDER = Border(top=Side(style="thin", color="000000"),
+                       bottom=Side(style="double", color="000000"))
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+FMT_USD = "#,##0"
+FMT_BETA = "0.000"
+FMT_PCT = "0.0%"
+FMT_PRICE = "#,##0.00"
+FMT_QTY = "#,##0.00######"
+FMT_CONTRACTS = "#,##0.000"
+FMT_DATE = "yyyy-mm-dd"
+FMT_RATE = "0.0000%"
+FMT_INT = "0"
+FMT_BOOL = '"TRUE";"TRUE";"FALSE"'
+
+
+class FormulaCell(NamedTuple):
+    """One formula in the workbook: a single cell, or the range of a CSE array."""
+
+    sheet: str
+    coordinate: str
+    formula: str
+
+
+@dataclass(frozen=True)
+class ContractRow:
+    """One row of the Contracts sheet.
+
+    Attributes
+    ----------
+    name : str
+        Catalogue name, ``EXCHANGE:SYMBOL`` (validated as an identifier).
+    kind : str
+        Contract kind as the catalogue spells it (e.g. linear or inverse).
+    contract_size : float
+        Coin per contract (linear) or USD per contract (inverse).
+    quantity_step : float
+        Order quantity increment, in contracts.
+    min_quantity : float
+        Smallest order, in contracts.
+    maintenance_rate : float or None
+        Maintenance margin rate of the first tier (0.004 = 0.4%).
+    settlement_currency : str
+        Currency of margin and P&L.
+    source : str
+        Where the figures come from.
+    underlying : str
+        Asset the contract tracks (BTC for a BTC hedge).
+    checked : str
+        Date the figures were checked against ``source`` (ISO).
+    """
+
+    name: str
+    kind: str
+    contract_size: float
+    quantity_step: float
+    min_quantity: float
+    maintenance_rate: float | None
+    settlement_currency: str
+    source: str
+    underlying: str = ""
+    checked: str = ""
+
+
+#: Rebalance sheet: row of each labelled line (label in A, value in B).
+REBALANCE_ROWS: Mapping[str, int] = {
+    "CurrentContracts": 5,
+    "HedgeContractShown": 6,
+    "ContractKind": 7,
+    "ContractSize": 8,
+    "FuturesPriceShown": 9,
+    "ContractNotionalUSD": 10,
+    "CurrentHedgeUSD": 11,
+    "CurrentBeta": 12,
+    "TargetBetaShown": 15,
+    "TargetHedgeUSD": 16,
+    "HedgeChangeUSD": 17,
+    "TargetContracts": 18,
+    "ShortNotionalUSD": 19,
+    "ResidualBeta": 20,
+    "SignalHeader": 23,
+    "Signal": 24,
+    "BandShown": 25,
+    "Action": 26,
+    "ContractsDelta": 27,
+    "OrderSide": 28,
+    "OrderContracts": 29,
+    "StressMoveShown": 32,
+    "SafetyMultiplierShown": 33,
+    "SettlementCurrency": 34,
+    "MarginBuffer": 35,
+    "LiquidationPrice": 36,
+    "LiquidationDistance": 37,
+    "FundingRateShown": 40,
+    "FundingHorizonShown": 41,
+    "FundingCostUSD": 42,
+}
+
+
+# ------------------------------------------------------------ data inputs ---
+@dataclass(frozen=True)
+class _Data:
+    dates: list[Any]
+    assets: list[str]  # price columns in sheet order: BTC, ETH, then held assets
+    prices: np.ndarray  # shape (T, len(assets)), NaN = missing
+    holdings: list[tuple[str, float]]
+    is_sample: bool
+
+
+def _prepare(prices: pd.DataFrame | None, holdings: pd.DataFrame | None) -> _Data:
+    is_sample = prices is None or holdings is None
+    if prices is None:
+        prices = sample_prices()
+    if holdings is None:
+        holdings = sample_holdings()
+    if not isinstance(prices, pd.DataFrame):
+        raise InputTypeError(f"prices must be a pandas DataFrame, got {type(prices).__name__}")
+    if not isinstance(holdings, pd.DataFrame):
+        raise InputTypeError(
+            f"holdings must be a pandas DataFrame, got {type(holdings).__name__}"
+        )
+    for col in prices.columns:
+        validate_identifier("price column", col)
+    for required in ("BTC", "ETH"):
+        if required not in prices.columns:
+            raise UnknownNameError(
+                f"prices must have a {required!r} column, got {list(prices.columns)}"
+            )
+    if len(prices) < 2:
+        raise InsufficientDataError(f"prices must have >= 2 rows, got {len(prices)}")
+    try:
+        index = pd.DatetimeIndex(prices.index)
+    except (TypeError, ValueError):
+        raise InputTypeError("prices index must hold dates") from None
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    if not index.is_monotonic_increasing or not index.is_unique:
+        raise DomainError("prices index must be strictly increasing dates")
+
+    for col in ("asset", "quantity"):
+        if col not in holdings.columns:
+            raise UnknownNameError(
+                f"holdings must have an {col!r} column, got {list(holdings.columns)}"
+            )
+    if len(holdings) < 1:
+        raise InsufficientDataError("holdings must have >= 1 row, got 0")
+    rows: list[tuple[str, float]] = []
+    for asset, qty in zip(holdings["asset"], holdings["quantity"], strict=True):
+        validate_identifier("asset", asset)
+        if asset not in prices.columns:
+            raise UnknownNameError(
+                f"asset must be one of the price columns {list(prices.columns)}, got {asset!r}"
+            )
+        rows.append((asset, as_float(f"quantity of {asset}", qty)))
+
+    assets = ["BTC", "ETH"]
+    assets += [a for a, _ in rows if a not in assets]
+    assets = list(dict.fromkeys(assets))
+    block = float_array("prices", prices[assets].to_numpy(), ndim=2)
+    return _Data(
+        dates=list(index.to_pydatetime()),
+        assets=assets,
+        prices=block,
+        holdings=rows,
+        is_sample=is_sample,
+    )
+
+
+# -------------------------------------------------------------- catalogue ---
+def _first_tier_rate(tiers: Any) -> float | None:
+    if not tiers:
+        return None
+    tier = tiers[0]
+    for attr in ("maintenance_rate", "mmr", "rate"):
+        if hasattr(tier, attr):
+            return float(getattr(tier, attr))
+        if isinstance(tier, Mapping) and attr in tier:
+            return float(tier[attr])
+    return None
+
+
+def catalogue_rows() -> list[ContractRow]:
+    """Rows for the Contracts sheet from ``betaneutral.core.contracts.CATALOGUE``.
+
+    Returns
+    -------
+    list of ContractRow
+        One row per catalogue entry, in catalogue order; empty when the
+        catalogue module is not available.
+    """
+    try:
+        from betaneutral.core import contracts
+    except ImportError:
+        return []
+    catalogue = getattr(contracts, "CATALOGUE", {})
+    rows = []
+    for key, spec in catalogue.items():
+        name = getattr(spec, "name", key)
+        rows.append(
+            ContractRow(
+                name=str(name),
+                kind=str(spec.kind),
+                contract_size=float(spec.contract_size),
+                quantity_step=float(spec.quantity_step),
+                min_quantity=float(spec.min_quantity),
+                maintenance_rate=_first_tier_rate(getattr(spec, "margin_tiers", ())),
+                settlement_currency=str(spec.settlement_currency),
+                source=str(spec.source),
+                underlying=str(getattr(spec, "underlying", "")),
+                checked=str(getattr(spec, "checked", "")),
+            )
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- helpers ---
+def _ref(ws: Worksheet, coord: str) -> str:
+    return f"{quote_sheetname(ws.title)}!{absolute_coordinate(coord)}"
+
+
+def _define(ws: Worksheet, name: str, coord: str) -> None:
+    wb = ws.parent
+    wb.defined_names[name] = DefinedName(name, attr_text=_ref(ws, coord))
+
+
+class _Formula(str):
+    """A formula written by this module (never user text)."""
+
+    __slots__ = ()
+
+
+def _put(
+    ws: Worksheet,
+    coord: str,
+    value: Any,
+    *,
+    fill: PatternFill | None = None,
+    fmt: str | None = None,
+    font: Font | None = None,
+    align: Alignment | None = None,
+    border: Border | None = None,
+) -> None:
+    cell = ws[coord]
+    if isinstance(value, _Formula):
+        cell.value = str(value)
+    elif isinstance(value, str):
+        write_text(cell, value)  # text is never taken for a formula or an error code
+    else:
+        cell.value = value
+    if fill is not None:
+        cell.fill = fill
+    if fmt is not None:
+        cell.number_format = fmt
+    if font is not None:
+        cell.font = font
+    if align is not None:
+        cell.alignment = align
+    if border is not None:
+        cell.border = border
+
+
+def _computed(ws: Worksheet, coord: str, formula: str, fmt: str | None = None) -> None:
+    _put(ws, coord, _Formula(formula), fill=_COMPUTED_FILL, fmt=fmt, border=_BOX)
+
+
+def _array(ws: Worksheet, ref: str, formula: str, fmts: Sequence[str | None] = ()) -> None:
+    """A CSE array formula over the fixed range ``ref`` (styled cell by cell)."""
+    anchor = ref.split(":")[0]
+    ws[anchor] = ArrayFormula(ref, formula)
+    for row in ws[ref]:
+        for j, cell in enumerate(row):
+            cell.fill = _COMPUTED_FILL
+            cell.border = _BOX
+            fmt = fmts[j] if j < len(fmts) else None
+            if fmt:
+                cell.number_format = fmt
+
+
+def _title(ws: Worksheet, title: str, subtitle: str, col: str = "A") -> None:
+    _put(ws, f"{col}1", title, font=_TITLE_FONT)
+    _put(ws, f"{col}2", subtitle, font=_SUBTITLE_FONT)
+    ws.row_dimensions[1].height = 24
+
+
+def _header(ws: Worksheet, row: int, labels: Iterable[str], first_col: int = 1) -> None:
+    for j, label in enumerate(labels):
+        coord = f"{get_column_letter(first_col + j)}{row}"
+        _put(ws, coord, label, fill=_HEADER_FILL, font=_HEADER_FONT, align=_CENTER,
+             border=_BOX)
+    ws.row_dimensions[row].height = 32
+
+
+def _widths(ws: Worksheet, widths: Mapping[str, float]) -> None:
+    for col, width in widths.items():
+        ws.column_dimensions[col].width = width
+
+
+def _print_setup(ws: Worksheet, *, title_rows: str | None = None,
+                 landscape: bool = True) -> None:
+    if title_rows:
+        ws.print_title_rows = title_rows
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.oddFooter.center.text = "&A - page &P of &N"
+
+
+def _note(text: str, *, width: int = 320, height: int = 130) -> Comment:
+    comment = Comment(text, _AUTHOR)
+    comment.width = width
+    comment.height = height
+    return comment
+
+
+def _section(ws: Worksheet, row: int, text: str, first: str, last: str) -> None:
+    for col in range(column_index_from_string(first), column_index_from_string(last) + 1):
+        ws.cell(row=row, column=col).fill = _SECTION_FILL
+    _put(ws, f"{first}{row}", text, font=_SECTION_FONT)
+
+
+# ---------------------------------------------------------------- sheets ---
+@dataclass(frozen=True)
+class _Setting:
+    name: str
+    label: str
+    default: Any
+    fmt: str | None
+    rule: str
+    note: str
+    validation: DataValidation
+
+
+def _list_dv(formula: str) -> DataValidation:
+    return DataValidation(type="list", formula1=formula, allow_blank=False)
+
+
+def _num_dv(kind: str, operator: str, low: str, high: str | None = None) -> DataValidation:
+    return DataValidation(type=kind, operator=operator, formula1=low, formula2=high,
+                          allow_blank=False)
+
+
+def _settings_spec(default_contract: str) -> list[_Setting]:
+    return [
+        _Setting("Benchmark", "Benchmark", "BTC", None, "BTC | BTC/ETH 50/50",
+                 "Market proxy for the 'Beta vs benchmark' column and the rolling betas: "
+                 "BTC, or a 50/50 BTC/ETH index rebalanced daily. The hedge itself is "
+                 "always sized with betas to BTC, the asset the futures track.",
+                 _list_dv('"BTC,BTC/ETH 50/50"')),
+        _Setting("ReturnType", "Return type", "simple", None, "simple | log",
+                 "Return definition for beta estimates: simple = P(t)/P(t-1) - 1 "
+                 "(default), log = ln(P(t)/P(t-1)).",
+                 _list_dv('"simple,log"')),
+        _Setting("Window", "Beta window (days)", 90, FMT_INT, "whole number >= 0; 0 = all",
+                 "Number of most recent daily returns used for each beta; 0 uses the whole "
+                 "history. Short windows react faster but have larger standard errors "
+                 "(see Stats).",
+                 _num_dv("whole", "greaterThanOrEqual", "0")),
+        _Setting("BetaMethod", "Beta method", "ols", None, "ols | blume | ewma",
+                 "ols = least-squares slope of asset returns on benchmark returns; "
+                 "blume = 0.67 x OLS + 0.33 (pulled toward 1); ewma = exponentially "
+                 "weighted, recent days weigh more.",
+                 _list_dv('"ols,blume,ewma"')),
+        _Setting("MinObs", "Minimum observations", 60, FMT_INT, "whole number >= 3",
+                 "Fewest paired daily returns accepted for a beta; with fewer the cell "
+                 "shows #N/A instead of an unreliable number.",
+                 _num_dv("whole", "greaterThanOrEqual", "3")),
+        _Setting("TargetBeta", "Target portfolio beta", 0.0, FMT_BETA, "between -2 and 2",
+                 "Portfolio beta to BTC the hedge aims at; 0 = beta neutral.",
+                 _num_dv("decimal", "between", "-2", "2")),
+        _Setting("RebalanceBand", "Rebalance band (beta)", 0.05, FMT_BETA, "between 0 and 1",
+                 "Rebalance when |portfolio beta - target| exceeds this band "
+                 "(in beta units, 0.05 = 5 beta points).",
+                 _num_dv("decimal", "between", "0", "1")),
+        _Setting("HedgeContract", "Hedge contract", default_contract, None,
+                 "a name from the Contracts sheet",
+                 "Futures contract used for the hedge (EXCHANGE:SYMBOL); pick one whose "
+                 "underlying is BTC. The list comes from the name column of the Contracts "
+                 "sheet.",
+                 _list_dv("ContractNames")),
+        _Setting("FuturesPrice", "Futures price (USD)",
+                 _Formula("=INDEX(BTCPrices,ROWS(BTCPrices))"),
+                 FMT_PRICE, "> 0",
+                 "Price of the hedge contract in USD. The default formula takes the last "
+                 "BTC close on Benchmark; type the current futures mark price to override.",
+                 _num_dv("decimal", "greaterThan", "0")),
+        _Setting("StressMove", "Stress move (BTC rally)", 0.30, FMT_PCT, "> -100%",
+                 "BTC move the short must survive without liquidation (0.30 = +30%). "
+                 "It sizes the margin buffer on Rebalance.",
+                 _num_dv("decimal", "greaterThan", "-1")),
+        _Setting("SafetyMultiplier", "Safety multiplier", 1.2, "0.00", ">= 1",
+                 "Multiplier applied to the margin buffer (1.2 = 20% on top).",
+                 _num_dv("decimal", "greaterThanOrEqual", "1")),
+        _Setting("FundingRate8h", "Funding rate per 8 h", 0.0001, FMT_RATE,
+                 "between -5% and 5%",
+                 "Expected perpetual funding rate per 8-hour interval (0.01% is the usual "
+                 "baseline). When it is positive, longs pay shorts: the short hedge "
+                 "receives funding.",
+                 _num_dv("decimal", "between", "-0.05", "0.05")),
+        _Setting("FundingHorizonDays", "Funding horizon (days)", 30, FMT_INT, ">= 0",
+                 "Horizon of the funding estimate on Rebalance, in days.",
+                 _num_dv("decimal", "greaterThanOrEqual", "0")),
+        _Setting("RollingWindow", "Rolling beta window (days)", 90, FMT_INT,
+                 "whole number >= 3",
+                 "Window of the rolling betas on the Rolling sheet, in days. It should be "
+                 "at least Minimum observations.",
+                 _num_dv("whole", "greaterThanOrEqual", "3")),
+    ]
+
+
+def _validation_text(dv: DataValidation, label: str, rule: str) -> None:
+    dv.showErrorMessage = True
+    dv.showInputMessage = True
+    dv.errorStyle = "stop"
+    dv.errorTitle = f"{label}"[:32]
+    dv.error = f"{label} must be {rule}."[:255]
+    dv.promptTitle = f"{label}"[:32]
+    dv.prompt = f"Allowed: {rule}."[:255]
+
+
+def _build_settings(ws: Worksheet, default_contract: str) -> None:
+    _title(ws, "Settings", "Named inputs used by every formula. Hover a value for its note.")
+    _header(ws, 4, ("Setting", "Value", "Defined name", "Allowed values"))
+    for i, spec in enumerate(_settings_spec(default_contract)):
+        row = 5 + i
+        _put(ws, f"A{row}", spec.label, font=_BOLD, border=_BOX)
+        _put(ws, f"B{row}", spec.default, fill=_INPUT_FILL, fmt=spec.fmt, border=_BOX,
+             align=Alignment(horizontal="right"))
+        _put(ws, f"C{row}", spec.name, border=_BOX, font=_font(color="595959"))
+        _put(ws, f"D{row}", spec.rule, border=_BOX)
+        ws[f"B{row}"].comment = _note(spec.note)
+        _validation_text(spec.validation, spec.label, spec.rule)
+        spec.validation.add(f"B{row}")
+        ws.add_data_validation(spec.validation)
+        _define(ws, spec.name, f"B{row}")
+    _widths(ws, {"A": 30, "B": 22, "C": 22, "D": 36})
+    ws.freeze_panes = "A5"
+    _print_setup(ws, title_rows="4:4", landscape=False)
+
+
+def _price_format(values: np.ndarray) -> str:
+    """Number format with decimals suited to the size of the prices."""
+    finite = np.abs(values[np.isfinite(values)])
+    level = float(np.median(finite)) if finite.size else 1.0
+    if level >= 10:
+        return "#,##0.00"
+    if level >= 1:
+        return "#,##0.0000"
+    return "#,##0.000000"
+
+
+def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
+    """Prices and the benchmark index; returns asset -> absolute column range."""
+    t = len(data.dates)
+    first, last = 2, t + 1
+    bench_col = get_column_letter(2 + len(data.assets))
+    fmts = [_price_format(data.prices[:, j]) for j in range(len(data.assets))]
+    _header(ws, 1, ["Date", *data.assets, "Benchmark"])
+    ws.row_dimensions[1].height = 20
+    for i, day in enumerate(data.dates):
+        row = first + i
+        cell = ws.cell(row=row, column=1, value=day)
+        cell.number_format = FMT_DATE
+        cell.fill = _INPUT_FILL
+        for j in range(len(data.assets)):
+            value = data.prices[i, j]
+            cell = ws.cell(row=row, column=2 + j,
+                           value=None if math.isnan(value) else float(value))
+            cell.number_format = fmts[j]
+            cell.fill = _INPUT_FILL
+        if i == 0:
+            formula = f"=B{row}"
+        else:
+            formula = (
+                f'=IF(Benchmark="BTC",B{row},{bench_col}{row - 1}*(1+0.5*(B{row}/B{row - 1}-1)'
+                f"+0.5*(C{row}/C{row - 1}-1)))"
+            )
+        cell = ws[f"{bench_col}{row}"]
+        cell.value = formula
+        cell.number_format = fmts[0]
+        cell.fill = _COMPUTED_FILL
+    ws[f"{bench_col}1"].comment = _note(
+        "Equals the BTC price when Settings > Benchmark is BTC. Otherwise a 50/50 BTC/ETH "
+        "index rebalanced daily: I(t) = I(t-1) x (1 + 0.5 r_BTC(t) + 0.5 r_ETH(t)), "
+        "starting at the first BTC price."
+    )
+    ranges = {}
+    for j, asset in enumerate(data.assets):
+        col = get_column_letter(2 + j)
+        ranges[asset] = f"Benchmark!${col}${first}:${col}${last}"
+    _define(ws, "Dates", f"A{first}:A{last}")
+    _define(ws, "BTCPrices", f"B{first}:B{last}")
+    _define(ws, "ETHPrices", f"C{first}:C{last}")
+    _define(ws, "BenchPrices", f"{bench_col}{first}:{bench_col}{last}")
+    last_asset_col = get_column_letter(1 + len(data.assets))
+    _define(ws, "PriceAssets", f"B1:{last_asset_col}1")
+    _define(ws, "PriceBlock", f"B{first}:{last_asset_col}{last}")
+    _widths(ws, {"A": 12})
+    for j in range(len(data.assets) + 1):
+        ws.column_dimensions[get_column_letter(2 + j)].width = 14
+    ws.freeze_panes = "B2"
+    _print_setup(ws, title_rows="1:1")
+    return ranges
+
+
+def _build_holdings(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
+    n = len(data.holdings)
+    first, last = 5, 4 + n
+    total = last + 1
+    _title(ws, "Holdings", "Spot book: enter quantities (yellow). Betas use the Settings "
+           "window, method and minimum observations.")
+    _header(ws, 4, ("Asset", "Quantity", "Price (USD)", "Value (USD)", "Weight",
+                    "Beta vs benchmark", "Beta to BTC", "Dollar beta (USD)",
+                    "Share of beta"))
+    for i, (asset, qty) in enumerate(data.holdings):
+        row = first + i
+        rng = ranges[asset]
+        _put(ws, f"A{row}", asset, font=_BOLD, border=_BOX)
+        _put(ws, f"B{row}", qty, fill=_INPUT_FILL, fmt=FMT_QTY, border=_BOX)
+        fmt = _price_format(data.prices[:, data.assets.index(asset)])
+        _computed(ws, f"C{row}", f"=INDEX({rng},ROWS({rng}))", fmt)
+        _computed(ws, f"D{row}", f"=B{row}*C{row}", FMT_USD)
+        _computed(ws, f"E{row}", f"=D{row}/PortfolioValue", FMT_PCT)
+        _computed(ws, f"F{row}",
+                  f"=BETA_VS_BTC({rng},BenchPrices,Window,BetaMethod,MinObs)", FMT_BETA)
+        _computed(ws, f"G{row}",
+                  f"=BETA_VS_BTC({rng},BTCPrices,Window,BetaMethod,MinObs)", FMT_BETA)
+        _computed(ws, f"H{row}", f"=D{row}*G{row}", FMT_USD)
+        _computed(ws, f"I{row}", f"=H{row}/DollarBeta", FMT_PCT)
+    _put(ws, f"A{total}", "Total / portfolio", font=_BOLD)
+    totals = {
+        "D": (f"=SUM(D{first}:D{last})", FMT_USD),
+        "E": (f"=SUM(E{first}:E{last})", FMT_PCT),
+        "F": ("=PORTFOLIO_BETA(HoldingValues,HoldingBenchBetas)", FMT_BETA),
+        "G": ("=PORTFOLIO_BETA(HoldingValues,HoldingBetas)", FMT_BETA),
+        "H": (f"=SUM(H{first}:H{last})", FMT_USD),
+        "I": (f"=SUM(I{first}:I{last})", FMT_PCT),
+    }
+    for col, (formula, fmt) in totals.items():
+        _computed(ws, f"{col}{total}", formula, fmt)
+        ws[f"{col}{total}"].font = _BOLD
+    for col in "ABCDEFGHI":
+        ws[f"{col}{total}"].border = _TOTAL_BORDER
+    notes = {
+        "B4": "Units of each asset held (input). Shorts are negative.",
+        "C4": "Last price of the asset on the Benchmark sheet.",
+        "F4": "Beta of the asset's daily returns to the benchmark chosen on Settings.",
+        "G4": "Beta to BTC: used to size the hedge, since the futures track BTC.",
+        "H4": "Value x beta to BTC: the USD of BTC exposure the holding carries.",
+        "I4": "Holding's share of the book's dollar beta.",
+    }
+    for coord, text in notes.items():
+        ws[coord].comment = _note(text, height=80)
+    for name, col in (("HoldingAssets", "A"), ("HoldingQuantities", "B"),
+                      ("HoldingPrices", "C"), ("HoldingValues", "D"),
+                      ("HoldingWeights", "E"), ("HoldingBenchBetas", "F"),
+                      ("HoldingBetas", "G"), ("HoldingDollarBetas", "H")):
+        _define(ws, name, f"{col}{first}:{col}{last}")
+    _define(ws, "PortfolioValue", f"D{total}")
+    _define(ws, "PortfolioBenchBeta", f"F{total}")
+    _define(ws, "PortfolioBeta", f"G{total}")
+    _define(ws, "DollarBeta", f"H{total}")
+    _widths(ws, {"A": 18, "B": 16, "C": 14, "D": 16, "E": 10, "F": 12, "G": 12, "H": 18,
+                 "I": 11})
+    ws.freeze_panes = "B5"
+    _print_setup(ws, title_rows="4:4")
+
+
+def _build_stats(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
+    n = len(data.holdings)
+    first, last = 5, 4 + n
+    _title(ws, "Beta statistics (OLS, to BTC)", "One BETA_STATS array per holding: daily "
+           "returns over the Settings window; intervals at 95%.")
+    _header(ws, 4, ("Asset", *_STATS_COLUMNS))
+    fmts = (FMT_BETA, "0.0000%", FMT_BETA, "0.0000", "0.0000", "0.00", FMT_INT, FMT_BETA,
+            FMT_BETA)
+    for i, (asset, _) in enumerate(data.holdings):
+        row = first + i
+        _put(ws, f"A{row}", asset, font=_BOLD, border=_BOX)
+        _array(ws, f"B{row}:J{row}",
+               f"=BETA_STATS({ranges[asset]},BTCPrices,Window,MinObs)", fmts)
+    ws["F4"].comment = _note("Heteroskedasticity- and autocorrelation-consistent (Newey-West) "
+                             "standard error of beta.", height=70)
+    _define(ws, "BetaStats", f"B{first}:J{last}")
+    _widths(ws, {"A": 18, **{get_column_letter(c): 12 for c in range(2, 11)}})
+    ws.freeze_panes = "B5"
+    _print_setup(ws, title_rows="4:4")
+
+
+def _build_rolling(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
+    t = len(data.dates)
+    first, last = 2, t + 1
+    n = len(data.holdings)
+    _header(ws, 1, ["Date", *[asset for asset, _ in data.holdings]])
+    ws.row_dimensions[1].height = 20
+    _array(ws, f"A{first}:A{last}", "=Dates", (FMT_DATE,))
+    for j, (asset, _) in enumerate(data.holdings):
+        col = get_column_letter(2 + j)
+        _array(ws, f"{col}{first}:{col}{last}",
+               f"=ROLLING_BETA({ranges[asset]},BenchPrices,RollingWindow,MinObs)",
+               (FMT_BETA,))
+    ws["A1"].comment = _note("Rolling betas to the benchmark chosen on Settings, over "
+                             "Settings > Rolling beta window; empty until enough days.",
+                             height=80)
+    last_col = get_column_letter(1 + n)
+    _define(ws, "RollingBetas", f"B{first}:{last_col}{last}")
+    chart = LineChart()
+    chart.title = "Rolling beta to the benchmark"
+    chart.y_axis.title = "Beta"
+    chart.x_axis.title = "Date"
+    chart.x_axis.number_format = "yyyy-mm"
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.height = 12
+    chart.width = 26
+    chart.add_data(Reference(ws, min_col=2, max_col=1 + n, min_row=1, max_row=last),
+                   titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    for series in chart.series:
+        series.smooth = False
+        series.graphicalProperties.line.width = 15000
+    ws.add_chart(chart, f"{get_column_letter(n + 3)}2")
+    _widths(ws, {"A": 12, **{get_column_letter(c): 11 for c in range(2, n + 2)}})
+    ws.freeze_panes = "B2"
+    _print_setup(ws, title_rows="1:1")
+
+
+def _build_rebalance(ws: Worksheet) -> None:
+    r = REBALANCE_ROWS
+    _title(ws, "Rebalance", "Hedge sizing, drift against the band, the restoring order, "
+           "margin and funding. Positive contracts and notionals mean short.")
+
+    def line(key: str, label: str, value: str | float, fmt: str | None, note: str,
+             *, name: str | None = None, is_input: bool = False) -> None:
+        row = r[key]
+        _put(ws, f"A{row}", label, border=_BOX)
+        if is_input:
+            _put(ws, f"B{row}", value, fill=_INPUT_FILL, fmt=fmt, border=_BOX)
+        else:
+            _computed(ws, f"B{row}", str(value), fmt)
+        _put(ws, f"C{row}", note, font=_font(color="595959"))
+        if name:
+            _define(ws, name, f"B{row}")
+
+    _section(ws, 4, "Current position", "A", "E")
+    line("CurrentContracts", "Current futures position (contracts)", 0, FMT_CONTRACTS,
+         "Input: contracts held now; > 0 short, < 0 long.", name="CurrentContracts",
+         is_input=True)
+    line("HedgeContractShown", "Hedge contract", "=HedgeContract", None, "From Settings.")
+    line("ContractKind", "Contract kind", '=CONTRACT_SPEC(HedgeContract,"kind")', None,
+         "Linear: size in coin. Inverse: size in USD.", name="ContractKind")
+    line("ContractSize", "Contract size", '=CONTRACT_SPEC(HedgeContract,"contract_size")',
+         "#,##0.########", "Coin per contract (linear) or USD per contract (inverse).",
+         name="ContractSize")
+    line("FuturesPriceShown", "Futures price (USD)", "=FuturesPrice", FMT_PRICE,
+         "From Settings.")
+    line("ContractNotionalUSD", "Notional per contract (USD)",
+         '=IF(ISNUMBER(SEARCH("inverse",ContractKind)),ContractSize,ContractSize*FuturesPrice)',
+         "#,##0.00", "Inverse: the USD face value; linear: size x futures price.",
+         name="ContractNotionalUSD")
+    line("CurrentHedgeUSD", "Current hedge notional (USD)",
+         "=CurrentContracts*ContractNotionalUSD", FMT_USD, "> 0 short.",
+         name="CurrentHedgeUSD")
+    line("CurrentBeta", "Portfolio beta with current hedge",
+         "=PORTFOLIO_BETA(HoldingValues,HoldingBetas,CurrentHedgeUSD)", FMT_BETA,
+         "Beta to BTC of spot plus the futures held now.", name="CurrentBeta")
+
+    _section(ws, 14, "Hedge sizing", "A", "E")
+    line("TargetBetaShown", "Target portfolio beta", "=TargetBeta", FMT_BETA, "From Settings.")
+    line("TargetHedgeUSD", "Required short notional (USD)",
+         "=HEDGE_NOTIONAL(HoldingValues,HoldingBetas,TargetBeta)", FMT_USD,
+         "Sum of value x beta minus target x portfolio value.", name="TargetHedgeUSD")
+    line("HedgeChangeUSD", "Hedge notional to add (USD)",
+         "=HEDGE_NOTIONAL(HoldingValues,HoldingBetas,TargetBeta,CurrentHedgeUSD)", FMT_USD,
+         "Required minus current: > 0 sell more, < 0 buy back.", name="HedgeChangeUSD")
+    line("TargetContracts", "Target contracts (short)",
+         "=CONTRACTS_TO_SHORT(TargetHedgeUSD,FuturesPrice,HedgeContract)", FMT_CONTRACTS,
+         "Required notional in contracts, rounded to the contract's step.",
+         name="TargetContracts")
+    line("ShortNotionalUSD", "Short notional after rounding (USD)",
+         "=TargetContracts*ContractNotionalUSD", FMT_USD, "What the target contracts short.",
+         name="ShortNotionalUSD")
+    line("ResidualBeta", "Residual beta after rounding",
+         "=PORTFOLIO_BETA(HoldingValues,HoldingBetas,ShortNotionalUSD)", FMT_BETA,
+         "Portfolio beta left once the target contracts are held.", name="ResidualBeta")
+
+    _section(ws, 22, "Drift and rebalance signal", "A", "E")
+    hdr, sig = r["SignalHeader"], r["Signal"]
+    _header(ws, hdr, ("Drift (beta)", "Breach", "Order (USD)"), first_col=2)
+    _put(ws, f"A{sig}", "Rebalance signal", border=_BOX)
+    _array(ws, f"B{sig}:D{sig}",
+           "=REBALANCE_SIGNAL(HoldingValues,HoldingBetas,CurrentHedgeUSD,TargetBeta,"
+           "RebalanceBand)", (FMT_BETA, FMT_BOOL, FMT_USD))
+    ws[f"C{sig}"].alignment = Alignment(horizontal="center")
+    _put(ws, f"E{sig}", "Drift = beta with current hedge - target; breach when |drift| > "
+         "band; order > 0 sell.", font=_font(color="595959"))
+    _define(ws, "Drift", f"B{sig}")
+    _define(ws, "Breach", f"C{sig}")
+    _define(ws, "OrderNotionalUSD", f"D{sig}")
+    line("BandShown", "Rebalance band", "=RebalanceBand", FMT_BETA, "From Settings.")
+    line("Action", "Action", '=IF(N(Breach)=1,"REBALANCE","HOLD: inside the band")', None,
+         "Trade only when the band is breached.", name="Action")
+    line("ContractsDelta", "Contracts to trade (target - current)",
+         "=ROUND(TargetContracts-CurrentContracts,8)", FMT_CONTRACTS,
+         "> 0 sell (short more), < 0 buy back.", name="ContractsDelta")
+    line("OrderSide", "Order side", '=IF(ContractsDelta>0,"SELL",IF(ContractsDelta<0,"BUY",'
+         '"NONE"))', None, "Side of the order that restores the target.", name="OrderSide")
+    line("OrderContracts", "Order size (contracts)", "=ABS(ContractsDelta)", FMT_CONTRACTS,
+         "Contracts to trade, always >= 0.", name="OrderContracts")
+    red = FormulaRule(formula=[f"N($C${sig})=1"], fill=_BREACH_FILL,
+                      font=Font(bold=True, color="FFFFFF"), stopIfTrue=False)
+    ws.conditional_formatting.add(f"B{sig}:D{sig}", red)
+    ws.conditional_formatting.add(f"B{r['Action']}:B{r['OrderContracts']}", red)
+
+    _section(ws, 31, "Margin and liquidation", "A", "E")
+    line("StressMoveShown", "Stress move (BTC rally)", "=StressMove", FMT_PCT, "From Settings.")
+    line("SafetyMultiplierShown", "Safety multiplier", "=SafetyMultiplier", "0.00",
+         "From Settings.")
+    line("SettlementCurrency", "Settlement currency",
+         '=CONTRACT_SPEC(HedgeContract,"settlement_currency")', None,
+         "Currency of the collateral and the margin buffer.", name="SettlementCurrency")
+    line("MarginBuffer", "Margin buffer (settlement currency)",
+         "=MARGIN_BUFFER(ShortNotionalUSD,FuturesPrice,StressMove,HedgeContract,"
+         "SafetyMultiplier)", "#,##0.00##",
+         "Collateral for the short to survive the stress move, times the multiplier.",
+         name="MarginBuffer")
+    line("LiquidationPrice", "Liquidation price (USD)",
+         "=LIQUIDATION_PRICE(TargetContracts,FuturesPrice,MarginBuffer,HedgeContract)",
+         FMT_PRICE, "Futures price at which the short would be liquidated.",
+         name="LiquidationPrice")
+    line("LiquidationDistance", "Distance to liquidation",
+         "=IF(ISNUMBER(LiquidationPrice),LiquidationPrice/FuturesPrice-1,LiquidationPrice)",
+         FMT_PCT, "BTC rally that reaches the liquidation price (text if none can).",
+         name="LiquidationDistance")
+
+    _section(ws, 39, "Funding (perpetuals)", "A", "E")
+    line("FundingRateShown", "Funding rate per 8 h", "=FundingRate8h", FMT_RATE,
+         "From Settings; > 0 means longs pay shorts.")
+    line("FundingHorizonShown", "Horizon (days)", "=FundingHorizonDays", FMT_INT,
+         "From Settings.")
+    line("FundingCostUSD", "Funding over the horizon (USD)",
+         "=FUNDING_COST(ShortNotionalUSD,FundingRate8h,FundingHorizonDays*24)", FMT_USD,
+         "Funding the short pays over the horizon; negative: the short receives it.",
+         name="FundingCostUSD")
+
+    dv = DataValidation(type="decimal", operator="between", formula1="-1E+12",
+                        formula2="1E+12", allow_blank=False)
+    _validation_text(dv, "Current futures position", "a number of contracts (> 0 short)")
+    dv.add(f"B{r['CurrentContracts']}")
+    ws.add_data_validation(dv)
+    ws[f"B{r['CurrentContracts']}"].comment = _note(
+        "Contracts of the hedge contract you hold now: > 0 short, < 0 long, 0 none.",
+        height=70)
+    for row in (r["TargetContracts"], r["ResidualBeta"], r["MarginBuffer"],
+                r["LiquidationPrice"]):
+        ws[f"B{row}"].font = _BOLD
+    _widths(ws, {"A": 38, "B": 18, "C": 14, "D": 16, "E": 44})
+    ws.freeze_panes = "A4"
+    _print_setup(ws)
+
+
+def _build_scenarios(ws: Worksheet) -> None:
+    first, last = 5, 4 + _SCENARIO_ROWS
+    _title(ws, "Scenarios", "P&L for instant BTC moves, each holding moving by its beta; the "
+           "hedge is the target contracts with the margin buffer posted.")
+    _header(ws, 4, _SCENARIO_COLUMNS)
+    _array(ws, f"A{first}:E{last}",
+           "=HEDGE_SCENARIOS(HoldingValues,HoldingBetas,TargetContracts,FuturesPrice,"
+           "MarginBuffer,HedgeContract)", (FMT_PCT, FMT_PRICE, FMT_USD, FMT_USD, FMT_BOOL))
+    for row in range(first, last + 1):
+        ws[f"E{row}"].alignment = Alignment(horizontal="center")
+    ws["E4"].comment = _note("TRUE where the short would be liquidated at that BTC price.",
+                             height=60)
+    _define(ws, "ScenarioTable", f"A{first}:E{last}")
+    chart = LineChart()
+    chart.title = "P&L with and without the hedge"
+    chart.y_axis.title = "P&L (USD)"
+    chart.x_axis.title = "BTC move"
+    chart.x_axis.number_format = "0%"
+    chart.y_axis.number_format = "#,##0"
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.height = 9
+    chart.width = 18
+    chart.add_data(Reference(ws, min_col=3, max_col=4, min_row=4, max_row=last),
+                   titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    ws.add_chart(chart, "G4")
+    _widths(ws, {"A": 11, "B": 16, "C": 18, "D": 18, "E": 12})
+    ws.freeze_panes = "A5"
+    _print_setup(ws, title_rows="4:4")
+
+
+def _build_tickets(ws: Worksheet) -> None:
+    _header(ws, 1, TICKET_COLUMNS)
+    formats = {"B": "yyyy-mm-dd hh:mm:ss", "H": "#,##0.########", "I": FMT_PRICE,
+               "M": "#,##0.########", "N": FMT_USD, "P": FMT_BETA, "Q": FMT_BETA}
+    widths = {"A": 22, "B": 20, "C": 11, "D": 16, "E": 18, "F": 7, "G": 8, "H": 12, "I": 12,
+              "J": 8, "K": 26, "L": 12, "M": 11, "N": 14, "O": 36, "P": 10, "Q": 10}
+    _widths(ws, widths)
+    for col, fmt in formats.items():
+        ws.column_dimensions[col].number_format = fmt
+    ws["A1"].comment = _note("Hedge tickets are written below this header by the "
+                             "betaneutral command; one row per order.", height=60)
+    _define(ws, "TicketHeader", f"A1:{get_column_letter(len(TICKET_COLUMNS))}1")
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(TICKET_COLUMNS))}1"
+    _print_setup(ws, title_rows="1:1")
+
+
+def write_contracts_sheet(ws: Worksheet, rows: Sequence[ContractRow]) -> None:
+    """Fill ``ws`` as the Contracts sheet and define ``ContractNames``/``ContractTable``.
+
+    Parameters
+    ----------
+    ws : openpyxl.worksheet.worksheet.Worksheet
+        An empty sheet of the template workbook.
+    rows : sequence of ContractRow
+        Catalogue entries; names are validated as identifiers, free text is
+        neutralised.
+
+    Raises
+    ------
+    InputTypeError
+        If a name is not a valid identifier.
+    """
+    _header(ws, 1, ("Name", "Underlying", "Kind", "Contract size", "Quantity step",
+                    "Min quantity", "Maintenance rate (first tier)", "Settlement", "Checked",
+                    "Source"))
+    qty_fmt = "#,##0.########"
+    for i, row in enumerate(rows):
+        r = 2 + i
+        values: list[tuple[Any, str | None]] = [
+            (validate_identifier("contract name", row.name), None),
+            (row.underlying, None),
+            (row.kind, None),
+            (row.contract_size, qty_fmt),
+            (row.quantity_step, qty_fmt),
+            (row.min_quantity, qty_fmt),
+            (row.maintenance_rate, "0.00%"),
+            (row.settlement_currency, None),
+            (row.checked, None),
+            (row.source, None),
+        ]
+        for j, (value, fmt) in enumerate(values):
+            _put(ws, f"{get_column_letter(1 + j)}{r}", value, fill=_INPUT_FILL, fmt=fmt,
+                 font=_BOLD if j == 0 else None, border=_BOX,
+                 align=_WRAP if j == len(values) - 1 else Alignment(vertical="top"))
+        ws.row_dimensions[r].height = 15 * max(1, math.ceil(len(row.source) / 85))
+    last = 1 + max(len(rows), 1)
+    wb = ws.parent
+    wb.defined_names["ContractNames"] = DefinedName(
+        "ContractNames", attr_text=_ref(ws, f"A2:A{last}"))
+    wb.defined_names["ContractTable"] = DefinedName(
+        "ContractTable", attr_text=_ref(ws, f"A2:J{last}"))
+    ws["D1"].comment = _note("Linear contracts: coin per contract. Inverse contracts: USD per "
+                             "contract.", height=60)
+    ws["A1"].comment = _note("Catalogue of futures contracts. The Settings > Hedge contract "
+                             "list reads this column; hedge BTC beta with a BTC contract. "
+                             "Values change over time: check them with the exchange.", height=90)
+    _widths(ws, {"A": 26, "B": 11, "C": 9, "D": 13, "E": 13, "F": 13, "G": 15, "H": 11,
+                 "I": 11, "J": 90})
+    ws.freeze_panes = "B2"
+    _print_setup(ws, title_rows="1:1")
+
+
+def _build_conf(ws: Worksheet) -> None:
+    entries: list[tuple[str, Any, str]] = [
+        ("UDF Modules", "betaneutral.udfs", "Python module whose functions are imported."),
+        ("Interpreter_Win", None, "Blank: python on PATH. See the note."),
+        ("Interpreter_Mac", None, "Blank: python on PATH. See the note."),
+        ("Debug UDFs", False, "TRUE only to debug the functions from a Python IDE."),
+        ("Use UDF Server", False, "FALSE: a fresh Python process per Excel session."),
+        ("Show Console", False, "TRUE shows the Python console window (Windows)."),
+    ]
+    for i, (key, value, note) in enumerate(entries):
+        row = 1 + i
+        _put(ws, f"A{row}", key, font=_BOLD)
+        if value is not None:
+            _put(ws, f"B{row}", value, fill=_INPUT_FILL,
+                 fmt=FMT_BOOL if isinstance(value, bool) else None)
+        else:
+            ws[f"B{row}"].fill = _INPUT_FILL
+        _put(ws, f"C{row}", note, font=_font(color="595959"))
+    interpreter_note = (
+        "Full path of the Python that has betaneutral installed, e.g. "
+        r"C:\Users\me\venv\Scripts\pythonw.exe (Windows) or /Users/me/venv/bin/python (Mac). "
+        "Blank falls back to python on PATH. A value here takes precedence over the "
+        "interpreter set in the xlwings add-in; delete the row to use the add-in's setting."
+    )
+    ws["B2"].comment = _note(interpreter_note, height=150)
+    ws["B3"].comment = _note(interpreter_note, height=150)
+    _put(ws, "A9", "Keys must stay in column A from A1 with no blank row between them; "
+         "xlwings reads this sheet by its name.", font=_SUBTITLE_FONT)
+    _widths(ws, {"A": 18, "B": 40, "C": 55})
+    _print_setup(ws, landscape=False)
+
+
+def _paragraph(ws: Worksheet, row: int, text: str, *, first: str = "B", last: str = "H",
+               chars_per_line: int = 135, font: Font | None = None) -> None:
+    ws.merge_cells(f"{first}{row}:{last}{row}")
+    _put(ws, f"{first}{row}", text, align=_WRAP, font=font)
+    lines = max(1, math.ceil(len(text) / chars_per_line))
+    ws.row_dimensions[row].height = 15.5 * lines + 2
+
+
+def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
+    _widths(ws, {"A": 2, "B": 34, "C": 20, "D": 16, "E": 16, "F": 16, "G": 16, "H": 16})
+    _put(ws, "B2", "BetaNeutral", font=_font(bold=True, size=22, color=_NAVY))
+    _put(ws, "B3", "Neutralise a crypto book's beta to BTC by shorting BTC futures.",
+         font=_font(italic=True, size=12, color="595959"))
+    ws.row_dimensions[2].height = 30
+    label = SAMPLE_LABEL if data.is_sample else "Data: supplied by the user."
+    ws.merge_cells("B4:H4")
+    _put(ws, "B4", label, fill=_SAMPLE_FILL if data.is_sample else None,
+         font=_font(bold=True, size=14, color="C00000" if data.is_sample else _NAVY),
+         align=Alignment(horizontal="center", vertical="center"))
+    ws.row_dimensions[4].height = 26
+
+    row = 6
+    _section(ws, row, "Key figures", "B", "H")
+    figures = [
+        ("Portfolio value (USD)", "=PortfolioValue", FMT_USD, "Holdings"),
+        ("Portfolio beta to BTC (unhedged)", "=PortfolioBeta", FMT_BETA, "Holdings"),
+        ("Beta with current hedge", "=CurrentBeta", FMT_BETA, "Rebalance"),
+        ("Target contracts (short)", "=TargetContracts", FMT_CONTRACTS, "Rebalance"),
+        ("Residual beta after rounding", "=ResidualBeta", FMT_BETA, "Rebalance"),
+        ("Action", "=Action", None, "Rebalance"),
+        ("Margin buffer", "=MarginBuffer", "#,##0.00##", "Rebalance"),
+        ("Liquidation price (USD)", "=LiquidationPrice", FMT_PRICE, "Rebalance"),
+    ]
+    for label_text, formula, fmt, sheet in figures:
+        row += 1
+        _put(ws, f"B{row}", label_text, border=_BOX)
+        _computed(ws, f"C{row}", formula, fmt)
+        _put(ws, f"D{row}", f"see {sheet}", font=_font(color="595959"))
+
+    sections: list[tuple[str, list[str]]] = [
+        ("What this workbook does", [
+            "It estimates each holding's beta to BTC from daily prices, sizes the short BTC "
+            "futures position that brings the book's beta to a target (0 = beta neutral), "
+            "and checks that hedge: rounding to whole contracts, drift against a rebalance "
+            "band, margin buffer and liquidation price, funding, and P&L under BTC moves.",
+            "What remains after the hedge is the part of the book's return that BTC does "
+            "not explain (alpha), plus basis and the error in the estimated betas.",
+            "Cells show no values until they are calculated: in Excel with the functions "
+            "enabled (below), or by the headless command.",
+        ]),
+        ("The four steps", [
+            "1. Assess: enter quantities on Holdings and prices on Benchmark; choose the "
+            "benchmark, window and method on Settings. Read each beta, the portfolio beta "
+            "and each holding's share of it; Stats and Rolling show how precise and how "
+            "stable the betas are.",
+            "2. Size: choose the target beta and the hedge contract on Settings. Rebalance "
+            "shows the required short notional, the contracts to short and the residual "
+            "beta left by rounding.",
+            "3. Execute: place the order shown on Rebalance (side and contracts); the "
+            "betaneutral command writes it to Tickets. Post at least the margin buffer as "
+            "collateral and note the liquidation price.",
+            "4. Maintain: update prices and the current position daily. The rebalance "
+            "signal turns red when the drift from the target leaves the band; Scenarios "
+            "shows P&L with and without the hedge, and the funding line the carry.",
+        ]),
+        ("Enabling the worksheet functions", [
+            "Excel on Windows: install Python with betaneutral and xlwings, run "
+            "'xlwings addin install', open this workbook and click xlwings > Import "
+            "Functions (this needs 'Trust access to the VBA project object model' once). "
+            "The xlwings.conf sheet names the module (betaneutral.udfs) and the Python "
+            "interpreter. Importing writes VBA into the workbook, so keep it as .xlsm.",
+            "Any system, no add-in: run 'betaneutral compute' on this file; it calculates "
+            "every formula and writes the results into the cells as values.",
+            "Macro security: Office blocks macros in files from the internet. Unblock the "
+            "file (Properties > Unblock) or keep it in a Trusted Location; never enable "
+            "all macros.",
+        ]),
+    ]
+    for heading, paragraphs in sections:
+        row += 2
+        _section(ws, row, heading, "B", "H")
+        for text in paragraphs:
+            row += 1
+            _paragraph(ws, row, text)
+
+    row += 2
+    _section(ws, row, "Legend", "B", "H")
+    legend = [
+        ("Input", _INPUT_FILL, None, "Your values: quantities, prices, settings, position."),
+        ("Computed", _COMPUTED_FILL, None, "Formulas and BetaNeutral functions; do not "
+         "overwrite."),
+        ("Header", _HEADER_FILL, _HEADER_FONT, "Column headers."),
+    ]
+    for text, fill, font, meaning in legend:
+        row += 1
+        _put(ws, f"B{row}", text, fill=fill, font=font, border=_BOX,
+             align=Alignment(horizontal="center"))
+        _put(ws, f"C{row}", meaning)
+
+    row += 2
+    _section(ws, row, "Sheets", "B", "H")
+    guide = [
+        ("Settings", "Named settings used by every formula."),
+        ("Holdings", "The book: quantities, prices, values, betas, dollar beta, shares."),
+        ("Stats", "Regression statistics of each beta to BTC (R², standard errors, interval)."),
+        ("Rolling", "Rolling betas to the benchmark, with a chart."),
+        ("Rebalance", "Sizing, residual beta, drift signal, order, margin, funding."),
+        ("Scenarios", "P&L with and without the hedge for BTC moves, with a chart."),
+        ("Tickets", "Hedge tickets written by the betaneutral command."),
+        ("Benchmark", "Daily prices (input) and the benchmark index."),
+        ("Contracts", "Futures contract catalogue (size, step, margin, source)."),
+        ("xlwings.conf", "Settings read by the xlwings add-in."),
+    ]
+    for sheet, meaning in guide:
+        row += 1
+        cell = ws[f"B{row}"]
+        _put(ws, f"B{row}", sheet, font=_font(bold=True, color="0563C1", underline="single"))
+        cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"{quote_sheetname(sheet)}!A1",
+                                   display=sheet)
+        _put(ws, f"C{row}", meaning)
+
+    if macro:
+        row += 2
+        _section(ws, row, "Third-party notice", "B", "H")
+        row += 1
+        _paragraph(ws, row, "This macro-enabled copy embeds the VBA module of xlwings, "
+                   "distributed under the BSD 3-clause licence: Copyright (C) 2014 - present, "
+                   "Zoomer Analytics GmbH. All rights reserved. The licence text and its "
+                   "disclaimer ship with this template in XLWINGS-LICENSE.txt.")
+    ws.sheet_view.showGridLines = False
+    _print_setup(ws, landscape=False)
+
+
+# ------------------------------------------------------------- public API ---
+def xlwings_quickstart_path() -> Path:
+    """Path of ``quickstart_standalone.xlsm`` inside the installed xlwings package."""
+    import xlwings
+
+    return Path(xlwings.__file__).parent / "quickstart_standalone.xlsm"
+
+
+def _new_workbook(macro: bool) -> Workbook:
+    if not macro:
+        wb = Workbook()
+        wb.remove(wb.active)
+        return wb
+    wb = load_workbook(xlwings_quickstart_path(), keep_vba=True)
+    for name in ("Sheet1", "_xlwings.conf"):
+        if name in wb.sheetnames:
+            wb.remove(wb[name])
+    if wb.sheetnames:
+        raise RuntimeError(f"unexpected sheets in the xlwings quickstart: {wb.sheetnames}")
+    return wb
+
+
+def build_workbook(
+    *,
+    prices: pd.DataFrame | None = None,
+    holdings: pd.DataFrame | None = None,
+    macro: bool = False,
+) -> Workbook:
+    """Build the template workbook, filled with the sample data by default.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame, optional
+        Daily closes in USD: a date index and one column per asset; must contain
+        ``BTC`` and ``ETH`` and every held asset. Defaults to
+        :func:`betaneutral.sample.sample_prices`.
+    holdings : pandas.DataFrame, optional
+        Columns ``asset`` and ``quantity``. Defaults to
+        :func:`betaneutral.sample.sample_holdings`.
+    macro : bool, default False
+        Start from xlwings' ``quickstart_standalone.xlsm`` (VBA kept) so that the
+        workbook can be saved as ``.xlsm``.
+
+    Returns
+    -------
+    openpyxl.Workbook
+        The workbook, ready to save (``.xlsm`` when ``macro`` is True).
+
+    Raises
+    ------
+    InputTypeError
+        Wrong input types, or asset names that are not valid identifiers.
+    UnknownNameError
+        BTC or ETH prices missing, or a held asset without prices.
+    InsufficientDataError
+        Fewer than 2 prices or no holdings.
+    DomainError
+        Dates not strictly increasing, or infinite prices.
+    """
+    data = _prepare(prices, holdings)
+    contracts = catalogue_rows()
+    names = [row.name for row in contracts]
+    default_contract = _DEFAULT_CONTRACT if _DEFAULT_CONTRACT in names or not names else names[0]
+
+    wb = _new_workbook(macro)
+    sheets = {name: wb.create_sheet(name) for name in SHEET_NAMES}
+    _build_start(sheets["Start"], data, macro=macro)
+    _build_settings(sheets["Settings"], default_contract)
+    ranges = _build_benchmark(sheets["Benchmark"], data)
+    _build_holdings(sheets["Holdings"], data, ranges)
+    _build_stats(sheets["Stats"], data, ranges)
+    _build_rolling(sheets["Rolling"], data, ranges)
+    _build_rebalance(sheets["Rebalance"])
+    _build_scenarios(sheets["Scenarios"])
+    _build_tickets(sheets["Tickets"])
+    write_contracts_sheet(sheets["Contracts"], contracts)
+    _build_conf(sheets["xlwings.conf"])
+
+    for name in ("Settings", "Holdings"):
+        sheets[name].sheet_properties.tabColor = "FFC000"
+    sheets["Start"].sheet_properties.tabColor = _NAVY
+    sheets["xlwings.conf"].sheet_properties.tabColor = "A6A6A6"
+    if macro:
+        # Give every sheet a VBA code name, as Excel expects in a workbook with a VBA project.
+        for i, ws in enumerate(wb.worksheets, start=1):
+            ws.sheet_properties.codeName = f"Sheet{i}"
+    wb.active = 0
+    wb.properties.creator = _AUTHOR
+    wb.properties.lastModifiedBy = _AUTHOR
+    wb.properties.title = "BetaNeutral workbook"
+    wb.calculation.fullCalcOnLoad = True
+    return wb
+
+
+def defined_names(wb: Workbook) -> dict[str, str]:
+    """Workbook-scoped defined names of ``wb`` mapped to their references."""
+    return {name: dn.attr_text for name, dn in wb.defined_names.items()}
+
+
+def formula_cells(wb: Workbook) -> list[FormulaCell]:
+    """Every formula of ``wb``: (sheet, coordinate or CSE range, formula text with ``=``)."""
+    out = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type != "f":
+                    continue
+                value = cell.value
+                if isinstance(value, ArrayFormula):
+                    out.append(FormulaCell(ws.title, value.ref, value.text))
+                else:
+                    out.append(FormulaCell(ws.title, cell.coordinate, str(value)))
+    return out
+
+
+_XLSM_CONTENT_TYPE = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+
+
+def _verify(path: Path, *, macro: bool) -> None:
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        content_types = zf.read("[Content_Types].xml").decode("utf-8")
+    has_vba = "xl/vbaProject.bin" in names and _XLSM_CONTENT_TYPE in content_types
+    if has_vba != macro:
+        raise RuntimeError(f"{path.name}: VBA project present = {has_vba}, expected {macro}")
+    wb = load_workbook(path, read_only=True, keep_vba=macro, keep_links=False)
+    try:
+        if tuple(wb.sheetnames) != SHEET_NAMES:
+            raise RuntimeError(f"{path.name}: sheets {wb.sheetnames}, expected {SHEET_NAMES}")
+    finally:
+        wb.close()
+
+
+def _atomic_save(wb: Workbook, target: Path, *, macro: bool) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        wb.save(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        _verify(tmp, macro=macro)
+        # mkstemp creates the file as 0600; give it the mode a normal save would have.
+        if target.exists():
+            mode = target.stat().st_mode & 0o777
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_template(path_xlsx: str | os.PathLike[str],
+                   path_xlsm: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Build the sample-filled template and save it as ``.xlsx`` and ``.xlsm``.
+
+    Each file is written to a temporary file in the target folder, checked
+    (sheets, VBA part and content type) and then moved into place atomically.
+
+    Parameters
+    ----------
+    path_xlsx : path-like
+        Target of the macro-free workbook; must end in ``.xlsx``.
+    path_xlsm : path-like
+        Target of the macro-enabled workbook (xlwings VBA embedded); must end in
+        ``.xlsm``.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The two paths written.
+
+    Raises
+    ------
+    DomainError
+        If a path has the wrong extension.
+    """
+    out_xlsx, out_xlsm = Path(path_xlsx), Path(path_xlsm)
+    for label, path, suffix in (("path_xlsx", out_xlsx, ".xlsx"),
+                                ("path_xlsm", out_xlsm, ".xlsm")):
+        if path.suffix.lower() != suffix:
+            raise DomainError(f"{label} must end with {suffix!r}, got {str(path)!r}")
+    _atomic_save(build_workbook(macro=False), out_xlsx, macro=False)
+    _atomic_save(build_workbook(macro=True), out_xlsm, macro=True)
+    return out_xlsx, out_xlsm
