@@ -61,6 +61,14 @@ def test_beta_vs_btc_blank_price_drops_the_neighbouring_pairs_like_slope():
     assert udfs.BETA_VS_BTC(eth, BTC) == pytest.approx(ref, rel=1e-12)
 
 
+def test_beta_vs_btc_log_returns_equal_slope_of_log_returns():
+    """return_type "log" gives SLOPE of log returns."""
+    lr = [[math.log(b[0] / a[0])] for a, b in itertools.pairwise(ETH)]
+    lb = [[math.log(b[0] / a[0])] for a, b in itertools.pairwise(BTC)]
+    ref = excel_slope([r[0] for r in lr], [r[0] for r in lb])
+    assert udfs.BETA_VS_BTC(ETH, BTC, None, None, None, "log") == pytest.approx(ref, rel=1e-12)
+
+
 def test_beta_methods_and_stats_agree_with_the_core():
     """blume and ewma and the BETA_STATS row are the core's numbers for the same prices."""
     est = beta_core.betas_from_prices(PRICES[["ETH"]], PRICES["BTC"])
@@ -146,8 +154,8 @@ ERRORS = ["#N/A", "#VALUE!", "#DIV/0!", "#NUM!", "#REF!", "#NAME?", "#NULL!"]
 
 # valid arguments of every function, and the kind of each argument
 CALLS = {
-    "BETA_VS_BTC": ([ETH, BTC, 90, "ols", 60], ["series", "series", "opt_int", "opt_text",
-                                                 "opt_int"]),
+    "BETA_VS_BTC": ([ETH, BTC, 90, "ols", 60, "simple"],
+                    ["series", "series", "opt_int", "opt_text", "opt_int", "opt_text"]),
     "BETA_STATS": ([ETH, BTC, 90, 60, False], ["series", "series", "opt_int", "opt_int",
                                                "opt_bool"]),
     "ROLLING_BETA": ([ETH, BTC, 90, 60], ["series", "series", "int", "opt_int"]),

@@ -58,11 +58,12 @@ def _min_obs(value):
                             minimum=3)
 
 
-def _estimate(asset_prices, btc_prices, window, method, min_obs):
+def _estimate(asset_prices, btc_prices, window, method, min_obs, return_type=None):
     asset, btc = _price_pair(asset_prices, btc_prices)
+    kind = cells.scalar_text("return_type", return_type, required=False, default="simple")
     return beta_core.betas_from_prices(
         asset.to_frame("asset"), btc, method=method, window=_window(window),
-        min_obs=_min_obs(min_obs))
+        min_obs=_min_obs(min_obs), return_kind=kind.lower())
 
 
 @xw.func(category=CATEGORY)
@@ -72,11 +73,14 @@ def _estimate(asset_prices, btc_prices, window, method, min_obs):
 @xw.arg("window", **_CELL, doc="Optional: use the last N returns (blank or 0 = all)")
 @xw.arg("method", **_CELL, doc='Optional: "ols" (default), "blume" or "ewma"')
 @xw.arg("min_obs", **_CELL, doc="Optional: minimum paired returns (default 60)")
+@xw.arg("return_type", **_CELL, doc='Optional: "simple" (default) or "log" returns')
 @excel_function
-def BETA_VS_BTC(asset_prices, btc_prices, window=None, method=None, min_obs=None):
-    """Beta of an asset's daily simple returns to the benchmark's, from two price columns."""
+def BETA_VS_BTC(asset_prices, btc_prices, window=None, method=None, min_obs=None,
+                return_type=None):
+    """Beta of an asset's daily returns to the benchmark's, from two price columns."""
     method = cells.scalar_text("method", method, required=False, default="ols")
-    return float(_estimate(asset_prices, btc_prices, window, method, min_obs).beta[0])
+    est = _estimate(asset_prices, btc_prices, window, method, min_obs, return_type)
+    return float(est.beta[0])
 
 
 @xw.func(category=CATEGORY)
