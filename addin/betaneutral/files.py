@@ -1,0 +1,99 @@
+"""Safe file output: atomic replace, no silent overwrite, Excel lock detection.
+
+Every file the product writes goes through :func:`atomic_output`: the content
+is written to a temporary file in the target's own folder (same volume, so the
+final rename is atomic), flushed and synced, optionally verified, and only then
+renamed over the target. A failure at any point removes the temporary file and
+leaves the target as it was (absent, or byte-identical to before).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = ["FileProblemError", "atomic_output", "check_writable_target", "excel_lock_file"]
+
+
+class FileProblemError(Exception):
+    """A file is missing, locked by Excel, exists already, or cannot be written."""
+
+
+def excel_lock_file(path: Path) -> Path | None:
+    """The ``~$`` owner file Excel keeps next to an open workbook, if present."""
+    lock = path.with_name("~$" + path.name)
+    return lock if lock.exists() else None
+
+
+def check_writable_target(path: Path, *, force: bool) -> None:
+    """Refuse to write over an existing file without ``force``, or over an open workbook.
+
+    Raises
+    ------
+    FileProblemError
+        The target exists and ``force`` is False; the target is open in Excel
+        (its ``~$`` owner file exists); or its folder does not exist.
+    """
+    if not path.parent.is_dir():
+        raise FileProblemError(f"{path.parent} is not an existing folder")
+    if path.is_dir():
+        raise FileProblemError(f"{path} is a folder, not a file")
+    lock = excel_lock_file(path)
+    if lock is not None:
+        raise FileProblemError(
+            f"{path} appears to be open in Excel ({lock.name} exists); close it and try again")
+    if path.exists() and not force:
+        raise FileProblemError(f"{path} exists; pass --force to replace it")
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    mode: str = "w",
+    newline: str | None = None,
+    encoding: str | None = "utf-8",
+    verify: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[IO, Path]]:
+    """Write ``path`` atomically.
+
+    Yields ``(handle, temp_path)``: write through the handle (or, for libraries
+    that want a file name, to ``temp_path`` after closing the handle). On a
+    clean exit the temporary file is synced, passed to ``verify`` (which raises
+    to reject it) and renamed over ``path``; on any exception it is deleted and
+    the exception propagates.
+
+    Raises
+    ------
+    FileProblemError
+        See :func:`check_writable_target`; also when the final rename is refused
+        (on Windows a workbook open in Excel cannot be replaced).
+    """
+    target = Path(path)
+    check_writable_target(target, force=force)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    tmp = Path(tmp_name)
+    try:
+        binary = "b" in mode
+        with os.fdopen(fd, mode, newline=newline,
+                       encoding=None if binary else encoding) as handle:
+            yield handle, tmp
+            handle.flush()
+            with contextlib.suppress(OSError, ValueError):
+                os.fsync(handle.fileno())
+        if verify is not None:
+            verify(tmp)
+        try:
+            os.replace(tmp, target)
+        except PermissionError as exc:
+            raise FileProblemError(
+                f"cannot replace {target} ({exc.strerror}); is it open in another program?"
+            ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
