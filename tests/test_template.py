@@ -64,9 +64,9 @@ ARRAY_UDF_SHAPES = {
 }
 
 SETTINGS_NAMES = [
-    "Benchmark", "ReturnType", "Window", "BetaMethod", "MinObs", "TargetBeta", "RebalanceBand",
-    "HedgeContract", "FuturesPrice", "StressMove", "SafetyMultiplier", "FundingRate8h",
-    "FundingHorizonDays",
+    "BenchmarkChoice", "ReturnType", "Window", "BetaMethod", "MinObs", "TargetBeta",
+    "RebalanceBand", "HedgeContract", "FuturesPrice", "StressMove", "SafetyMultiplier",
+    "FundingRate8h", "FundingHorizonDays",
 ]
 
 REQUIRED_NAMES = {
@@ -182,7 +182,7 @@ def test_settings_have_validation_notes_and_defaults(wb: openpyxl.Workbook) -> N
     the specified default value."""
     ws = wb["Settings"]
     expected = {
-        "Benchmark": ("list", None, '"BTC,BTC/ETH 50/50"', None),
+        "BenchmarkChoice": ("list", None, '"BTC,BTC/ETH 50/50"', None),
         "ReturnType": ("list", None, '"simple,log"', None),
         "BetaMethod": ("list", None, '"ols,blume,ewma"', None),
         "Window": ("whole", "greaterThanOrEqual", "0", None),
@@ -207,7 +207,7 @@ def test_settings_have_validation_notes_and_defaults(wb: openpyxl.Workbook) -> N
         assert dv.errorStyle == "stop", name
         assert cell.comment is not None, name
         assert len(cell.comment.text) > 20, name
-    defaults = {"Benchmark": "BTC", "ReturnType": "simple", "BetaMethod": "ols", "MinObs": 60,
+    defaults = {"BenchmarkChoice": "BTC", "ReturnType": "simple", "BetaMethod": "ols", "MinObs": 60,
                 "TargetBeta": 0, "RebalanceBand": 0.05, "StressMove": 0.30,
                 "SafetyMultiplier": 1.2, "FundingRate8h": 0.0001, "FundingHorizonDays": 30}
     for name, value in defaults.items():
@@ -249,21 +249,23 @@ def test_signal_cells_turn_red_when_breached(wb: openpyxl.Workbook) -> None:
 
 
 def test_xlwings_conf_entries(wb: openpyxl.Workbook) -> None:
-    """The xlwings.conf sheet holds the key/value rows from A1 that xlwings reads."""
+    """The xlwings.conf sheet holds the key/value rows from A1 that xlwings reads, without
+    interpreter keys; the Start sheet says the interpreter is set in the ribbon."""
     ws = wb["xlwings.conf"]
     rows = {}
     row = 1
     while ws.cell(row=row, column=1).value is not None:  # xlwings reads A1 down to a blank
         rows[ws.cell(row=row, column=1).value] = ws.cell(row=row, column=2)
         row += 1
-    assert list(rows) == ["UDF Modules", "Interpreter_Win", "Interpreter_Mac", "Debug UDFs",
-                          "Use UDF Server", "Show Console"]
+    # No Interpreter_Win/Interpreter_Mac keys: even an empty one overrides the interpreter
+    # set in the xlwings ribbon.
+    assert list(rows) == ["UDF Modules", "Debug UDFs", "Use UDF Server", "Show Console"]
     assert rows["UDF Modules"].value == "betaneutral.udfs"
-    for key in ("Interpreter_Win", "Interpreter_Mac"):
-        assert rows[key].value is None
-        assert rows[key].comment is not None
     for key in ("Debug UDFs", "Use UDF Server", "Show Console"):
         assert rows[key].value is False
+    start = " ".join(c.value for row in wb["Start"].iter_rows() for c in row
+                     if isinstance(c.value, str))
+    assert "xlwings ribbon tab, Interpreter box" in start
 
 
 def test_xlsm_keeps_the_xlwings_vba_project(saved: tuple[Path, Path]) -> None:
@@ -404,14 +406,16 @@ def test_key_formulas(wb: openpyxl.Workbook) -> None:
                                            "DOGE", "Benchmark"]
     assert bench["I2"].value == "=B2"
     assert bench["I3"].value == (
-        '=IF(Benchmark="BTC",B3,I2*(1+0.5*(B3/B2-1)+0.5*(C3/C2-1)))')
+        '=IF(BenchmarkChoice="BTC",B3,I2*(1+0.5*(B3/B2-1)+0.5*(C3/C2-1)))')
     hold = wb["Holdings"]
     assert hold["A5"].value == "ETH"
     assert hold["C5"].value == "=INDEX(Benchmark!$C$2:$C$731,ROWS(Benchmark!$C$2:$C$731))"
     assert hold["F5"].value == (
-        "=BETA_VS_BTC(Benchmark!$C$2:$C$731,BenchPrices,Window,BetaMethod,MinObs)")
+        "=BETA_VS_BTC(Benchmark!$C$2:$C$731,BenchPrices,Window,BetaMethod,MinObs,ReturnType)")
     assert hold["G5"].value == (
-        "=BETA_VS_BTC(Benchmark!$C$2:$C$731,BTCPrices,Window,BetaMethod,MinObs)")
+        "=BETA_VS_BTC(Benchmark!$C$2:$C$731,BTCPrices,Window,BetaMethod,MinObs,ReturnType)")
+    assert "Holdings betas" in _name_cell(wb, "ReturnType").comment.text
+    assert "Benchmark" not in wb.defined_names  # a name equal to a sheet name trips engines
     assert _name_cell(wb, "PortfolioBeta").value == "=PORTFOLIO_BETA(HoldingValues,HoldingBetas)"
     assert _name_cell(wb, "TargetContracts").value == (
         "=CONTRACTS_TO_SHORT(TargetHedgeUSD,FuturesPrice,HedgeContract)")
@@ -567,7 +571,7 @@ def test_libreoffice_computes_the_plain_formulas(tmp_path: Path) -> None:
     prices, holdings = sample_prices(), sample_holdings()
     for label, choice in (("btc", "BTC"), ("mix", "BTC/ETH 50/50")):
         wb = build_workbook()
-        write_text(_name_cell(wb, "Benchmark"), choice)
+        write_text(_name_cell(wb, "BenchmarkChoice"), choice)
         wb.save(tmp_path / f"{label}.xlsx")
     profile = tmp_path / "profile"
     (profile / "user").mkdir(parents=True)

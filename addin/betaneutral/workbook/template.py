@@ -15,8 +15,12 @@ Sheet layout (``N`` holdings, ``T`` daily prices):
   (BTC, ETH, then the held assets), and the ``Benchmark`` index column last.
 * ``Holdings``: header row 4, holdings in rows 5..(4+N), totals in row 5+N.
 * ``Stats``: header row 4, one 1x9 ``BETA_STATS`` array per holding from row 5.
-* ``Rolling``: header row 1, a T-row ``ROLLING_BETA`` array per holding.
+* ``Rolling``: header row 1, the dates as a T-row ``{=Dates}`` array in column A,
+  then a T-row ``ROLLING_BETA`` array per holding.
 * ``Settings``, ``Rebalance``, ``Scenarios``: fixed forms (see :data:`REBALANCE_ROWS`).
+  The benchmark choice is the name ``BenchmarkChoice`` (a name equal to a sheet
+  name confuses formula engines).
+* ``Start``: key figures ``=<name>`` (see :data:`START_FIGURES`).
 
 The defined names listed in :func:`defined_names` are the interface other code
 uses to find inputs and outputs.
@@ -64,8 +68,12 @@ from betaneutral.sample import SAMPLE_LABEL, sample_holdings, sample_prices
 from betaneutral.workbook.cells import write_text
 
 __all__ = [
+    "DEFAULT_FUTURES_PRICE_FORMULA",
     "REBALANCE_ROWS",
     "SHEET_NAMES",
+    "START_FIGURES",
+    "START_FIGURES_COLUMN",
+    "START_FIGURES_FIRST_ROW",
     "TICKET_COLUMNS",
     "UDF_NAMES",
     "ContractRow",
@@ -276,6 +284,26 @@ REBALANCE_ROWS: Mapping[str, int] = {
     "FundingHorizonShown": 41,
     "FundingCostUSD": 42,
 }
+
+
+#: Start sheet key figures: (label, defined name shown, number format, source sheet).
+#: Figure ``i`` is the formula ``=<name>`` in cell
+#: ``START_FIGURES_COLUMN`` + ``str(START_FIGURES_FIRST_ROW + i)``.
+START_FIGURES: tuple[tuple[str, str, str | None, str], ...] = (
+    ("Portfolio value (USD)", "PortfolioValue", FMT_USD, "Holdings"),
+    ("Portfolio beta to BTC (unhedged)", "PortfolioBeta", FMT_BETA, "Holdings"),
+    ("Beta with current hedge", "CurrentBeta", FMT_BETA, "Rebalance"),
+    ("Target contracts (short)", "TargetContracts", FMT_CONTRACTS, "Rebalance"),
+    ("Residual beta after rounding", "ResidualBeta", FMT_BETA, "Rebalance"),
+    ("Action", "Action", None, "Rebalance"),
+    ("Margin buffer", "MarginBuffer", "#,##0.00##", "Rebalance"),
+    ("Liquidation price (USD)", "LiquidationPrice", FMT_PRICE, "Rebalance"),
+)
+START_FIGURES_FIRST_ROW = 7
+START_FIGURES_COLUMN = "C"
+
+#: Default content of the Settings FuturesPrice cell: the last BTC close.
+DEFAULT_FUTURES_PRICE_FORMULA = "=INDEX(BTCPrices,ROWS(BTCPrices))"
 
 
 # ------------------------------------------------------------ data inputs ---
@@ -525,14 +553,15 @@ def _num_dv(kind: str, operator: str, low: str, high: str | None = None) -> Data
 
 def _settings_spec(default_contract: str) -> list[_Setting]:
     return [
-        _Setting("Benchmark", "Benchmark", "BTC", None, "BTC | BTC/ETH 50/50",
+        _Setting("BenchmarkChoice", "Benchmark", "BTC", None, "BTC | BTC/ETH 50/50",
                  "Market proxy for the 'Beta vs benchmark' column and the rolling betas: "
                  "BTC, or a 50/50 BTC/ETH index rebalanced daily. The hedge itself is "
                  "always sized with betas to BTC, the asset the futures track.",
                  _list_dv('"BTC,BTC/ETH 50/50"')),
         _Setting("ReturnType", "Return type", "simple", None, "simple | log",
-                 "Return definition for beta estimates: simple = P(t)/P(t-1) - 1 "
-                 "(default), log = ln(P(t)/P(t-1)).",
+                 "Return definition of the Holdings betas (Beta vs benchmark, Beta to "
+                 "BTC): simple = P(t)/P(t-1) - 1 (default), log = ln(P(t)/P(t-1)). "
+                 "Stats and Rolling always use simple returns.",
                  _list_dv('"simple,log"')),
         _Setting("Window", "Beta window (days)", 90, FMT_INT, "whole number >= 0; 0 = all",
                  "Number of most recent daily returns used for each beta; 0 uses the whole "
@@ -562,7 +591,7 @@ def _settings_spec(default_contract: str) -> list[_Setting]:
                  "sheet.",
                  _list_dv("ContractNames")),
         _Setting("FuturesPrice", "Futures price (USD)",
-                 _Formula("=INDEX(BTCPrices,ROWS(BTCPrices))"),
+                 _Formula(DEFAULT_FUTURES_PRICE_FORMULA),
                  FMT_PRICE, "> 0",
                  "Price of the hedge contract in USD. The default formula takes the last "
                  "BTC close on Benchmark; type the current futures mark price to override.",
@@ -655,8 +684,8 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
             formula = f"=B{row}"
         else:
             formula = (
-                f'=IF(Benchmark="BTC",B{row},{bench_col}{row - 1}*(1+0.5*(B{row}/B{row - 1}-1)'
-                f"+0.5*(C{row}/C{row - 1}-1)))"
+                f'=IF(BenchmarkChoice="BTC",B{row},{bench_col}{row - 1}*'
+                f"(1+0.5*(B{row}/B{row - 1}-1)+0.5*(C{row}/C{row - 1}-1)))"
             )
         cell = ws[f"{bench_col}{row}"]
         cell.value = formula
@@ -705,9 +734,11 @@ def _build_holdings(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> No
         _computed(ws, f"D{row}", f"=B{row}*C{row}", FMT_USD)
         _computed(ws, f"E{row}", f"=D{row}/PortfolioValue", FMT_PCT)
         _computed(ws, f"F{row}",
-                  f"=BETA_VS_BTC({rng},BenchPrices,Window,BetaMethod,MinObs)", FMT_BETA)
+                  f"=BETA_VS_BTC({rng},BenchPrices,Window,BetaMethod,MinObs,ReturnType)",
+                  FMT_BETA)
         _computed(ws, f"G{row}",
-                  f"=BETA_VS_BTC({rng},BTCPrices,Window,BetaMethod,MinObs)", FMT_BETA)
+                  f"=BETA_VS_BTC({rng},BTCPrices,Window,BetaMethod,MinObs,ReturnType)",
+                  FMT_BETA)
         _computed(ws, f"H{row}", f"=D{row}*G{row}", FMT_USD)
         _computed(ws, f"I{row}", f"=H{row}/DollarBeta", FMT_PCT)
     _put(ws, f"A{total}", "Total / portfolio", font=_BOLD)
@@ -737,7 +768,8 @@ def _build_holdings(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> No
     for name, col in (("HoldingAssets", "A"), ("HoldingQuantities", "B"),
                       ("HoldingPrices", "C"), ("HoldingValues", "D"),
                       ("HoldingWeights", "E"), ("HoldingBenchBetas", "F"),
-                      ("HoldingBetas", "G"), ("HoldingDollarBetas", "H")):
+                      ("HoldingBetas", "G"), ("HoldingDollarBetas", "H"),
+                      ("HoldingBetaShares", "I")):
         _define(ws, name, f"{col}{first}:{col}{last}")
     _define(ws, "PortfolioValue", f"D{total}")
     _define(ws, "PortfolioBenchBeta", f"F{total}")
@@ -1050,8 +1082,6 @@ def write_contracts_sheet(ws: Worksheet, rows: Sequence[ContractRow]) -> None:
 def _build_conf(ws: Worksheet) -> None:
     entries: list[tuple[str, Any, str]] = [
         ("UDF Modules", "betaneutral.udfs", "Python module whose functions are imported."),
-        ("Interpreter_Win", None, "Blank: python on PATH. See the note."),
-        ("Interpreter_Mac", None, "Blank: python on PATH. See the note."),
         ("Debug UDFs", False, "TRUE only to debug the functions from a Python IDE."),
         ("Use UDF Server", False, "FALSE: a fresh Python process per Excel session."),
         ("Show Console", False, "TRUE shows the Python console window (Windows)."),
@@ -1065,16 +1095,11 @@ def _build_conf(ws: Worksheet) -> None:
         else:
             ws[f"B{row}"].fill = _INPUT_FILL
         _put(ws, f"C{row}", note, font=_font(color="595959"))
-    interpreter_note = (
-        "Full path of the Python that has betaneutral installed, e.g. "
-        r"C:\Users\me\venv\Scripts\pythonw.exe (Windows) or /Users/me/venv/bin/python (Mac). "
-        "Blank falls back to python on PATH. A value here takes precedence over the "
-        "interpreter set in the xlwings add-in; delete the row to use the add-in's setting."
-    )
-    ws["B2"].comment = _note(interpreter_note, height=150)
-    ws["B3"].comment = _note(interpreter_note, height=150)
+    # No Interpreter_Win/Interpreter_Mac rows: a key here, even with an empty value,
+    # overrides the interpreter chosen in the xlwings ribbon.
     _put(ws, "A9", "Keys must stay in column A from A1 with no blank row between them; "
-         "xlwings reads this sheet by its name.", font=_SUBTITLE_FONT)
+         "xlwings reads this sheet by its name. The Python interpreter is not set here but "
+         "in the xlwings ribbon tab (Interpreter).", font=_SUBTITLE_FONT)
     _widths(ws, {"A": 18, "B": 40, "C": 55})
     _print_setup(ws, landscape=False)
 
@@ -1100,22 +1125,12 @@ def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
          align=Alignment(horizontal="center", vertical="center"))
     ws.row_dimensions[4].height = 26
 
-    row = 6
+    row = START_FIGURES_FIRST_ROW - 1
     _section(ws, row, "Key figures", "B", "H")
-    figures = [
-        ("Portfolio value (USD)", "=PortfolioValue", FMT_USD, "Holdings"),
-        ("Portfolio beta to BTC (unhedged)", "=PortfolioBeta", FMT_BETA, "Holdings"),
-        ("Beta with current hedge", "=CurrentBeta", FMT_BETA, "Rebalance"),
-        ("Target contracts (short)", "=TargetContracts", FMT_CONTRACTS, "Rebalance"),
-        ("Residual beta after rounding", "=ResidualBeta", FMT_BETA, "Rebalance"),
-        ("Action", "=Action", None, "Rebalance"),
-        ("Margin buffer", "=MarginBuffer", "#,##0.00##", "Rebalance"),
-        ("Liquidation price (USD)", "=LiquidationPrice", FMT_PRICE, "Rebalance"),
-    ]
-    for label_text, formula, fmt, sheet in figures:
+    for label_text, name, fmt, sheet in START_FIGURES:
         row += 1
         _put(ws, f"B{row}", label_text, border=_BOX)
-        _computed(ws, f"C{row}", formula, fmt)
+        _computed(ws, f"{START_FIGURES_COLUMN}{row}", f"={name}", fmt)
         _put(ws, f"D{row}", f"see {sheet}", font=_font(color="595959"))
 
     sections: list[tuple[str, list[str]]] = [
@@ -1126,8 +1141,9 @@ def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
             "band, margin buffer and liquidation price, funding, and P&L under BTC moves.",
             "What remains after the hedge is the part of the book's return that BTC does "
             "not explain (alpha), plus basis and the error in the estimated betas.",
-            "Cells show no values until they are calculated: in Excel with the functions "
-            "enabled (below), or by the headless command.",
+            "Formula cells show values once calculated: by Excel with the functions "
+            "enabled (below), or by the headless command, which stores the results in "
+            "the file next to the formulas.",
         ]),
         ("The four steps", [
             "1. Assess: enter quantities on Holdings and prices on Benchmark; choose the "
@@ -1148,10 +1164,13 @@ def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
             "Excel on Windows: install Python with betaneutral and xlwings, run "
             "'xlwings addin install', open this workbook and click xlwings > Import "
             "Functions (this needs 'Trust access to the VBA project object model' once). "
-            "The xlwings.conf sheet names the module (betaneutral.udfs) and the Python "
-            "interpreter. Importing writes VBA into the workbook, so keep it as .xlsm.",
+            "The xlwings.conf sheet names the module (betaneutral.udfs); set the Python "
+            "that has betaneutral installed in the xlwings ribbon tab, Interpreter box "
+            "(the workbook does not override it). Importing writes VBA into the workbook, "
+            "so keep it as .xlsm.",
             "Any system, no add-in: run 'betaneutral compute' on this file; it calculates "
-            "every formula and writes the results into the cells as values.",
+            "every formula and stores the results next to the formulas, so any spreadsheet "
+            "shows them while the formulas stay live for Excel with the add-in.",
             "Macro security: Office blocks macros in files from the internet. Unblock the "
             "file (Properties > Unblock) or keep it in a Trusted Location; never enable "
             "all macros.",

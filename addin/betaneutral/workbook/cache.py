@@ -1,0 +1,477 @@
+"""Store computed values as the cached values of a workbook's formula cells.
+
+openpyxl cannot save a formula together with its value, so the values are
+written into the saved package directly: :func:`write_cached_values` copies
+the ``.xlsx``/``.xlsm`` zip member by member and rewrites only the worksheet
+parts that contain formulas, setting each formula cell's ``<v>`` and its type
+(``t="n"`` number, ``"b"`` boolean, ``"str"`` text, ``"e"`` error code). Cells
+of a CSE array range other than its anchor carry values too (created when the
+part has no ``<c>`` for them). Every other member, ``xl/vbaProject.bin``
+included, is copied byte for byte in the original order; the only other change
+is the ``calcPr`` element of the workbook part (below).
+
+Recalculation on open (``calcPr``)
+----------------------------------
+By default (``recalc_on_load=False``) the file is marked so that Excel shows
+the stored values: ``fullCalcOnLoad`` is removed and ``calcId`` is raised to
+191029 (the calculation engine of Excel 2019 / Microsoft 365). Excel fully
+recalculates on open a file whose ``calcId`` is older than its own engine
+(ECMA-376 Part 1, 18.2.2 ``calcPr``; openpyxl writes 124519, Excel 2007), and
+always when ``fullCalcOnLoad="1"``. Without a forced recalculation, Excel keeps
+the cached values and recalculates only what depends on cells the user
+changes; LibreOffice's default for xlsx files is not to recalculate on load.
+With ``recalc_on_load=True``, ``fullCalcOnLoad="1"`` is set: Excel then
+recomputes every formula on open, which needs the BetaNeutral functions to be
+available (the add-in installed and macros allowed); without them the function
+cells show ``#NAME?`` instead of the stored values.
+
+The XML is parsed with lxml without entity resolution, network access or DTD
+loading, and archives are checked for size before they are read
+(:func:`check_archive`).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+import os
+import posixpath
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lxml import etree
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple
+
+from betaneutral.cells import EXCEL_ERRORS
+from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
+from betaneutral.files import atomic_output
+
+__all__ = [
+    "CALC_ID",
+    "MAX_ARCHIVE_BYTES",
+    "MAX_MEMBERS",
+    "MAX_UNCOMPRESSED_BYTES",
+    "check_archive",
+    "write_cached_values",
+]
+
+#: calcId written when the cached values are to be shown (Excel 2019 / Microsoft 365 engine).
+CALC_ID = 191029
+#: Largest workbook file accepted, in bytes.
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
+#: Most zip members accepted.
+MAX_MEMBERS = 10_000
+#: Largest total uncompressed size accepted, in bytes.
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+#: Largest compression ratio accepted for a member over 16 MiB uncompressed.
+MAX_RATIO = 200
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                          huge_tree=False, remove_blank_text=False)
+_REL_TYPE_DOC = "/officeDocument"
+_REL_TYPE_SHEET = "/worksheet"
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+_CALCPR = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)calcPr\b([^>]*?)(/?)>")
+_DECLARATION = re.compile(rb"\s*<\?xml[^>]*\?>\s*")
+_ATTR = re.compile(rb"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
+
+CellValue = float | int | bool | str
+
+
+def check_archive(path: str | os.PathLike[str]) -> None:
+    """Refuse files that are not a reasonable workbook package (zip bomb guard).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.xlsx``/``.xlsm`` file.
+
+    Raises
+    ------
+    InputTypeError
+        The file is not a zip archive.
+    DomainError
+        The file exceeds :data:`MAX_ARCHIVE_BYTES`, has more than
+        :data:`MAX_MEMBERS` members, more than :data:`MAX_UNCOMPRESSED_BYTES`
+        uncompressed, or a large member compressed more than :data:`MAX_RATIO`
+        times.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    if size > MAX_ARCHIVE_BYTES:
+        raise DomainError(f"{p.name} must be at most {MAX_ARCHIVE_BYTES} bytes, got {size}")
+    if not zipfile.is_zipfile(p):
+        raise InputTypeError(f"{p.name} must be an .xlsx or .xlsm workbook (a zip package), "
+                             "got another kind of file")
+    with zipfile.ZipFile(p) as zf:
+        infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise DomainError(f"{p.name} must have at most {MAX_MEMBERS} parts, got {len(infos)}")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise DomainError(f"{p.name} must unpack to at most {MAX_UNCOMPRESSED_BYTES} bytes, "
+                          f"got {total}")
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 16 * 1024 * 1024 and ratio > MAX_RATIO:
+            raise DomainError(f"{p.name}: part {info.filename} must be compressed at most "
+                              f"{MAX_RATIO} times, got {ratio:.0f}")
+
+
+# ---------------------------------------------------------------- package parts ---
+def _rel_id(element: Any) -> str | None:
+    for key, value in element.attrib.items():
+        qname = etree.QName(key)
+        if qname.localname == "id" and (qname.namespace or "").endswith("/relationships"):
+            return value
+    return None
+
+
+def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Id -> (type, resolved target part) of a part's relationships."""
+    folder, base = posixpath.split(part)
+    rels_name = posixpath.join(folder, "_rels", f"{base}.rels")
+    if rels_name not in zf.namelist():
+        return {}
+    root = _parse(zf.read(rels_name), rels_name).getroot()
+    out = {}
+    for rel in root:
+        if etree.QName(rel).localname != "Relationship" or rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target", "")
+        resolved = (target.lstrip("/") if target.startswith("/")
+                    else posixpath.normpath(posixpath.join(folder, target)))
+        out[rel.get("Id", "")] = (rel.get("Type", ""), resolved)
+    return out
+
+
+def _workbook_part(zf: zipfile.ZipFile) -> str:
+    for kind, target in _relationships(zf, "").values():
+        if kind.endswith(_REL_TYPE_DOC):
+            return target
+    raise UnknownNameError("package must have an officeDocument relationship in _rels/.rels")
+
+
+def _sheet_parts(zf: zipfile.ZipFile, workbook_part: str) -> dict[str, str]:
+    """Worksheet name -> its part name."""
+    root = _parse(zf.read(workbook_part), workbook_part).getroot()
+    rels = _relationships(zf, workbook_part)
+    out = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str) or etree.QName(element).localname != "sheet":
+            continue
+        rel = rels.get(_rel_id(element) or "")
+        if rel is not None and rel[0].endswith(_REL_TYPE_SHEET):
+            out[element.get("name", "")] = rel[1]
+    return out
+
+
+# ------------------------------------------------------------------- cell values ---
+def _encode(value: Any, where: str) -> tuple[str, str]:
+    """(t attribute, <v> text) of a value."""
+    if isinstance(value, bool | np.bool_):
+        return "b", "1" if value else "0"
+    if isinstance(value, int | np.integer):
+        return "n", str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if not math.isfinite(number):
+            raise DomainError(f"{where}: value must be finite, got {number!r}")
+        return "n", repr(number)
+    if isinstance(value, str):
+        return ("e", value) if value in EXCEL_ERRORS else ("str", value)
+    raise InputTypeError(f"{where}: value must be a number, boolean or text, got "
+                         f"{type(value).__name__}")
+
+
+def _number_refs(sheet_data: Any, q: Any) -> None:
+    """Give every row and cell its explicit ``r`` (implied positions made explicit)."""
+    row_number = 0
+    for row in sheet_data.iter(q("row")):
+        row_number = int(row.get("r")) if row.get("r") else row_number + 1
+        row.set("r", str(row_number))
+        col = 0
+        for cell in row.iter(q("c")):
+            if cell.get("r"):
+                _, col = coordinate_to_tuple(cell.get("r"))
+            else:
+                col += 1
+                cell.set("r", f"{get_column_letter(col)}{row_number}")
+
+
+def _cell_index(element: Any, q: Any) -> int:
+    return coordinate_to_tuple(element.get("r"))[1]
+
+
+def _new_cell(sheet_data: Any, rows: dict[int, Any], pos: tuple[int, int], q: Any) -> Any:
+    r, c = pos
+    row = rows.get(r)
+    if row is None:
+        row = etree.SubElement(sheet_data, q("row"))
+        row.set("r", str(r))
+        sheet_data.remove(row)
+        later = [el for el in sheet_data.iter(q("row")) if int(el.get("r")) > r]
+        if later:
+            later[0].addprevious(row)
+        else:
+            sheet_data.append(row)
+        rows[r] = row
+    cell = etree.SubElement(row, q("c"))
+    cell.set("r", f"{get_column_letter(c)}{r}")
+    row.remove(cell)
+    later = [el for el in row.iter(q("c")) if _cell_index(el, q) > c]
+    if later:
+        later[0].addprevious(cell)
+    else:
+        row.append(cell)
+    if row.get("spans"):
+        cols = [_cell_index(el, q) for el in row.iter(q("c"))]
+        row.set("spans", f"{min(cols)}:{max(cols)}")
+    return cell
+
+
+def _set_value(cell: Any, value: Any, q: Any, where: str) -> None:
+    kind, text = _encode(value, where)
+    for child in list(cell):
+        if child.tag in (q("v"), q("is")):
+            cell.remove(child)
+    v = etree.SubElement(cell, q("v"))
+    v.text = text
+    formula = cell.find(q("f"))
+    cell.remove(v)
+    if formula is not None:
+        formula.addnext(v)
+    else:
+        cell.insert(0, v)
+    cell.set("t", kind)
+
+
+def _parse(data: bytes, part: str) -> Any:
+    """Parse a package part; a DTD (which OPC packages must not have) is refused."""
+    tree = etree.parse(io.BytesIO(data), _PARSER)
+    if tree.docinfo.doctype:
+        raise DomainError(f"{part} must not declare a DTD (package parts never do), got "
+                          f"{tree.docinfo.doctype[:60]!r}")
+    return tree
+
+
+def _serialize(tree: Any, data: bytes) -> bytes:
+    """The tree as bytes, keeping the source's XML declaration exactly as it was."""
+    encoding = tree.docinfo.encoding or "UTF-8"
+    declaration = _DECLARATION.match(data)
+    if declaration is None or encoding.upper() not in ("UTF-8", "UTF8"):
+        return etree.tostring(tree, encoding=encoding, xml_declaration=declaration is not None)
+    return data[:declaration.end()] + etree.tostring(tree, encoding="UTF-8",
+                                                     xml_declaration=False)
+
+
+def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any]) -> bytes:
+    """The sheet part with ``values`` (coordinate -> value) stored in its formula cells."""
+    tree = _parse(data, sheet)
+    root = tree.getroot()
+    ns = etree.QName(root).namespace
+
+    def q(tag: str) -> str:
+        return f"{{{ns}}}{tag}" if ns else tag
+
+    sheet_data = root.find(q("sheetData"))
+    cells: dict[tuple[int, int], Any] = {}
+    rows: dict[int, Any] = {}
+    needed: set[tuple[int, int]] = set()
+    if sheet_data is not None:
+        if any(el.get("r") is None for el in sheet_data.iter(q("row"), q("c"))):
+            _number_refs(sheet_data, q)
+        for row in sheet_data.iter(q("row")):
+            rows[int(row.get("r"))] = row
+        for cell in sheet_data.iter(q("c")):
+            pos = coordinate_to_tuple(cell.get("r"))
+            cells[pos] = cell
+            formula = cell.find(q("f"))
+            if formula is None:
+                continue
+            needed.add(pos)
+            if formula.get("t") == "array" and formula.get("ref"):
+                c1, r1, c2, r2 = range_boundaries(formula.get("ref"))
+                needed.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
+    given = {coordinate_to_tuple(coord.replace("$", "")): coord for coord in values}
+
+    def names(positions: set[tuple[int, int]]) -> list[str]:
+        return [f"{sheet}!{get_column_letter(c)}{r}" for r, c in sorted(positions)][:10]
+
+    missing = needed - set(given)
+    if missing:
+        raise UnknownNameError(f"every formula cell must have a value; none for "
+                               f"{len(missing)} cells, e.g. {names(missing)}")
+    extra = set(given) - needed
+    if extra:
+        raise UnknownNameError(f"values must be for formula cells only; {len(extra)} cells "
+                               f"hold no formula, e.g. {names(extra)}")
+    for pos in sorted(needed):
+        cell = cells.get(pos)
+        if cell is None:
+            cell = _new_cell(sheet_data, rows, pos, q)
+        _set_value(cell, values[given[pos]], q, f"{sheet}!{given[pos]}")
+    _extend_dimension(root, q, needed)
+    return _serialize(tree, data)
+
+
+def _extend_dimension(root: Any, q: Any, positions: set[tuple[int, int]]) -> None:
+    dimension = root.find(q("dimension"))
+    if dimension is None or not positions or not dimension.get("ref"):
+        return
+    try:
+        c1, r1, c2, r2 = range_boundaries(dimension.get("ref"))
+    except ValueError:
+        return
+    rows = [r for r, _ in positions] + [r1, r2]
+    cols = [c for _, c in positions] + [c1, c2]
+    ref = (f"{get_column_letter(min(cols))}{min(rows)}:"
+           f"{get_column_letter(max(cols))}{max(rows)}")
+    if ref != dimension.get("ref"):
+        dimension.set("ref", ref)
+
+
+# ------------------------------------------------------------------------ calcPr ---
+def _calc_attributes(attrs: dict[str, str], recalc_on_load: bool) -> dict[str, str]:
+    out = dict(attrs)
+    if recalc_on_load:
+        out["fullCalcOnLoad"] = "1"
+    else:
+        out.pop("fullCalcOnLoad", None)
+        try:
+            current = int(out.get("calcId", "0"))
+        except ValueError:
+            current = 0
+        out["calcId"] = str(max(current, CALC_ID))
+    return out
+
+
+def _set_calc_properties(data: bytes, recalc_on_load: bool) -> bytes:
+    """The workbook part with its calcPr set; the rest of the bytes unchanged."""
+    match = _CALCPR.search(data)
+    if match is not None:
+        attrs = {m.group(1).decode(): m.group(2)[1:-1].decode()
+                 for m in _ATTR.finditer(match.group(2))}
+        attrs = _calc_attributes(attrs, recalc_on_load)
+        text = "".join(f' {k}="{v}"' for k, v in attrs.items()).encode()
+        start = b"<" + match.group(1) + b"calcPr" + text + match.group(3) + b">"
+        return data[:match.start()] + start + data[match.end():]
+    tree = _parse(data, "the workbook part")
+    root = tree.getroot()
+    ns = etree.QName(root).namespace
+    calc = etree.SubElement(root, f"{{{ns}}}calcPr" if ns else "calcPr")
+    root.remove(calc)
+    for key, value in _calc_attributes({}, recalc_on_load).items():
+        calc.set(key, value)
+    before = ("sheets", "functionGroups", "externalReferences", "definedNames")
+    anchors = [el for el in root if isinstance(el.tag, str)
+               and etree.QName(el).localname in before]
+    if anchors:
+        anchors[-1].addnext(calc)
+    else:
+        root.append(calc)
+    return _serialize(tree, data)
+
+
+# ------------------------------------------------------------------------ public ---
+def write_cached_values(
+    src_path: str | os.PathLike[str],
+    dst_path: str | os.PathLike[str],
+    values: Mapping[tuple[str, str], CellValue],
+    *,
+    recalc_on_load: bool = False,
+    force: bool = False,
+) -> Path:
+    """Copy a workbook, storing ``values`` as the cached values of its formula cells.
+
+    Parameters
+    ----------
+    src_path : path-like
+        The workbook saved with formulas (``.xlsx`` or ``.xlsm``).
+    dst_path : path-like
+        Where to write the copy (same extension as intended: the package is
+        copied as it is, VBA project and content types included). It may be
+        ``src_path`` when ``force`` is True.
+    values : mapping
+        ``(sheet, coordinate) -> value`` for every formula cell and every cell
+        of each CSE array range: ``float``/``int``, ``bool``, ``str``, or an
+        Excel error code (``"#N/A"``, ...).
+    recalc_on_load : bool, default False
+        False keeps the stored values visible on open (``fullCalcOnLoad``
+        removed, ``calcId`` raised to :data:`CALC_ID`); True makes Excel
+        recompute everything on open (see the module notes).
+    force : bool, default False
+        Replace ``dst_path`` if it exists.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dst_path``.
+
+    Raises
+    ------
+    UnknownNameError
+        A value names a sheet the workbook does not have, a formula cell has
+        no value, or a value is given for a cell without a formula.
+    DomainError
+        A value is not finite, or the archive fails :func:`check_archive`.
+    InputTypeError
+        A value has an unsupported type.
+    betaneutral.files.FileProblemError
+        ``dst_path`` exists without ``force``, is open in Excel, or cannot be
+        replaced.
+
+    Notes
+    -----
+    The copy is written to a temporary file in the target folder, checked
+    (readable zip, same members) and moved over ``dst_path`` with
+    ``os.replace``; on any error nothing is left behind.
+    """
+    src = Path(src_path)
+    check_archive(src)
+    by_sheet: dict[str, dict[str, Any]] = {}
+    for (sheet, coord), value in values.items():
+        by_sheet.setdefault(sheet, {})[coord] = value
+    with zipfile.ZipFile(src) as zin:
+        workbook_part = _workbook_part(zin)
+        parts = _sheet_parts(zin, workbook_part)
+        unknown = sorted(set(by_sheet) - set(parts))
+        if unknown:
+            raise UnknownNameError(f"values must be for the workbook's sheets {list(parts)}, "
+                                   f"got {unknown}")
+        sheet_of = {part: sheet for sheet, part in parts.items()}
+        members = zin.namelist()
+
+        def verify(tmp: Path) -> None:
+            with zipfile.ZipFile(tmp) as zcheck:
+                if zcheck.testzip() is not None or zcheck.namelist() != members:
+                    raise DomainError(f"{tmp.name}: the written package must hold the same "
+                                      "parts as the source")
+
+        with atomic_output(dst_path, force=force, mode="wb", verify=verify) as (handle, tmp):
+            with zipfile.ZipFile(handle, "w") as zout:
+                for info in zin.infolist():
+                    data = zin.read(info)
+                    sheet = sheet_of.get(info.filename)
+                    if sheet is not None and (sheet in by_sheet or _FORMULA_TAG.search(data)):
+                        data = _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}))
+                    elif info.filename == workbook_part:
+                        data = _set_calc_properties(data, recalc_on_load)
+                    zout.writestr(copy.copy(info), data)
+            os.chmod(tmp, _file_mode(Path(dst_path)))
+    return Path(dst_path)
+
+
+def _file_mode(target: Path) -> int:
+    """Mode for the new file: the target's if it exists, else what a plain save gives."""
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -1,0 +1,223 @@
+"""Compute a BetaNeutral workbook without Excel and store the results in the file.
+
+* :func:`compute_workbook` reads a workbook (possibly edited by a user),
+  computes every formula cell for its inputs and writes a copy that holds the
+  results as cached values next to the unchanged formulas: any spreadsheet
+  shows the numbers, and the formulas stay live for Excel with the add-in.
+* :func:`fill_workbook` builds a fresh template filled with given inputs.
+* :func:`build_committed_templates` writes the shipped templates (sample data,
+  default settings) with their values.
+
+The values come from :func:`betaneutral.workbook.model.compute_values`; they
+are valid only for formulas that are the template's, so
+:func:`compute_workbook` first checks that every formula of the workbook is
+the one the template has for the same inputs. Files are written atomically
+(temporary file in the target folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell
+
+from betaneutral.errors import DomainError
+from betaneutral.workbook.cache import check_archive, write_cached_values
+from betaneutral.workbook.cells import write_text
+from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, read_inputs
+from betaneutral.workbook.model import compute_values, read_layout
+from betaneutral.workbook.template import build_workbook, formula_cells
+
+__all__ = ["build_committed_templates", "compute_workbook", "fill_workbook"]
+
+_XLSM_CONTENT_TYPE = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+
+
+def _name_cell(wb: Workbook, name: str) -> Cell:
+    ((sheet, ref),) = list(wb.defined_names[name].destinations)
+    return wb[sheet][ref.replace("$", "").split(":")[0]]
+
+
+def fill_workbook(inputs: BookInputs, *, macro: bool = False) -> Workbook:
+    """A fresh template holding ``inputs`` (no cached values).
+
+    Parameters
+    ----------
+    inputs : BookInputs
+        Prices, holdings, settings and current futures position.
+    macro : bool, default False
+        Build the macro-enabled variant (save it as ``.xlsm``).
+
+    Returns
+    -------
+    openpyxl.Workbook
+        ``build_workbook(prices=..., holdings=...)`` with the settings written
+        into the Settings cells (text as text; ``futures_price=None`` keeps the
+        last-close formula) and the position into ``CurrentContracts``.
+
+    Raises
+    ------
+    BetaNeutralError
+        As :func:`~betaneutral.workbook.template.build_workbook`.
+    """
+    holdings = inputs.holdings[["asset", "quantity"]]
+    wb = build_workbook(prices=inputs.prices, holdings=holdings, macro=macro)
+    for key, name in SETTINGS_NAMES.items():
+        value = getattr(inputs.settings, key)
+        if value is None:  # futures_price: keep the template's formula
+            continue
+        cell = _name_cell(wb, name)
+        if isinstance(value, str):
+            write_text(cell, value)
+        else:
+            cell.value = value
+    _name_cell(wb, "CurrentContracts").value = inputs.current_contracts
+    return wb
+
+
+def _formulas(wb: Workbook) -> dict[tuple[str, str], str]:
+    return {(c.sheet, c.coordinate): c.formula for c in formula_cells(wb)}
+
+
+def _check_formulas(wb: Workbook, inputs: BookInputs) -> None:
+    """Raise unless every formula of ``wb`` is the template's for ``inputs``."""
+    expected = _formulas(fill_workbook(inputs))
+    actual = _formulas(wb)
+    problems = []
+    for key in sorted(set(expected) | set(actual)):
+        want, got = expected.get(key), actual.get(key)
+        if want == got:
+            continue
+        where = f"{key[0]}!{key[1]}"
+        if want is None:
+            problems.append(f"{where} has the formula {got!r}, which the template does not")
+        elif got is None:
+            problems.append(f"{where} must hold the formula {want!r}, got a value")
+        else:
+            problems.append(f"{where} must hold the formula {want!r}, got {got!r}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise DomainError("the workbook's formulas must be the template's for its data; "
+                          + "; ".join(problems[:3]) + more
+                          + ". Rebuild the workbook from the template with this data.")
+
+
+def compute_workbook(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    progress: Callable[[str], None] | None = None,
+    force: bool = False,
+    recalc_on_load: bool = False,
+) -> Path:
+    """Compute every formula of a BetaNeutral workbook and save a copy with the values.
+
+    Parameters
+    ----------
+    src : path-like
+        The workbook (``.xlsx``/``.xlsm``), with the template's layout and
+        formulas and the user's inputs.
+    dst : path-like
+        The output; the source package is copied part by part, only the
+        formula cells' cached values (and ``calcPr``) change.
+    progress : callable, optional
+        Called with a short message at each stage.
+    force : bool, default False
+        Replace ``dst`` if it exists (``dst`` may then be ``src``).
+    recalc_on_load : bool, default False
+        Ask Excel to recompute on open (see :mod:`betaneutral.workbook.cache`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``dst``.
+
+    Raises
+    ------
+    BetaNeutralError
+        Unreadable inputs (:func:`~betaneutral.workbook.inputs.read_inputs`),
+        or :class:`~betaneutral.errors.DomainError` when a formula differs
+        from the template's (the message names the cells).
+    betaneutral.files.FileProblemError
+        ``dst`` exists without ``force``, is open in Excel or cannot be written.
+    """
+    def report(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
+    src_path = Path(src)
+    report(f"reading {src_path.name}")
+    check_archive(src_path)
+    wb = load_workbook(src_path, keep_links=False, data_only=False)
+    inputs = read_inputs(wb)
+    layout = read_layout(wb)
+    report("checking the formulas against the template")
+    _check_formulas(wb, inputs)
+    report("computing the formula cells")
+    values = compute_values(inputs, layout)
+    report(f"writing {len(values)} values to {Path(dst).name}")
+    out = write_cached_values(src_path, dst, values, force=force,
+                              recalc_on_load=recalc_on_load)
+    report("done")
+    return out
+
+
+def _check_package(path: Path, *, macro: bool) -> None:
+    with zipfile.ZipFile(path) as zf:
+        has_vba = ("xl/vbaProject.bin" in zf.namelist()
+                   and _XLSM_CONTENT_TYPE in zf.read("[Content_Types].xml"))
+    if has_vba != macro:
+        raise DomainError(f"{path.name}: VBA project present must be {macro}, got {has_vba}")
+
+
+def build_committed_templates(repo_root: str | os.PathLike[str], *,
+                              recalc_on_load: bool = False) -> tuple[Path, Path]:
+    """Write ``templates/BetaNeutral.xlsx`` and ``BetaNeutral.xlsm`` with computed values.
+
+    Parameters
+    ----------
+    repo_root : path-like
+        Folder that holds (or will hold) ``templates/``.
+    recalc_on_load : bool, default False
+        Ask Excel to recompute on open (see :mod:`betaneutral.workbook.cache`).
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The ``.xlsx`` (in ``templates/``) and ``.xlsm`` (in ``repo_root``) written
+        (sample data, default settings).
+
+    Raises
+    ------
+    DomainError
+        A built package has (or lacks) the VBA project unexpectedly.
+
+    Notes
+    -----
+    Each file is built with openpyxl, saved to a temporary folder inside
+    ``templates/``, given its cached values by
+    :func:`~betaneutral.workbook.cache.write_cached_values` (itself atomic)
+    and checked; existing templates are replaced, and a failure leaves them
+    as they were.
+    """
+    folder = Path(repo_root) / "templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for macro, suffix in ((False, ".xlsx"), (True, ".xlsm")):
+        wb = build_workbook(macro=macro)
+        values = compute_values(read_inputs(wb), read_layout(wb))
+        # the macro-free template lives in templates/; the .xlsm at the repository root
+        target = (Path(repo_root) if macro else folder) / f"BetaNeutral{suffix}"
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tmp-") as tmp:
+            raw = Path(tmp) / f"build{suffix}"
+            wb.save(raw)
+            _check_package(raw, macro=macro)
+            write_cached_values(raw, target, values, force=True,
+                                recalc_on_load=recalc_on_load)
+        written.append(target)
+    return written[0], written[1]

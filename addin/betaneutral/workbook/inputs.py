@@ -1,0 +1,747 @@
+"""The inputs of a BetaNeutral book, read from a workbook or from CSV files.
+
+A book is fully described by its daily prices, its holdings, the Settings
+values and the current futures position (:class:`BookInputs`). Everything
+else in the workbook is computed from these.
+
+Two readers produce it:
+
+* :func:`read_inputs` reads a BetaNeutral workbook, possibly edited by a user,
+  locating every input through the workbook's defined names (``Dates``,
+  ``PriceAssets``, ``PriceBlock``, ``HoldingAssets``, ``HoldingQuantities``,
+  the Settings names and ``CurrentContracts``). Errors name the sheet, the cell
+  and the rule, e.g. ``"Holdings!B7: quantity must be a number, got 'abc'"``.
+* :func:`read_csv_inputs` reads a holdings CSV, a prices CSV (wide or long) and
+  an optional settings TOML file. Errors name the file, the row (1-based, the
+  header is row 1) and the column.
+
+Neither reader fills gaps: a missing price stays missing (``NaN``), and the
+beta estimators drop it pair-wise.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import os
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.worksheet.worksheet import Worksheet
+
+from betaneutral.core import contracts as contracts_core
+from betaneutral.core._validate import (
+    _fmt,
+    as_float,
+    choice,
+    in_range,
+    non_negative,
+    positive,
+    positive_int,
+)
+from betaneutral.errors import (
+    BetaNeutralError,
+    DomainError,
+    InputTypeError,
+    InsufficientDataError,
+    UnknownNameError,
+)
+from betaneutral.safetext import validate_identifier
+from betaneutral.workbook.template import DEFAULT_FUTURES_PRICE_FORMULA
+
+__all__ = [
+    "BENCHMARK_CHOICES",
+    "SETTINGS_NAMES",
+    "BookInputs",
+    "BookSettings",
+    "read_csv_inputs",
+    "read_inputs",
+]
+
+#: Values of the Settings benchmark choice (compared without regard to case, as Excel's ``=``).
+BENCHMARK_CHOICES: tuple[str, ...] = ("BTC", "BTC/ETH 50/50")
+_RETURN_TYPES = ("simple", "log")
+_BETA_METHODS = ("ols", "blume", "ewma")
+
+#: Field of :class:`BookSettings` -> defined name of its cell on the Settings sheet.
+SETTINGS_NAMES: Mapping[str, str] = {
+    "benchmark": "BenchmarkChoice",
+    "return_type": "ReturnType",
+    "window": "Window",
+    "beta_method": "BetaMethod",
+    "min_obs": "MinObs",
+    "target_beta": "TargetBeta",
+    "rebalance_band": "RebalanceBand",
+    "hedge_contract": "HedgeContract",
+    "futures_price": "FuturesPrice",
+    "stress_move": "StressMove",
+    "safety_multiplier": "SafetyMultiplier",
+    "funding_rate_8h": "FundingRate8h",
+    "funding_horizon_days": "FundingHorizonDays",
+    "rolling_window": "RollingWindow",
+}
+
+
+# ------------------------------------------------------------ settings checks ---
+def _text_choice(name: str, value: Any, options: tuple[str, ...]) -> str:
+    choice(name, value, options)  # type and membership (spaces ignored)
+    return value  # kept as typed: the formulas and functions see the cell as it is
+
+
+def _benchmark(name: str, value: Any) -> str:
+    choice(name, value, BENCHMARK_CHOICES)
+    # The template compares the cell with ="BTC", which ignores case but not spaces.
+    if value.lower() not in {c.lower() for c in BENCHMARK_CHOICES}:
+        raise UnknownNameError(
+            f"{name} must be one of {list(BENCHMARK_CHOICES)} without surrounding spaces, "
+            f"got {_fmt(value)}")
+    return value
+
+
+def _contract_name(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be a contract name (text), got {_fmt(value)}")
+    try:
+        contracts_core.get_contract(value)
+    except UnknownNameError:
+        raise UnknownNameError(
+            f"{name} must be one of {sorted(contracts_core.CATALOGUE)}, got {_fmt(value)}"
+        ) from None
+    return value
+
+
+def _optional_price(name: str, value: Any) -> float | None:
+    return None if value is None else positive(name, value)
+
+
+_SETTING_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "benchmark": _benchmark,
+    "return_type": lambda n, v: _text_choice(n, v, _RETURN_TYPES),
+    "window": lambda n, v: positive_int(n, v, minimum=0),
+    "beta_method": lambda n, v: _text_choice(n, v, _BETA_METHODS),
+    "min_obs": lambda n, v: positive_int(n, v, minimum=3),
+    "target_beta": lambda n, v: in_range(n, v, -2.0, 2.0),
+    "rebalance_band": lambda n, v: in_range(n, v, 0.0, 1.0),
+    "hedge_contract": _contract_name,
+    "futures_price": _optional_price,
+    "stress_move": lambda n, v: in_range(n, v, low=-1.0, low_inclusive=False),
+    "safety_multiplier": lambda n, v: in_range(n, v, low=1.0),
+    "funding_rate_8h": lambda n, v: in_range(n, v, -0.05, 0.05),
+    "funding_horizon_days": non_negative,
+    "rolling_window": lambda n, v: positive_int(n, v, minimum=3),
+}
+
+
+@dataclass(frozen=True)
+class BookSettings:
+    """The values of the Settings sheet (defaults = the template's).
+
+    Text settings keep the spelling they were given (the workbook's formulas
+    and functions see the cell as typed); every value is checked against the
+    rule the Settings sheet states.
+
+    Attributes
+    ----------
+    benchmark : str
+        ``"BTC"`` or ``"BTC/ETH 50/50"`` (any case): benchmark of the
+        "Beta vs benchmark" column and the rolling betas. Name ``BenchmarkChoice``.
+    return_type : str
+        ``"simple"`` or ``"log"``: returns of the Holdings betas.
+    window : int
+        Most recent daily returns per beta; 0 = the whole history.
+    beta_method : str
+        ``"ols"``, ``"blume"`` or ``"ewma"``.
+    min_obs : int
+        Fewest paired returns accepted for a beta (>= 3).
+    target_beta : float
+        Portfolio beta the hedge aims at, in [-2, 2].
+    rebalance_band : float
+        Rebalance band in beta units, in [0, 1].
+    hedge_contract : str
+        Catalogue name of the hedge contract, e.g. ``"BINANCE:BTCUSDT"``.
+    futures_price : float or None
+        Futures price in USD (> 0); None keeps the template's formula, the
+        last BTC close.
+    stress_move : float
+        BTC rally the short must survive (0.30 = +30%), > -1.
+    safety_multiplier : float
+        Multiplier on the margin buffer, >= 1.
+    funding_rate_8h : float
+        Funding rate per 8 hours, in [-0.05, 0.05].
+    funding_horizon_days : float
+        Horizon of the funding estimate in days, >= 0.
+    rolling_window : int
+        Window of the rolling betas in days, >= 3.
+    """
+
+    benchmark: str = "BTC"
+    return_type: str = "simple"
+    window: int = 90
+    beta_method: str = "ols"
+    min_obs: int = 60
+    target_beta: float = 0.0
+    rebalance_band: float = 0.05
+    hedge_contract: str = "BINANCE:BTCUSDT"
+    futures_price: float | None = None
+    stress_move: float = 0.30
+    safety_multiplier: float = 1.2
+    funding_rate_8h: float = 0.0001
+    funding_horizon_days: float = 30
+    rolling_window: int = 90
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, _SETTING_CHECKS[f.name](f.name,
+                                                                   getattr(self, f.name)))
+
+
+@dataclass(frozen=True, eq=False)
+class BookInputs:
+    """Everything a BetaNeutral book is computed from.
+
+    Attributes
+    ----------
+    prices : pandas.DataFrame
+        Daily closes in USD: a ``DatetimeIndex`` named ``date`` (naive, UTC
+        dates), columns ``BTC``, ``ETH``, then the held assets in holdings
+        order; ``NaN`` = missing price (never filled).
+    holdings : pandas.DataFrame
+        Columns ``asset`` (a price column) and ``quantity`` (units; < 0 short);
+        from CSV also ``price`` when given (see :func:`read_csv_inputs`).
+    settings : BookSettings
+        The Settings values.
+    current_contracts : float
+        Contracts of the hedge contract held now (> 0 short, < 0 long).
+    """
+
+    prices: pd.DataFrame
+    holdings: pd.DataFrame
+    settings: BookSettings = field(default_factory=BookSettings)
+    current_contracts: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prices, pd.DataFrame):
+            raise InputTypeError(
+                f"prices must be a pandas DataFrame, got {type(self.prices).__name__}")
+        if not isinstance(self.holdings, pd.DataFrame):
+            raise InputTypeError(
+                f"holdings must be a pandas DataFrame, got {type(self.holdings).__name__}")
+        if not isinstance(self.settings, BookSettings):
+            raise InputTypeError(
+                f"settings must be a BookSettings, got {type(self.settings).__name__}")
+        object.__setattr__(self, "current_contracts",
+                           as_float("current_contracts", self.current_contracts))
+
+
+def _located(where: str, check: Callable[[], Any]) -> Any:
+    """Run ``check``; prefix the message of a BetaNeutral error with ``where``."""
+    try:
+        return check()
+    except BetaNeutralError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "a blank cell"
+    if isinstance(value, str) and value.startswith("="):
+        return f"the formula {value!r}"
+    return _fmt(value)
+
+
+def _required(name: str, value: Any) -> Any:
+    if value is None:
+        raise InputTypeError(f"{name} must be given, got a blank cell")
+    return value
+
+
+def _settings_from(raw: Mapping[str, Any], where: Callable[[str], str]) -> BookSettings:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key != "futures_price":
+            _located(where(key), lambda k=key, v=value: _required(k, v))
+        if isinstance(value, str) and value.startswith("="):
+            raise InputTypeError(f"{where(key)}: {key} must be a value, got {_describe(value)}")
+        values[key] = _located(where(key), lambda k=key, v=value: _SETTING_CHECKS[k](k, v))
+    return BookSettings(**values)
+
+
+# -------------------------------------------------------------- from a workbook ---
+_INPUT_NAMES = ("Dates", "PriceAssets", "PriceBlock", "HoldingAssets", "HoldingQuantities",
+                "CurrentContracts", *SETTINGS_NAMES.values())
+
+
+def _destinations(wb: Workbook, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Defined name -> (sheet, range without ``$``); missing names or sheets raise."""
+    missing = [n for n in names if n not in wb.defined_names]
+    if missing:
+        raise UnknownNameError(f"workbook must define the names {missing}; they are missing "
+                               "(is this a BetaNeutral workbook?)")
+    out: dict[str, tuple[str, str]] = {}
+    absent_sheets: list[str] = []
+    for name in names:
+        dests = list(wb.defined_names[name].destinations)
+        if len(dests) != 1:
+            raise UnknownNameError(f"name {name} must refer to one range, got "
+                                   f"{wb.defined_names[name].attr_text!r}")
+        sheet, ref = dests[0]
+        if sheet not in wb.sheetnames:
+            absent_sheets.append(sheet)
+        out[name] = (sheet, ref.replace("$", ""))
+    if absent_sheets:
+        raise UnknownNameError(f"workbook must have the sheets {sorted(set(absent_sheets))}; "
+                               "they are missing")
+    return out
+
+
+def _block(wb: Workbook, dest: tuple[str, str]) -> tuple[Worksheet, int, int, list[list[Any]]]:
+    """Sheet, first row, first column and the cell values of a range."""
+    sheet, ref = dest
+    ws = wb[sheet]
+    c1, r1, c2, r2 = range_boundaries(ref)
+    rows = [list(row) for row in ws.iter_rows(min_row=r1, max_row=r2, min_col=c1,
+                                              max_col=c2, values_only=True)]
+    return ws, r1, c1, rows
+
+
+def _coord(sheet: str, row: int, col: int) -> str:
+    return f"{sheet}!{get_column_letter(col)}{row}"
+
+
+def _price(name: str, value: Any) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, str):
+        raise InputTypeError(f"{name} must be a number > 0 or blank, got {_describe(value)}")
+    return positive(name, value)
+
+
+def _open(source: str | os.PathLike[str] | Workbook) -> Workbook:
+    if isinstance(source, Workbook):
+        return source
+    from betaneutral.workbook.cache import check_archive
+
+    path = Path(source)
+    if not path.is_file():
+        raise UnknownNameError(f"workbook {str(path)!r} must be an existing file")
+    check_archive(path)
+    return load_workbook(path, keep_links=False, data_only=False)
+
+
+def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
+    """Read the inputs of a BetaNeutral workbook through its defined names.
+
+    Parameters
+    ----------
+    source : path-like or openpyxl.Workbook
+        An ``.xlsx``/``.xlsm`` file (opened with ``keep_links=False`` and
+        formulas as text, after an archive size check), or a workbook already
+        loaded with formulas (not ``data_only``).
+
+    Returns
+    -------
+    BookInputs
+        Prices (every column of ``PriceAssets``, in sheet order), holdings,
+        settings and the current futures position (blank = 0).
+
+    Raises
+    ------
+    UnknownNameError
+        A required defined name or sheet is missing (the message lists them), an
+        asset on Holdings has no price column, or a setting is not an allowed name.
+    InputTypeError
+        A cell has the wrong type (text, formula or blank where a number is
+        required; a non-date date; a bad asset name).
+    DomainError
+        A number breaks its rule (price <= 0, dates not increasing, a setting
+        outside its range).
+    InsufficientDataError
+        Fewer than 2 dates or no holding.
+
+    Notes
+    -----
+    Messages start with the cell, e.g. ``"Holdings!B7: quantity must be a number,
+    got 'abc'"``. Settings must hold values, except ``FuturesPrice``, which may
+    keep the template's formula (read as ``None``).
+    """
+    wb = _open(source)
+    dest = _destinations(wb, _INPUT_NAMES)
+
+    # Dates and prices.
+    ws, r1, c1, date_rows = _block(wb, dest["Dates"])
+    if len(date_rows) < 2:
+        raise InsufficientDataError(f"{ws.title}: Dates must hold >= 2 rows, got "
+                                    f"{len(date_rows)}")
+    dates: list[dt.datetime] = []
+    for i, (value,) in enumerate(date_rows):
+        where = _coord(ws.title, r1 + i, c1)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime(value.year, value.month, value.day)
+        if not isinstance(value, dt.datetime):
+            raise InputTypeError(f"{where}: date must be a date cell, got {_describe(value)}")
+        if dates and value <= dates[-1]:
+            raise DomainError(f"{where}: dates must be strictly increasing, got {value:%Y-%m-%d}"
+                              f" after {dates[-1]:%Y-%m-%d}")
+        dates.append(value)
+
+    ws, hr, hc, (header,) = _block(wb, dest["PriceAssets"])
+    assets: list[str] = []
+    for j, value in enumerate(header):
+        where = _coord(ws.title, hr, hc + j)
+        asset = _located(where, lambda v=value: validate_identifier("asset", v))
+        if asset in assets:
+            raise DomainError(f"{where}: asset columns must be unique, got {asset!r} twice")
+        assets.append(asset)
+    for required in ("BTC", "ETH"):
+        if required not in assets:
+            raise UnknownNameError(f"{ws.title}: price columns must include {required!r}, got "
+                                   f"{assets}")
+
+    ws, pr, pc, block = _block(wb, dest["PriceBlock"])
+    if len(block) != len(dates) or len(block[0]) != len(assets):
+        raise InsufficientDataError(
+            f"{ws.title}: PriceBlock must be {len(dates)} x {len(assets)} (Dates x PriceAssets), "
+            f"got {len(block)} x {len(block[0])}")
+    values = np.empty((len(dates), len(assets)))
+    for i, row in enumerate(block):
+        for j, value in enumerate(row):
+            values[i, j] = _located(_coord(ws.title, pr + i, pc + j),
+                                    lambda v=value, a=assets[j]: _price(f"price of {a}", v))
+    prices = pd.DataFrame(values, columns=assets,
+                          index=pd.DatetimeIndex(dates, name="date"))
+
+    # Holdings.
+    ws, ar, ac, asset_rows = _block(wb, dest["HoldingAssets"])
+    qws, qr, qc, qty_rows = _block(wb, dest["HoldingQuantities"])
+    if len(asset_rows) != len(qty_rows):
+        raise InsufficientDataError("HoldingAssets and HoldingQuantities must have the same "
+                                    f"rows, got {len(asset_rows)} and {len(qty_rows)}")
+    held: list[str] = []
+    quantities: list[float] = []
+    for i, ((asset,), (qty,)) in enumerate(zip(asset_rows, qty_rows, strict=True)):
+        where = _coord(ws.title, ar + i, ac)
+        _located(where, lambda v=asset: validate_identifier("asset", v))
+        if asset not in assets:
+            raise UnknownNameError(f"{where}: asset must be one of the price columns {assets}, "
+                                   f"got {asset!r}")
+        held.append(asset)
+        where = _coord(qws.title, qr + i, qc)
+        if isinstance(qty, str) or qty is None:
+            raise InputTypeError(f"{where}: quantity must be a number, got {_describe(qty)}")
+        quantities.append(_located(where, lambda v=qty: as_float("quantity", v)))
+    if not held:
+        raise InsufficientDataError("Holdings: holdings must have >= 1 row, got 0")
+    holdings = pd.DataFrame({"asset": held, "quantity": quantities})
+
+    # Settings and position.
+    raw: dict[str, Any] = {}
+    cells: dict[str, str] = {}
+    for key, name in SETTINGS_NAMES.items():
+        sheet, ref = dest[name]
+        cell = wb[sheet][ref.split(":")[0]]
+        cells[key] = f"{sheet}!{cell.coordinate}"
+        value = cell.value
+        if cell.data_type == "f":
+            text = str(getattr(value, "text", value))
+            if key == "futures_price" and text.replace(" ", "") == DEFAULT_FUTURES_PRICE_FORMULA:
+                value = None
+            elif key == "futures_price":
+                raise InputTypeError(
+                    f"{cells[key]}: futures_price must be a number > 0 or the formula "
+                    f"{DEFAULT_FUTURES_PRICE_FORMULA}, got {_describe(text)}")
+            else:
+                raise InputTypeError(f"{cells[key]}: {key} must be a value, got "
+                                     f"{_describe(text)}")
+        raw[key] = value
+    settings = _settings_from(raw, lambda key: cells[key])
+
+    sheet, ref = dest["CurrentContracts"]
+    cell = wb[sheet][ref.split(":")[0]]
+    where = f"{sheet}!{cell.coordinate}"
+    position = cell.value
+    if isinstance(position, str) or cell.data_type == "f":
+        raise InputTypeError(f"{where}: current_contracts must be a number, got "
+                             f"{_describe(str(getattr(position, 'text', position)))}")
+    current = 0.0 if position is None else _located(
+        where, lambda: as_float("current_contracts", position))
+    return BookInputs(prices=prices, holdings=holdings, settings=settings,
+                      current_contracts=current)
+
+
+# ------------------------------------------------------------------ from CSV ---
+_DATE_COLUMNS = ("date", "time", "timestamp", "datetime")
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(row number, fields) of a CSV file; the header is row 1. UTF-8, BOM allowed."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        for number, fields_ in enumerate(csv.reader(fh), start=1):
+            if any(f.strip() for f in fields_):  # skip blank lines
+                yield number, fields_
+
+
+def _csv_where(path: Path, row: int, column: str | None = None) -> str:
+    return f"{path} row {row}" + ("" if column is None else f", column {column!r}")
+
+
+def _csv_price(path: Path, row: int, column: str, symbol: str, text: str) -> float:
+    value = _csv_number(path, row, column, f"price of {symbol}", text, blank_ok=True)
+    if not math.isnan(value):
+        _located(_csv_where(path, row, column), lambda: positive(f"price of {symbol}", value))
+    return value
+
+
+def _csv_number(path: Path, row: int, column: str, label: str, text: str, *,
+                blank_ok: bool) -> float:
+    where = _csv_where(path, row, column)
+    stripped = text.strip()
+    if not stripped:
+        if blank_ok:
+            return math.nan
+        raise InputTypeError(f"{where}: {label} must be a number, got a blank field")
+    try:
+        value = float(stripped)
+    except ValueError:
+        raise InputTypeError(f"{where}: {label} must be a number, got {text!r}") from None
+    return _located(where, lambda: as_float(label, value))
+
+
+def _parse_dates(path: Path, column: str, texts: list[tuple[int, str]]) -> list[pd.Timestamp]:
+    """ISO 8601 timestamps as naive UTC dates (tz-aware converted to UTC, then the date)."""
+    out = []
+    for row, text in texts:
+        try:
+            stamp = pd.Timestamp(text.strip())
+        except (ValueError, TypeError):
+            stamp = pd.NaT
+        if not text.strip() or stamp is pd.NaT:
+            raise InputTypeError(f"{_csv_where(path, row, column)}: date must be an ISO 8601 "
+                                 f"date or timestamp, got {text!r}")
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        out.append(stamp.tz_localize(None).normalize())
+    return out
+
+
+def _read_prices_csv(path: Path) -> pd.DataFrame:
+    rows = list(_csv_rows(path))
+    if not rows:
+        raise InsufficientDataError(f"{path}: prices file must have a header and rows, "
+                                    "got an empty file")
+    (_, header), body = rows[0], rows[1:]
+    header = [h.strip() for h in header]
+    lower = [h.lower() for h in header]
+    long = {"date", "symbol", "close"} <= set(lower)
+    cells: dict[tuple[pd.Timestamp, str], float] = {}
+    first_row: dict[tuple[pd.Timestamp, str], int] = {}
+    symbols: list[str] = []
+    if long:
+        i_date, i_sym, i_close = (lower.index(k) for k in ("date", "symbol", "close"))
+        for row, fields_ in body:
+            if len(fields_) != len(header):
+                raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
+                                     f"fields as the header, got {len(fields_)}")
+        dates = _parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body])
+        for (row, fields_), date in zip(body, dates, strict=True):
+            where = _csv_where(path, row, header[i_sym])
+            symbol = _located(where, lambda f=fields_: validate_identifier(
+                "symbol", f[i_sym].strip()))
+            value = _csv_price(path, row, header[i_close], symbol, fields_[i_close])
+            key = (date, symbol)
+            if key in cells:
+                raise DomainError(f"{_csv_where(path, row)}: (date, symbol) must be unique, got "
+                                  f"{date:%Y-%m-%d} {symbol} again (first in row "
+                                  f"{first_row[key]})")
+            cells[key], first_row[key] = value, row
+            if symbol not in symbols:
+                symbols.append(symbol)
+    else:
+        if lower[0] not in _DATE_COLUMNS:
+            raise UnknownNameError(
+                f"{_csv_where(path, 1, header[0])}: the first column must be the date "
+                f"({' or '.join(_DATE_COLUMNS)}), or the file must have the columns date, "
+                f"symbol, close; got {header}")
+        for name in header[1:]:
+            where = _csv_where(path, 1, name)
+            _located(where, lambda n=name: validate_identifier("asset column", n))
+            if name in symbols:
+                raise DomainError(f"{where}: asset columns must be unique, got {name!r} twice")
+            symbols.append(name)
+        for row, fields_ in body:
+            if len(fields_) != len(header):
+                raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
+                                     f"fields as the header, got {len(fields_)}")
+        dates = _parse_dates(path, header[0], [(r, f[0]) for r, f in body])
+        for (row, fields_), date in zip(body, dates, strict=True):
+            if (date, symbols[0]) in cells:
+                raise DomainError(f"{_csv_where(path, row, header[0])}: dates must be unique "
+                                  f"UTC days, got {date:%Y-%m-%d} again (first in row "
+                                  f"{first_row[(date, symbols[0])]})")
+            for j, symbol in enumerate(symbols, start=1):
+                cells[(date, symbol)] = _csv_price(path, row, symbol, symbol, fields_[j])
+                first_row[(date, symbol)] = row
+    index = pd.DatetimeIndex(sorted({d for d, _ in cells}), name="date")
+    frame = pd.DataFrame(np.nan, index=index, columns=symbols)
+    for (date, symbol), value in cells.items():
+        frame.at[date, symbol] = value
+    return frame
+
+
+def _read_holdings_csv(path: Path, price_columns: list[str]) -> pd.DataFrame:
+    rows = list(_csv_rows(path))
+    if not rows:
+        raise InsufficientDataError(f"{path}: holdings file must have a header and rows, "
+                                    "got an empty file")
+    (_, header), body = rows[0], rows[1:]
+    lower = [h.strip().lower() for h in header]
+    for required in ("asset", "quantity"):
+        if required not in lower:
+            raise UnknownNameError(f"{_csv_where(path, 1)}: holdings must have the columns "
+                                   f"asset, quantity[, price], got {header}")
+    unknown = [h for h in lower if h not in ("asset", "quantity", "price")]
+    if unknown or len(set(lower)) != len(lower):
+        raise UnknownNameError(f"{_csv_where(path, 1)}: holdings columns must be asset, "
+                               f"quantity[, price] once each, got {header}")
+    i_asset, i_qty = lower.index("asset"), lower.index("quantity")
+    i_price = lower.index("price") if "price" in lower else None
+    assets, quantities, marks = [], [], []
+    for row, fields_ in body:
+        if len(fields_) != len(header):
+            raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
+                                 f"fields as the header, got {len(fields_)}")
+        where = _csv_where(path, row, header[i_asset])
+        asset = _located(where, lambda f=fields_: validate_identifier("asset",
+                                                                      f[i_asset].strip()))
+        if asset not in price_columns:
+            raise UnknownNameError(f"{where}: asset must be one of the price columns "
+                                   f"{price_columns}, got {asset!r}")
+        assets.append(asset)
+        quantities.append(_csv_number(path, row, header[i_qty], "quantity", fields_[i_qty],
+                                      blank_ok=False))
+        if i_price is not None:
+            mark = _csv_number(path, row, header[i_price], "price", fields_[i_price],
+                               blank_ok=True)
+            if not math.isnan(mark):
+                _located(_csv_where(path, row, header[i_price]),
+                         lambda m=mark: positive("price", m))
+            marks.append(mark)
+    if not assets:
+        raise InsufficientDataError(f"{path}: holdings must have >= 1 row, got 0")
+    data: dict[str, Any] = {"asset": assets, "quantity": quantities}
+    if i_price is not None:
+        data["price"] = marks
+    return pd.DataFrame(data)
+
+
+def _normal_key(key: str) -> str:
+    return key.lower().replace("_", "")
+
+
+_TOML_KEYS: dict[str, str] = {
+    **{_normal_key(f): f for f in SETTINGS_NAMES},
+    **{_normal_key(n): f for f, n in SETTINGS_NAMES.items()},
+    "currentcontracts": "current_contracts",
+}
+
+
+def _read_settings_toml(path: Path) -> tuple[BookSettings, float]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputTypeError(f"{path}: settings must be valid TOML, got an error: {exc}") from None
+    raw: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key, value in data.items():
+        target = _TOML_KEYS.get(_normal_key(key))
+        if target is None:
+            raise UnknownNameError(
+                f"{path}: key {key!r} must be one of {[*SETTINGS_NAMES, 'current_contracts']} "
+                "(or the Settings defined names)")
+        if target in raw:
+            raise DomainError(f"{path}: key {key!r} sets {target} again (also {origin[target]!r})")
+        raw[target], origin[target] = value, key
+    current = raw.pop("current_contracts", 0.0)
+    current = _located(f"{path}: key {origin.get('current_contracts')!r}",
+                       lambda: as_float("current_contracts", current))
+    defaults = {f.name: getattr(BookSettings(), f.name) for f in fields(BookSettings)}
+    settings = _settings_from({**defaults, **raw},
+                              lambda key: f"{path}: key {origin.get(key, key)!r}")
+    return settings, current
+
+
+def read_csv_inputs(
+    holdings_csv: str | os.PathLike[str],
+    prices_csv: str | os.PathLike[str],
+    settings_toml: str | os.PathLike[str] | None = None,
+) -> BookInputs:
+    """Read a book from CSV files and an optional settings TOML file.
+
+    Parameters
+    ----------
+    holdings_csv : path-like
+        Header ``asset,quantity`` with an optional ``price`` column (any order,
+        any case). ``asset`` must be a price column; ``quantity`` in units
+        (< 0 short); ``price`` (USD, > 0 or blank) is kept in ``holdings`` for
+        reference only: the workbook values holdings at the last close.
+    prices_csv : path-like
+        Daily closes in USD, either *wide* (first column ``date``, then one
+        column per asset) or *long* (columns ``date``, ``symbol``, ``close``).
+        Blank = missing price (never filled). Must include BTC and ETH.
+    settings_toml : path-like, optional
+        Top-level keys named as the :class:`BookSettings` fields or the
+        Settings defined names (case and underscores ignored, e.g.
+        ``target_beta`` or ``TargetBeta``), plus ``current_contracts``. Absent
+        keys take the template defaults; ``futures_price`` absent = last BTC
+        close.
+
+    Returns
+    -------
+    BookInputs
+        Prices restricted to BTC, ETH and the held assets (in that order),
+        sorted by date.
+
+    Raises
+    ------
+    InputTypeError
+        A field is not a number/date/identifier, or a row has the wrong
+        number of fields, or the TOML is invalid.
+    DomainError
+        A price <= 0, a setting out of range, or a repeated date (or date and
+        symbol).
+    UnknownNameError
+        Unknown columns or keys, an asset without prices, BTC or ETH missing.
+    InsufficientDataError
+        Empty files, fewer than 2 dates or no holding.
+
+    Notes
+    -----
+    Dates are ISO 8601 dates or timestamps. A timestamp without a zone is
+    taken as UTC; one with a zone or offset is converted to UTC. The UTC
+    calendar day is kept as a naive date (``2024-01-01T22:00:00-05:00`` is
+    2024-01-02), so two rows on the same UTC day are an error. Error messages
+    name the file, the row (1-based, the header is row 1) and the column.
+    """
+    prices_path, holdings_path = Path(prices_csv), Path(holdings_csv)
+    prices = _read_prices_csv(prices_path)
+    for required in ("BTC", "ETH"):
+        if required not in prices.columns:
+            raise UnknownNameError(f"{prices_path}: prices must have a {required!r} column, "
+                                   f"got {list(prices.columns)}")
+    if len(prices) < 2:
+        raise InsufficientDataError(f"{prices_path}: prices must have >= 2 dates, got "
+                                    f"{len(prices)}")
+    holdings = _read_holdings_csv(holdings_path, list(prices.columns))
+    columns = list(dict.fromkeys(["BTC", "ETH", *holdings["asset"]]))
+    if settings_toml is None:
+        settings, current = BookSettings(), 0.0
+    else:
+        settings, current = _read_settings_toml(Path(settings_toml))
+    return BookInputs(prices=prices[columns], holdings=holdings, settings=settings,
+                      current_contracts=current)

@@ -1,0 +1,633 @@
+"""Compute the value of every formula cell of a BetaNeutral workbook, in Python.
+
+:func:`compute_values` evaluates the template's formulas for a book's inputs
+without a formula engine and returns one value per formula cell (CSE arrays
+expanded cell by cell), exactly as the formulas give them, so that they can be
+stored as cached values next to the formulas (:mod:`betaneutral.workbook.cache`).
+
+How the values are obtained:
+
+* Cells calling a BetaNeutral worksheet function call the same function of
+  :mod:`betaneutral.udfs` with the argument cells as Excel passes them through
+  xlwings (a range as a list of rows, a blank as ``None``, numbers as
+  ``float``, error cells as their code), so the result is the function's own,
+  including its error codes (``"#N/A"``, ...). The functions call the core.
+* Native formulas (``=B5*C5``, ``INDEX(col,ROWS(col))``, ``SUM``, ``IF``, the
+  composite benchmark chain, ...) are evaluated with Excel's rules, in the
+  formula's own order of operations so the floating-point results are the ones
+  Excel computes: a blank cell is 0 in arithmetic and as a formula's result,
+  division by zero is ``#DIV/0!``, an error operand propagates (the left one
+  first), ``SUM`` adds left to right skipping text and blanks and stops at the
+  first error, text compares without regard to case.
+* Array formulas fill their fixed range as Excel does: a single value fills
+  every cell, a single row or column is repeated, missing cells are ``#N/A``.
+
+A worksheet function's error code is treated as an error value downstream
+(``=D5*G5`` with ``G5 = "#N/A"`` gives ``#N/A``), which is what a workbook
+holding real error cells computes and what the cached file shows. Classic VBA
+user-defined functions cannot return a real error, so Excel with the xlwings
+add-in shows the code as text there and arithmetic on it gives ``#VALUE!``.
+
+Where the cells are comes from the workbook's defined names (:func:`read_layout`),
+the interface the template documents, plus the fixed rows of
+:data:`~betaneutral.workbook.template.REBALANCE_ROWS` and
+:data:`~betaneutral.workbook.template.START_FIGURES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
+
+from betaneutral import udfs
+from betaneutral.cells import EXCEL_ERRORS
+from betaneutral.errors import InsufficientDataError, UnknownNameError
+from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs
+from betaneutral.workbook.template import (
+    REBALANCE_ROWS,
+    START_FIGURES,
+    START_FIGURES_COLUMN,
+    START_FIGURES_FIRST_ROW,
+)
+
+__all__ = ["CellKey", "CellValue", "Layout", "compute_values", "read_layout"]
+
+#: A computed cell value: number, boolean, text, or an Excel error code such as ``"#N/A"``.
+CellValue = float | int | bool | str
+#: (sheet name, cell coordinate without ``$``), e.g. ``("Holdings", "D5")``.
+CellKey = tuple[str, str]
+
+_LAYOUT_NAMES = (
+    "Dates", "BTCPrices", "ETHPrices", "BenchPrices", "PriceAssets", "PriceBlock",
+    "HoldingAssets", "HoldingQuantities", "HoldingPrices", "HoldingValues", "HoldingWeights",
+    "HoldingBenchBetas", "HoldingBetas", "HoldingDollarBetas", "HoldingBetaShares",
+    "PortfolioValue", "PortfolioBenchBeta", "PortfolioBeta", "DollarBeta", "BetaStats",
+    "RollingBetas", "ScenarioTable", "CurrentContracts", "ContractKind", "ContractSize",
+    "ContractNotionalUSD", "CurrentHedgeUSD", "CurrentBeta", "TargetHedgeUSD", "HedgeChangeUSD",
+    "TargetContracts", "ShortNotionalUSD", "ResidualBeta", "Drift", "Breach",
+    "OrderNotionalUSD", "Action", "ContractsDelta", "OrderSide", "OrderContracts",
+    "SettlementCurrency", "MarginBuffer", "LiquidationPrice", "LiquidationDistance",
+    "FundingCostUSD", *SETTINGS_NAMES.values(),
+)
+# Rebalance lines that show a setting and have no defined name of their own.
+_SHOWN = {
+    "HedgeContractShown": "HedgeContract",
+    "FuturesPriceShown": "FuturesPrice",
+    "TargetBetaShown": "TargetBeta",
+    "BandShown": "RebalanceBand",
+    "StressMoveShown": "StressMove",
+    "SafetyMultiplierShown": "SafetyMultiplier",
+    "FundingRateShown": "FundingRate8h",
+    "FundingHorizonShown": "FundingHorizonDays",
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a BetaNeutral workbook keeps its inputs and formulas.
+
+    Attributes
+    ----------
+    names : Mapping[str, tuple[str, str]]
+        Defined name -> (sheet, range without ``$``), for every name the
+        computation uses.
+    price_assets : tuple of str
+        Asset of each price column (the ``PriceAssets`` header), in sheet order.
+    holding_assets : tuple of str
+        Asset of each Holdings row (``HoldingAssets``).
+    date1904 : bool
+        The workbook counts dates from 1904 (Mac Excel), not 1900.
+    start_sheet : str
+        Sheet holding the key figures (:data:`~betaneutral.workbook.template.START_FIGURES`).
+    """
+
+    names: Mapping[str, tuple[str, str]]
+    price_assets: tuple[str, ...]
+    holding_assets: tuple[str, ...]
+    date1904: bool = False
+    start_sheet: str = "Start"
+
+    def bounds(self, name: str) -> tuple[str, int, int, int, int]:
+        """(sheet, first column, first row, last column, last row) of a name."""
+        sheet, ref = self.names[name]
+        c1, r1, c2, r2 = range_boundaries(ref)
+        return sheet, c1, r1, c2, r2
+
+    def grid(self, name: str) -> list[list[CellKey]]:
+        """The cells of a name, as rows of (sheet, coordinate)."""
+        sheet, c1, r1, c2, r2 = self.bounds(name)
+        return [[(sheet, f"{get_column_letter(c)}{r}") for c in range(c1, c2 + 1)]
+                for r in range(r1, r2 + 1)]
+
+    def cell(self, name: str) -> CellKey:
+        """The first cell of a name."""
+        return self.grid(name)[0][0]
+
+    def column(self, name: str) -> list[CellKey]:
+        """The cells of a single-column name, top to bottom."""
+        return [row[0] for row in self.grid(name)]
+
+    def rebalance(self, key: str) -> CellKey:
+        """The value cell of a Rebalance line (see ``REBALANCE_ROWS``)."""
+        sheet, col, _, _, _ = self.bounds("CurrentContracts")
+        return sheet, f"{get_column_letter(col)}{REBALANCE_ROWS[key]}"
+
+
+def read_layout(wb: Workbook) -> Layout:
+    """The layout of a BetaNeutral workbook, from its defined names.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        A workbook built by :func:`~betaneutral.workbook.template.build_workbook`,
+        possibly edited and re-saved (loaded with formulas, not ``data_only``).
+
+    Returns
+    -------
+    Layout
+        The names' ranges, the price and holding assets, the date system.
+
+    Raises
+    ------
+    UnknownNameError
+        A required name or sheet is missing, or a named Rebalance line is not on
+        the row the template puts it (the workbook is not the template's).
+    """
+    missing = [n for n in _LAYOUT_NAMES if n not in wb.defined_names]
+    if missing:
+        raise UnknownNameError(f"workbook must define the names {missing}; they are missing")
+    names: dict[str, tuple[str, str]] = {}
+    for name in _LAYOUT_NAMES:
+        dests = list(wb.defined_names[name].destinations)
+        if len(dests) != 1 or dests[0][0] not in wb.sheetnames:
+            raise UnknownNameError(f"name {name} must refer to one range on an existing sheet, "
+                                   f"got {wb.defined_names[name].attr_text!r}")
+        names[name] = (dests[0][0], dests[0][1].replace("$", ""))
+    if "Start" not in wb.sheetnames:
+        raise UnknownNameError("workbook must have the sheet 'Start'; it is missing")
+    sheet = names["CurrentContracts"][0]
+    for key, row in REBALANCE_ROWS.items():
+        if key in names and (names[key][0] != sheet
+                             or range_boundaries(names[key][1])[1] != row):
+            raise UnknownNameError(f"name {key} must be on {sheet} row {row} as in the template, "
+                                   f"got {names[key][0]}!{names[key][1]}")
+    header_sheet, header_ref = names["PriceAssets"]
+    price_assets = tuple(str(c.value) for row in wb[header_sheet][header_ref] for c in row)
+    hold_sheet, hold_ref = names["HoldingAssets"]
+    held = wb[hold_sheet][hold_ref]
+    held_cells = held if isinstance(held, tuple) else ((held,),)
+    holding_assets = tuple(str(row[0].value) for row in held_cells)
+    return Layout(names=names, price_assets=price_assets, holding_assets=holding_assets,
+                  date1904=wb.epoch == CALENDAR_MAC_1904)
+
+
+# ----------------------------------------------------------- Excel semantics ---
+_NUMERIC_TEXT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def _is_error(value: Any) -> bool:
+    return isinstance(value, str) and value in EXCEL_ERRORS
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _result(value: Any) -> CellValue:
+    """A reference or function result as the cell shows it (a blank shows 0)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else "#NUM!"
+
+
+def _operand(value: Any) -> float | str:
+    """An arithmetic operand as a float, or the error code it evaluates to."""
+    if _is_error(value):
+        return value
+    if value is None:
+        return 0.0
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, str):
+        return float(value) if _NUMERIC_TEXT.match(value) else "#VALUE!"
+    return float(value)
+
+
+def _arith(op: str, left: Any, right: Any) -> float | str:
+    a = _operand(left)
+    if isinstance(a, str):
+        return a
+    b = _operand(right)
+    if isinstance(b, str):
+        return b
+    if op == "+":
+        out = a + b
+    elif op == "-":
+        out = a - b
+    elif op == "*":
+        out = a * b
+    else:
+        if b == 0.0:
+            return "#DIV/0!"
+        out = a / b
+    return out if math.isfinite(out) else "#NUM!"
+
+
+def _add(a: Any, b: Any) -> float | str:
+    return _arith("+", a, b)
+
+
+def _sub(a: Any, b: Any) -> float | str:
+    return _arith("-", a, b)
+
+
+def _mul(a: Any, b: Any) -> float | str:
+    return _arith("*", a, b)
+
+
+def _div(a: Any, b: Any) -> float | str:
+    return _arith("/", a, b)
+
+
+def _sum(values: Sequence[Any]) -> float | str:
+    """SUM over a range: left to right, text/booleans/blanks skipped, first error wins."""
+    total = 0.0
+    for value in values:
+        if _is_error(value):
+            return value
+        if _is_number(value):
+            total += float(value)
+    return total if math.isfinite(total) else "#NUM!"
+
+
+def _truth(value: Any) -> bool | str:
+    """An IF condition as a boolean, or its error code."""
+    if _is_error(value):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        upper = value.strip().upper()
+        return upper == "TRUE" if upper in ("TRUE", "FALSE") else "#VALUE!"
+    return float(value) != 0.0
+
+
+def _if(condition: Any, then: Callable[[], Any], otherwise: Callable[[], Any]) -> Any:
+    flag = _truth(condition)
+    if isinstance(flag, str):
+        return flag
+    return _result(then() if flag else otherwise())
+
+
+def _compare(left: Any, right: Any) -> int | str:
+    """-1, 0 or 1 as Excel orders values (numbers < text < booleans), or an error code."""
+    for value in (left, right):
+        if _is_error(value):
+            return value
+
+    def blank_like(other: Any) -> Any:
+        return False if isinstance(other, bool) else "" if isinstance(other, str) else 0.0
+
+    a = blank_like(right) if left is None else left
+    b = blank_like(left) if right is None else right
+
+    def rank(value: Any) -> int:
+        return 2 if isinstance(value, bool) else 1 if isinstance(value, str) else 0
+
+    if rank(a) != rank(b):
+        return -1 if rank(a) < rank(b) else 1
+    if isinstance(a, str):
+        a, b = a.lower(), b.lower()
+    return (a > b) - (a < b)
+
+
+def _equal(a: Any, b: Any) -> bool | str:
+    cmp = _compare(a, b)
+    return cmp if isinstance(cmp, str) else cmp == 0
+
+
+def _greater(a: Any, b: Any) -> bool | str:
+    cmp = _compare(a, b)
+    return cmp if isinstance(cmp, str) else cmp > 0
+
+
+def _n(value: Any) -> float | str:
+    """Excel's N(): numbers as themselves, TRUE 1, FALSE 0, text 0, errors propagate."""
+    if _is_error(value):
+        return value
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    return float(value) if _is_number(value) else 0.0
+
+
+def _search_found(needle: str, haystack: Any) -> bool:
+    """ISNUMBER(SEARCH(needle, haystack)) for a needle without wildcards."""
+    if _is_error(haystack) or haystack is None:
+        return False
+    text = ("TRUE" if haystack else "FALSE") if isinstance(haystack, bool) else str(haystack)
+    return needle.lower() in text.lower()
+
+
+def _round(value: Any, digits: int) -> float | str:
+    """Excel's ROUND: half away from zero on the number's shortest decimal form."""
+    number = _operand(value)
+    if isinstance(number, str):
+        return number
+    quantum = Decimal(1).scaleb(-digits)
+    rounded = Decimal(repr(number)).quantize(quantum, rounding=ROUND_HALF_UP,
+                                             context=Context(prec=400))
+    return float(rounded)
+
+
+def _abs(value: Any) -> float | str:
+    number = _operand(value)
+    return number if isinstance(number, str) else abs(number)
+
+
+def _fit(result: Any, n_rows: int, n_cols: int) -> list[list[CellValue]]:
+    """An array formula's result spread over its fixed range, as Excel fills it."""
+    if not isinstance(result, list | tuple):
+        value = _result(result)
+        return [[value] * n_cols for _ in range(n_rows)]
+    grid = [list(row) if isinstance(row, list | tuple) else [row] for row in result]
+    rows, cols = len(grid), max((len(row) for row in grid), default=0)
+    out = []
+    for i in range(n_rows):
+        line: list[CellValue] = []
+        for j in range(n_cols):
+            src_i = 0 if rows == 1 else i
+            src_j = 0 if cols == 1 else j
+            if rows == 0 or src_i >= rows or src_j >= len(grid[src_i]):
+                line.append("#N/A")
+            else:
+                line.append(_result(grid[src_i][src_j]))
+        out.append(line)
+    return out
+
+
+def _arg(value: Any) -> Any:
+    """A cell value as xlwings passes it to a function (numbers as float)."""
+    if _is_number(value):
+        return float(value)
+    return value
+
+
+# ------------------------------------------------------------------ the model ---
+class _Book:
+    """Cell values (inputs and computed) keyed by (sheet, coordinate)."""
+
+    def __init__(self) -> None:
+        self.cells: dict[CellKey, Any] = {}
+        self.out: dict[CellKey, CellValue] = {}
+
+    def put(self, key: CellKey, value: Any) -> None:
+        value = _result(value)
+        self.cells[key] = value
+        self.out[key] = value
+
+    def get(self, key: CellKey) -> Any:
+        return self.cells.get(key)
+
+    def col(self, keys: Sequence[CellKey]) -> list[list[Any]]:
+        """A column as a function argument: a list of one-cell rows."""
+        return [[_arg(self.cells.get(k))] for k in keys]
+
+    def put_array(self, grid: Sequence[Sequence[CellKey]], result: Any) -> None:
+        values = _fit(result, len(grid), len(grid[0]))
+        for keys, row in zip(grid, values, strict=True):
+            for key, value in zip(keys, row, strict=True):
+                self.put(key, value)
+
+
+def _check_inputs(inputs: BookInputs, layout: Layout) -> None:
+    if tuple(inputs.prices.columns) != layout.price_assets:
+        raise UnknownNameError(f"inputs' price columns {list(inputs.prices.columns)} must be "
+                               f"the workbook's {list(layout.price_assets)}")
+    n_dates = len(layout.column("Dates"))
+    if len(inputs.prices) != n_dates:
+        raise InsufficientDataError(f"inputs must have {n_dates} dates as the workbook, got "
+                                    f"{len(inputs.prices)}")
+    if tuple(inputs.holdings["asset"]) != layout.holding_assets:
+        raise UnknownNameError(f"inputs' holdings {list(inputs.holdings['asset'])} must be the "
+                               f"workbook's {list(layout.holding_assets)}")
+
+
+def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValue]:
+    """Value of every formula cell of the workbook for the given inputs.
+
+    Parameters
+    ----------
+    inputs : BookInputs
+        Prices, holdings, settings and current position; its price columns,
+        dates and holdings must match the workbook's (``layout``).
+    layout : Layout
+        Where the workbook's cells are (:func:`read_layout`).
+
+    Returns
+    -------
+    dict
+        ``(sheet, coordinate) -> value`` for every formula cell, every cell of
+        a CSE array range included; ``Settings`` ``FuturesPrice`` only when it
+        holds the default formula (``inputs.settings.futures_price is None``).
+        Values are ``float``/``int``/``bool``/``str``; errors are their codes
+        (``"#N/A"``); dates (the Rolling date column) are Excel serial numbers
+        in the workbook's date system.
+
+    Raises
+    ------
+    UnknownNameError
+        Price columns or holdings differ from the workbook's.
+    InsufficientDataError
+        The number of dates differs from the workbook's.
+
+    Notes
+    -----
+    Function cells call :mod:`betaneutral.udfs` with the argument cells;
+    native formulas follow Excel's rules (module notes). For example the
+    benchmark column is ``I_0 = BTC_0``, ``I_t = BTC_t`` (benchmark BTC) or
+    ``I_t = I_{t-1} * (1 + 0.5 (BTC_t/BTC_{t-1} - 1) + 0.5 (ETH_t/ETH_{t-1} - 1))``,
+    evaluated in that order.
+    """
+    _check_inputs(inputs, layout)
+    book = _Book()
+    s = inputs.settings
+
+    # ---- inputs
+    price_grid = layout.grid("PriceBlock")
+    values = inputs.prices.to_numpy(dtype=float)
+    for i, keys in enumerate(price_grid):
+        for j, key in enumerate(keys):
+            v = values[i, j]
+            book.cells[key] = None if math.isnan(v) else float(v)
+    for key, qty in zip(layout.column("HoldingQuantities"), inputs.holdings["quantity"],
+                        strict=True):
+        book.cells[key] = float(qty)
+    for field_name, name in SETTINGS_NAMES.items():
+        book.cells[layout.cell(name)] = getattr(s, field_name)
+    book.cells[layout.cell("CurrentContracts")] = float(inputs.current_contracts)
+
+    def val(name: str) -> Any:
+        return book.get(layout.cell(name))
+
+    def arg(name: str) -> Any:
+        return _arg(val(name))
+
+    contract = [[arg("HedgeContract")]]
+
+    # ---- Settings: default futures price = last BTC close
+    btc = layout.column("BTCPrices")
+    eth = layout.column("ETHPrices")
+    if s.futures_price is None:
+        book.put(layout.cell("FuturesPrice"), _result(book.get(btc[-1])))
+
+    # ---- Benchmark index column
+    bench = layout.column("BenchPrices")
+    is_btc = _equal(val("BenchmarkChoice"), "BTC")
+    book.put(bench[0], book.get(btc[0]))
+    for t in range(1, len(bench)):
+        b, b0, c, c0 = (book.get(k) for k in (btc[t], btc[t - 1], eth[t], eth[t - 1]))
+        prev = book.get(bench[t - 1])
+        book.put(bench[t], _if(
+            is_btc, lambda b=b: b,
+            lambda b=b, b0=b0, c=c, c0=c0, prev=prev: _mul(prev, _add(
+                _add(1.0, _mul(0.5, _sub(_div(b, b0), 1.0))),
+                _mul(0.5, _sub(_div(c, c0), 1.0))))))
+
+    # ---- Holdings
+    columns = {asset: [row[j] for row in price_grid]
+               for j, asset in enumerate(layout.price_assets)}
+    bench_arg, btc_arg = book.col(bench), book.col(btc)
+    hold = {name: layout.column(name) for name in (
+        "HoldingPrices", "HoldingValues", "HoldingWeights", "HoldingBenchBetas", "HoldingBetas",
+        "HoldingDollarBetas", "HoldingBetaShares", "HoldingQuantities")}
+    for i, asset in enumerate(inputs.holdings["asset"]):
+        prices_arg = book.col(columns[asset])
+        book.put(hold["HoldingPrices"][i], book.get(columns[asset][-1]))
+        book.put(hold["HoldingValues"][i], _mul(book.get(hold["HoldingQuantities"][i]),
+                                                book.get(hold["HoldingPrices"][i])))
+        for name, bench_prices in (("HoldingBenchBetas", bench_arg), ("HoldingBetas", btc_arg)):
+            book.put(hold[name][i], udfs.BETA_VS_BTC(
+                prices_arg, bench_prices, arg("Window"), arg("BetaMethod"), arg("MinObs"),
+                arg("ReturnType")))
+    value_cells = hold["HoldingValues"]
+    book.put(layout.cell("PortfolioValue"), _sum([book.get(k) for k in value_cells]))
+    for i, key in enumerate(value_cells):
+        book.put(hold["HoldingWeights"][i], _div(book.get(key), val("PortfolioValue")))
+        book.put(hold["HoldingDollarBetas"][i], _mul(book.get(key),
+                                                     book.get(hold["HoldingBetas"][i])))
+    book.put(layout.cell("DollarBeta"), _sum([book.get(k) for k in hold["HoldingDollarBetas"]]))
+    for i, key in enumerate(hold["HoldingDollarBetas"]):
+        book.put(hold["HoldingBetaShares"][i], _div(book.get(key), val("DollarBeta")))
+    total_sheet, _, total_row, _, _ = layout.bounds("PortfolioValue")
+    for name in ("HoldingWeights", "HoldingBetaShares"):
+        _, col, _, _, _ = layout.bounds(name)
+        book.put((total_sheet, f"{get_column_letter(col)}{total_row}"),
+                 _sum([book.get(k) for k in hold[name]]))
+    spot = book.col(value_cells)
+    betas = book.col(hold["HoldingBetas"])
+    book.put(layout.cell("PortfolioBenchBeta"),
+             udfs.PORTFOLIO_BETA(spot, book.col(hold["HoldingBenchBetas"])))
+    book.put(layout.cell("PortfolioBeta"), udfs.PORTFOLIO_BETA(spot, betas))
+
+    # ---- Stats and Rolling
+    for asset, row in zip(inputs.holdings["asset"], layout.grid("BetaStats"), strict=True):
+        book.put_array([row], udfs.BETA_STATS(book.col(columns[asset]), btc_arg, arg("Window"),
+                                              arg("MinObs")))
+    rolling = layout.grid("RollingBetas")
+    sheet, c1, r1, _, _ = layout.bounds("RollingBetas")
+    date_col = get_column_letter(c1 - 1)
+    epoch = CALENDAR_MAC_1904 if layout.date1904 else CALENDAR_WINDOWS_1900
+    for t, day in enumerate(inputs.prices.index):
+        stamp = day.to_pydatetime() if hasattr(day, "to_pydatetime") else day
+        if not isinstance(stamp, dt.datetime):
+            stamp = dt.datetime(stamp.year, stamp.month, stamp.day)
+        book.put((sheet, f"{date_col}{r1 + t}"), float(to_excel(stamp, epoch)))
+    for j, asset in enumerate(inputs.holdings["asset"]):
+        book.put_array([[row[j]] for row in rolling], udfs.ROLLING_BETA(
+            book.col(columns[asset]), bench_arg, arg("RollingWindow"), arg("MinObs")))
+
+    # ---- Rebalance
+    def line(key: str, value: Any) -> None:
+        book.put(layout.rebalance(key), value)
+
+    for key, name in _SHOWN.items():
+        line(key, val(name))
+    book.put(layout.cell("ContractKind"), udfs.CONTRACT_SPEC(arg("HedgeContract"), "kind"))
+    book.put(layout.cell("ContractSize"),
+             udfs.CONTRACT_SPEC(arg("HedgeContract"), "contract_size"))
+    book.put(layout.cell("ContractNotionalUSD"), _if(
+        _search_found("inverse", val("ContractKind")),
+        lambda: val("ContractSize"),
+        lambda: _mul(val("ContractSize"), val("FuturesPrice"))))
+    book.put(layout.cell("CurrentHedgeUSD"),
+             _mul(val("CurrentContracts"), val("ContractNotionalUSD")))
+    book.put(layout.cell("CurrentBeta"),
+             udfs.PORTFOLIO_BETA(spot, betas, arg("CurrentHedgeUSD")))
+    book.put(layout.cell("TargetHedgeUSD"),
+             udfs.HEDGE_NOTIONAL(spot, betas, arg("TargetBeta")))
+    book.put(layout.cell("HedgeChangeUSD"),
+             udfs.HEDGE_NOTIONAL(spot, betas, arg("TargetBeta"), arg("CurrentHedgeUSD")))
+    book.put(layout.cell("TargetContracts"), udfs.CONTRACTS_TO_SHORT(
+        arg("TargetHedgeUSD"), arg("FuturesPrice"), contract))
+    book.put(layout.cell("ShortNotionalUSD"),
+             _mul(val("TargetContracts"), val("ContractNotionalUSD")))
+    book.put(layout.cell("ResidualBeta"),
+             udfs.PORTFOLIO_BETA(spot, betas, arg("ShortNotionalUSD")))
+    sig_sheet, sc1, sr, _, _ = layout.bounds("Drift")
+    _, _, _, oc, _ = layout.bounds("OrderNotionalUSD")
+    book.put_array([[(sig_sheet, f"{get_column_letter(c)}{sr}") for c in range(sc1, oc + 1)]],
+                   udfs.REBALANCE_SIGNAL(spot, betas, arg("CurrentHedgeUSD"), arg("TargetBeta"),
+                                         arg("RebalanceBand")))
+    book.put(layout.cell("Action"), _if(
+        _equal(_n(val("Breach")), 1.0),
+        lambda: "REBALANCE", lambda: "HOLD: inside the band"))
+    book.put(layout.cell("ContractsDelta"),
+             _round(_sub(val("TargetContracts"), val("CurrentContracts")), 8))
+    delta = val("ContractsDelta")
+    book.put(layout.cell("OrderSide"), _if(
+        _greater(delta, 0.0), lambda: "SELL",
+        lambda: _if(_greater(0.0, delta), lambda: "BUY", lambda: "NONE")))
+    book.put(layout.cell("OrderContracts"), _abs(delta))
+    book.put(layout.cell("SettlementCurrency"),
+             udfs.CONTRACT_SPEC(arg("HedgeContract"), "settlement_currency"))
+    book.put(layout.cell("MarginBuffer"), udfs.MARGIN_BUFFER(
+        arg("ShortNotionalUSD"), arg("FuturesPrice"), arg("StressMove"), contract,
+        arg("SafetyMultiplier")))
+    book.put(layout.cell("LiquidationPrice"), udfs.LIQUIDATION_PRICE(
+        arg("TargetContracts"), arg("FuturesPrice"), arg("MarginBuffer"), contract))
+    liq = val("LiquidationPrice")
+    book.put(layout.cell("LiquidationDistance"), _if(
+        _is_number(liq), lambda: _sub(_div(liq, val("FuturesPrice")), 1.0), lambda: liq))
+    book.put(layout.cell("FundingCostUSD"), udfs.FUNDING_COST(
+        arg("ShortNotionalUSD"), arg("FundingRate8h"),
+        _arg(_mul(val("FundingHorizonDays"), 24.0))))
+
+    # ---- Scenarios
+    book.put_array(layout.grid("ScenarioTable"), udfs.HEDGE_SCENARIOS(
+        spot, betas, arg("TargetContracts"), arg("FuturesPrice"), arg("MarginBuffer"),
+        contract))
+
+    # ---- Start
+    for i, (_, name, _, _) in enumerate(START_FIGURES):
+        book.put((layout.start_sheet, f"{START_FIGURES_COLUMN}{START_FIGURES_FIRST_ROW + i}"),
+                 val(name))
+    return book.out

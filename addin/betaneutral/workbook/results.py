@@ -1,0 +1,92 @@
+"""Reading a computed workbook's outputs by name, and the hedge orders they imply.
+
+The computed values of :func:`betaneutral.workbook.model.compute_values` are
+keyed by cell; the workbook's defined names say which cell holds what. This
+module reads the headline numbers (for the command's summary) and turns the
+Rebalance sheet's numbers into hedge orders and tickets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook
+
+from betaneutral.core.contracts import get_contract
+from betaneutral.core.orders import HedgeOrder, hedge_orders
+from betaneutral.errors import UnknownNameError
+from betaneutral.tickets import Ticket, book_fingerprint, make_tickets
+
+__all__ = ["SUMMARY_NAMES", "book_orders", "book_tickets", "named_values"]
+
+CellKey = tuple[str, str]
+
+#: Headline outputs, in the order the command prints them: (defined name, label).
+SUMMARY_NAMES: tuple[tuple[str, str], ...] = (
+    ("PortfolioValue", "Portfolio value (USD)"),
+    ("PortfolioBeta", "Portfolio beta to BTC (unhedged)"),
+    ("HedgeContract", "Hedge contract"),
+    ("FuturesPrice", "Futures price (USD)"),
+    ("TargetHedgeUSD", "Hedge notional to short (USD)"),
+    ("TargetContracts", "Contracts to short"),
+    ("ResidualBeta", "Residual beta after rounding"),
+    ("CurrentContracts", "Current position (contracts)"),
+    ("CurrentBeta", "Portfolio beta with current hedge"),
+    ("Drift", "Drift from target"),
+    ("Action", "Action"),
+    ("OrderSide", "Order side"),
+    ("OrderContracts", "Order size (contracts)"),
+    ("MarginBuffer", "Margin buffer (settlement currency)"),
+    ("SettlementCurrency", "Settlement currency"),
+    ("LiquidationPrice", "Liquidation price (USD)"),
+    ("FundingCostUSD", "Funding paid over the horizon (USD)"),
+)
+
+
+def _cell_of(wb: Workbook, name: str) -> CellKey:
+    dn = wb.defined_names.get(name)
+    if dn is None:
+        raise UnknownNameError(f"the workbook must define the name {name!r}, got none")
+    (sheet, ref), *_ = dn.destinations
+    return sheet, ref.replace("$", "").split(":")[0]
+
+
+def named_values(wb: Workbook, values: Mapping[CellKey, Any], names: list[str]
+                 ) -> dict[str, Any]:
+    """Value of each named cell: the computed value for a formula, else the cell's input."""
+    out = {}
+    for name in names:
+        key = _cell_of(wb, name)
+        out[name] = values[key] if key in values else wb[key[0]][key[1]].value
+    return out
+
+
+def book_orders(wb: Workbook, values: Mapping[CellKey, Any]) -> list[HedgeOrder]:
+    """Orders that restore the target, or none when the drift is inside the band.
+
+    When the book has no hedge yet, or the rebalance signal breaches the band,
+    the orders move the position from ``CurrentContracts`` to
+    ``TargetContracts``; the reason carries the drift and the band.
+    """
+    v = named_values(wb, values, ["HedgeContract", "FuturesPrice", "CurrentContracts",
+                                  "TargetContracts", "CurrentBeta", "ResidualBeta", "Drift",
+                                  "Breach", "RebalanceBand"])
+    for key in ("FuturesPrice", "TargetContracts", "CurrentBeta", "Drift"):
+        if isinstance(v[key], str):  # an error code from the sheet: nothing can be ordered
+            return []
+    current = float(v["CurrentContracts"] or 0.0)
+    if current != 0.0 and v["Breach"] is not True:
+        return []
+    return hedge_orders(
+        current, float(v["TargetContracts"]), get_contract(str(v["HedgeContract"])),
+        float(v["FuturesPrice"]), beta_before=float(v["CurrentBeta"]),
+        beta_after=None if isinstance(v["ResidualBeta"], str) else float(v["ResidualBeta"]),
+        drift=float(v["Drift"]), band=float(v["RebalanceBand"]))
+
+
+def book_tickets(wb: Workbook, values: Mapping[CellKey, Any], state: Mapping[str, Any], *,
+                 created: datetime | None = None) -> list[Ticket]:
+    """Tickets for :func:`book_orders`, with client ids derived from the book ``state``."""
+    return make_tickets(book_orders(wb, values), book_fingerprint(state), created=created)
