@@ -1,57 +1,222 @@
 """The ``betaneutral`` command.
 
-Exit codes: 0 success; 1 data or validation error; 2 usage error; 3 a file is
-locked or cannot be written. Diagnostics go to standard error as one line;
-a user's mistake never produces a traceback.
+Commands: ``demo``, ``fill``, ``compute``, ``check``, ``tickets`` and
+``build-template`` (``betaneutral COMMAND --help`` describes each).
+
+Exit codes: 0 success; 1 data or validation error (including mismatches found
+by ``check``); 2 usage error; 3 a file is locked, exists, or cannot be read or
+written. Diagnostics go to standard error as one line; a user's mistake never
+produces a traceback. Progress messages appear on standard error only when it
+is a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
-
-import pandas as pd
+from pathlib import Path
+from typing import Any
 
 from betaneutral import __version__
 from betaneutral.errors import BetaNeutralError
+from betaneutral.files import FileProblemError
 
 EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_FILE = 3
 
+DEMO_BOOK = "BetaNeutral-demo.xlsx"
+DEMO_TICKETS = "hedge-tickets.csv"
 
-class FileProblemError(Exception):
-    """A file is locked, missing or cannot be written (exit code 3)."""
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return None
+    return lambda message: print(f"... {message}", file=sys.stderr, flush=True)
 
 
-def _beta_table(prices: pd.DataFrame, *, benchmark: str = "BTC", window: int | None = None,
-                method: str = "ols", min_obs: int = 60) -> pd.DataFrame:
-    from betaneutral.core.beta import betas_from_prices
+def _state(inputs: Any) -> dict[str, Any]:
+    """The book state that identifies a batch of orders (see ``book_fingerprint``)."""
+    last = inputs.prices.iloc[-1]
+    return {
+        "holdings": [[str(a), float(q)] for a, q in
+                     zip(inputs.holdings["asset"], inputs.holdings["quantity"], strict=True)],
+        "last_date": str(inputs.prices.index[-1]),
+        "last_prices": {str(k): float(v) for k, v in last.items()},
+        "settings": dataclasses.asdict(inputs.settings),
+        "current_contracts": float(inputs.current_contracts),
+    }
 
-    assets = prices.drop(columns=[benchmark])
-    est = betas_from_prices(assets, prices[benchmark], method=method,  # type: ignore[arg-type]
-                            window=window, min_obs=min_obs)
-    table = est.stats.to_frame(est.names)
-    table.insert(0, f"beta ({method})", est.beta)
-    return table
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:,.6f}" if abs(value) < 10 else f"{value:,.2f}"
+    return str(value)
+
+
+def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
+                  fmt: str = "tickets") -> tuple[dict[str, Any], list[Any]]:
+    """Compute ``wb`` (an openpyxl workbook), write it to ``out`` with values and tickets."""
+    from betaneutral.tickets import write_tickets_csv, write_tickets_sheet
+    from betaneutral.workbook.cache import write_cached_values
+    from betaneutral.workbook.inputs import read_inputs
+    from betaneutral.workbook.model import compute_values, read_layout
+    from betaneutral.workbook.results import SUMMARY_NAMES, book_tickets, named_values
+
+    inputs = read_inputs(wb)
+    values = compute_values(inputs, read_layout(wb))
+    tickets = book_tickets(wb, values, _state(inputs))
+    write_tickets_sheet(wb["Tickets"], tickets)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
+        raw = Path(tmp) / f"raw{out.suffix}"
+        wb.save(raw)
+        write_cached_values(raw, out, values, force=force)
+    if tickets_csv is not None:
+        write_tickets_csv(tickets, tickets_csv, fmt=fmt, force=force)  # type: ignore[arg-type]
+    summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES])
+    return summary, tickets
+
+
+def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
+    from betaneutral.workbook.results import SUMMARY_NAMES
+
+    width = max(len(label) for _, label in SUMMARY_NAMES)
+    for name, label in SUMMARY_NAMES:
+        print(f"  {label:<{width}}  {_fmt(summary[name])}")
+    if tickets:
+        print(f"  {'Orders':<{width}}  " + "; ".join(
+            f"{t.side.upper()} {t.amount_contracts:g} {t.symbol} ({t.type}"
+            f"{', reduce-only' if t.reduce_only else ''})" for t in tickets))
+    else:
+        print(f"  {'Orders':<{width}}  none (drift inside the band)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Print the beta table of the built-in synthetic book."""
-    from betaneutral.sample import SAMPLE_LABEL, TRUE_BETAS, sample_prices
+    """Fill the template with the synthetic sample, compute it, write book and tickets."""
+    from betaneutral.sample import SAMPLE_LABEL
+    from betaneutral.workbook.template import build_workbook
 
-    prices = sample_prices()
-    table = _beta_table(prices, window=args.window)
-    table.insert(1, "true beta", [TRUE_BETAS[a] for a in table.index])
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = _progress(args)
+    if report:
+        report("building the workbook from the sample data")
+    wb = build_workbook()
+    book, csv_path = out_dir / DEMO_BOOK, out_dir / DEMO_TICKETS
+    summary, tickets = _compute_book(wb, book, force=args.force, tickets_csv=csv_path)
     print(SAMPLE_LABEL)
-    print(f"Betas to BTC, daily simple returns, {prices.index[0]:%Y-%m-%d} .. "
-          f"{prices.index[-1]:%Y-%m-%d}" + (f", last {args.window} returns" if args.window
-                                             else ""))
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
-        print(table[["beta (ols)", "true beta", "se", "hac_se", "r_squared", "n_obs",
-                     "ci_low", "ci_high"]].to_string())
+    _print_summary(summary, tickets)
+    print(f"Wrote {book} and {csv_path}")
+    return EXIT_OK
+
+
+def cmd_fill(args: argparse.Namespace) -> int:
+    """Fill a fresh template with the user's CSV inputs and compute it."""
+    from betaneutral.workbook.compute import fill_workbook
+    from betaneutral.workbook.inputs import read_csv_inputs
+
+    out = Path(args.output)
+    if out.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise BetaNeutralError(f"output must end in .xlsx or .xlsm, got {out.name!r}")
+    inputs = read_csv_inputs(args.holdings, args.prices, args.settings)
+    wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm")
+    summary, tickets = _compute_book(wb, out, force=args.force, tickets_csv=None)
+    _print_summary(summary, tickets)
+    print(f"Wrote {out}")
+    return EXIT_OK
+
+
+def _output_for(args: argparse.Namespace) -> tuple[Path, bool]:
+    src = Path(args.book)
+    if args.in_place:
+        if args.output:
+            raise BetaNeutralError("give either -o/--output or --in-place, not both")
+        return src, True
+    if not args.output:
+        raise BetaNeutralError("an output file is required: -o OUT.xlsx (or --in-place)")
+    out = Path(args.output)
+    if out.resolve() == src.resolve():
+        raise BetaNeutralError("the output must differ from the input; use --in-place to "
+                               "update the input (a timestamped backup is kept)")
+    return out, args.force
+
+
+def cmd_compute(args: argparse.Namespace) -> int:
+    """Compute a (possibly edited) workbook and write its values next to the formulas."""
+    from betaneutral.workbook.compute import compute_workbook
+
+    src = Path(args.book)
+    out, force = _output_for(args)
+    if args.in_place:
+        from betaneutral.files import backup_copy
+
+        backup = backup_copy(src)
+        print(f"Backup: {backup}")
+    compute_workbook(src, out, progress=_progress(args), force=force)
+    print(f"Wrote {out}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Evaluate the workbook's formulas with a formula engine and compare with Python."""
+    from betaneutral.archive import check_workbook_archive
+
+    check_workbook_archive(args.book)
+    try:
+        from betaneutral.workbook.engine import check_workbook
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise BetaNeutralError(str(exc)) from None
+    try:
+        mismatches = check_workbook(args.book, rtol=args.rtol)
+    except ImportError as exc:
+        raise BetaNeutralError(str(exc)) from None
+    if not mismatches:
+        print(f"{args.book}: every formula cell agrees with the Python computation")
+        return EXIT_OK
+    print(f"{'cell':<24} {'expected':>24} {'engine':>24}  reason")
+    for m in mismatches[: args.limit]:
+        where = f"{m.sheet}!{m.coordinate}"
+        print(f"{where:<24} {m.expected!s:>24} {m.actual!s:>24}  {m.reason}")
+    more = len(mismatches) - args.limit
+    if more > 0:
+        print(f"... and {more} more")
+    print(f"{len(mismatches)} mismatching cell(s)", file=sys.stderr)
+    return EXIT_DATA
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    """Write the hedge tickets of a workbook to CSV."""
+    from openpyxl import load_workbook
+
+    from betaneutral.archive import check_workbook_archive
+    from betaneutral.tickets import write_tickets_csv
+    from betaneutral.workbook.inputs import read_inputs
+    from betaneutral.workbook.model import compute_values, read_layout
+    from betaneutral.workbook.results import book_tickets
+
+    check_workbook_archive(args.book)
+    wb = load_workbook(args.book, keep_links=False)
+    inputs = read_inputs(wb)
+    values = compute_values(inputs, read_layout(wb))
+    tickets = book_tickets(wb, values, _state(inputs))
+    write_tickets_csv(tickets, args.output, fmt=args.format, force=args.force)
+    print(f"Wrote {len(tickets)} ticket(s) to {args.output}" if tickets else
+          f"No order: the drift is inside the band; wrote an empty {args.output}")
+    return EXIT_OK
+
+
+def cmd_build_template(args: argparse.Namespace) -> int:
+    """Regenerate templates/BetaNeutral.xlsx and BetaNeutral.xlsm from code."""
+    from betaneutral.workbook.compute import build_committed_templates
+
+    xlsx, xlsm = build_committed_templates(args.root)
+    print(f"Wrote {xlsx} and {xlsm}")
     return EXIT_OK
 
 
@@ -62,11 +227,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"betaneutral {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    demo = sub.add_parser("demo", help="run the whole job on the built-in synthetic sample",
-                          description="Run the whole job on the built-in synthetic sample.")
-    demo.add_argument("--window", type=int, default=None,
-                      help="use the last N daily returns (default: all)")
-    demo.set_defaults(func=cmd_demo)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], text: str
+            ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("demo", cmd_demo, "Run the whole job on the built-in synthetic sample: write a "
+            "computed workbook and the hedge tickets, and print a summary.")
+    p.add_argument("--out", default="demo-output", help="folder to write to (default: "
+                   "demo-output)")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+
+    p = add("fill", cmd_fill, "Fill a fresh copy of the template with your holdings and "
+            "prices (CSV) and compute it.")
+    p.add_argument("--holdings", required=True, help="CSV: asset, quantity[, price]")
+    p.add_argument("--prices", required=True, help="CSV: wide (date + one column per asset) "
+                   "or long (date, symbol, close); dates in UTC")
+    p.add_argument("--settings", help="TOML file with Settings values")
+    p.add_argument("-o", "--output", required=True, help="workbook to write (.xlsx or .xlsm)")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+
+    p = add("compute", cmd_compute, "Compute a (possibly edited) workbook and write the results "
+            "as cached values next to its formulas.")
+    p.add_argument("book", help="the workbook to read (never modified unless --in-place)")
+    p.add_argument("-o", "--output", help="workbook to write")
+    p.add_argument("--in-place", action="store_true",
+                   help="update the input itself, keeping a timestamped backup")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+
+    p = add("check", cmd_check, "Evaluate the workbook's formulas with a formula engine and "
+            "compare every computed cell with the Python results.")
+    p.add_argument("book", help="the workbook to check")
+    p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
+    p.add_argument("--limit", type=int, default=50, help="mismatches to list (default 50)")
+
+    p = add("tickets", cmd_tickets, "Write the hedge orders of a workbook to CSV.")
+    p.add_argument("book", help="the workbook")
+    p.add_argument("-o", "--output", required=True, help="CSV file to write")
+    p.add_argument("--format", choices=["tickets", "binance-usdm"], default="tickets",
+                   help="column set: BetaNeutral tickets (default) or Binance USD-M batch "
+                   "orders")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+
+    p = add("build-template", cmd_build_template, "Regenerate templates/BetaNeutral.xlsx and "
+            "BetaNeutral.xlsm from code.")
+    p.add_argument("--root", default=".", help="repository root (default: current folder)")
     return parser
 
 
@@ -80,11 +290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except FileProblemError as exc:
+        print(f"betaneutral: error: {exc}", file=sys.stderr)
+        return EXIT_FILE
     except BetaNeutralError as exc:
         print(f"betaneutral: error: {exc}", file=sys.stderr)
         return EXIT_DATA
-    except FileProblemError as exc:
-        print(f"betaneutral: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"betaneutral: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FILE
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["FileProblemError", "atomic_output", "check_writable_target", "excel_lock_file"]
+__all__ = ["FileProblemError", "atomic_output", "backup_copy", "check_writable_target",
+           "excel_lock_file"]
 
 
 class FileProblemError(Exception):
@@ -48,6 +49,14 @@ def check_writable_target(path: Path, *, force: bool) -> None:
             f"{path} appears to be open in Excel ({lock.name} exists); close it and try again")
     if path.exists() and not force:
         raise FileProblemError(f"{path} exists; pass --force to replace it")
+
+
+def _default_mode(path: Path) -> None:
+    """Give a temporary file the mode a normally created file would have (not 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~umask)
 
 
 @contextlib.contextmanager
@@ -88,6 +97,7 @@ def atomic_output(
                 os.fsync(handle.fileno())
         if verify is not None:
             verify(tmp)
+        _default_mode(tmp)
         try:
             os.replace(tmp, target)
         except PermissionError as exc:
@@ -97,3 +107,18 @@ def atomic_output(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def backup_copy(path: Path) -> Path:
+    """Copy ``path`` to ``<stem>.<UTC timestamp>.bak<suffix>`` beside it; return the copy."""
+    import shutil
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.stem}.{stamp}.bak{path.suffix}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.stem}.{stamp}-{n}.bak{path.suffix}")
+        n += 1
+    shutil.copy2(path, target)
+    return target
