@@ -154,3 +154,27 @@ def test_help_on_every_command(cmd, capsys):
     """--help works on every command."""
     assert main([cmd, "--help"]) == EXIT_OK
     assert "usage:" in capsys.readouterr().out
+
+
+def test_compute_refreshes_the_tickets_sheet(tmp_path):
+    """After the hedge is in place, compute clears the sheet's ticket; before, it matches the CSV."""
+    h, p = _csv_inputs(tmp_path)
+    book = tmp_path / "book.xlsx"
+    main(["fill", "--holdings", str(h), "--prices", str(p), "-o", str(book), "--quiet"])
+    csv_path = tmp_path / "t.csv"
+    assert main(["tickets", str(book), "-o", str(csv_path)]) == EXIT_OK
+    (row,) = list(csv.DictReader(csv_path.open(newline="", encoding="utf-8")))
+    sheet = openpyxl.load_workbook(book)["Tickets"]
+    assert sheet["K2"].value == row["client_order_id"]
+    assert sheet["H2"].value == pytest.approx(float(row["amount_contracts"]))
+    # the user places the order and records the position: the drift is now inside the band
+    edited = tmp_path / "edited.xlsx"
+    wb = openpyxl.load_workbook(book)
+    wb["Rebalance"]["B5"].value = float(row["amount_contracts"])
+    wb.save(edited)
+    out = tmp_path / "out.xlsx"
+    assert main(["compute", str(edited), "-o", str(out), "--quiet"]) == EXIT_OK
+    after = openpyxl.load_workbook(out)["Tickets"]
+    assert all(after.cell(row=2, column=c).value is None for c in range(1, 18))
+    assert openpyxl.load_workbook(out, data_only=True)["Rebalance"]["B26"].value.startswith(
+        "HOLD")

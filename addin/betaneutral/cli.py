@@ -13,7 +13,6 @@ is a terminal.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -39,19 +38,6 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
     return lambda message: print(f"... {message}", file=sys.stderr, flush=True)
 
 
-def _state(inputs: Any) -> dict[str, Any]:
-    """The book state that identifies a batch of orders (see ``book_fingerprint``)."""
-    last = inputs.prices.iloc[-1]
-    return {
-        "holdings": [[str(a), float(q)] for a, q in
-                     zip(inputs.holdings["asset"], inputs.holdings["quantity"], strict=True)],
-        "last_date": str(inputs.prices.index[-1]),
-        "last_prices": {str(k): float(v) for k, v in last.items()},
-        "settings": dataclasses.asdict(inputs.settings),
-        "current_contracts": float(inputs.current_contracts),
-    }
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
@@ -67,11 +53,16 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     from betaneutral.workbook.cache import write_cached_values
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
-    from betaneutral.workbook.results import SUMMARY_NAMES, book_tickets, named_values
+    from betaneutral.workbook.results import (
+        SUMMARY_NAMES,
+        book_state,
+        book_tickets,
+        named_values,
+    )
 
     inputs = read_inputs(wb)
     values = compute_values(inputs, read_layout(wb))
-    tickets = book_tickets(wb, values, _state(inputs))
+    tickets = book_tickets(wb, values, book_state(inputs))
     write_tickets_sheet(wb["Tickets"], tickets)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
         raw = Path(tmp) / f"raw{out.suffix}"
@@ -198,13 +189,13 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
-    from betaneutral.workbook.results import book_tickets
+    from betaneutral.workbook.results import book_state, book_tickets
 
     check_workbook_archive(args.book)
     wb = load_workbook(args.book, keep_links=False)
     inputs = read_inputs(wb)
     values = compute_values(inputs, read_layout(wb))
-    tickets = book_tickets(wb, values, _state(inputs))
+    tickets = book_tickets(wb, values, book_state(inputs))
     write_tickets_csv(tickets, args.output, fmt=args.format, force=args.force)
     print(f"Wrote {len(tickets)} ticket(s) to {args.output}" if tickets else
           f"No order: the drift is inside the band; wrote an empty {args.output}")

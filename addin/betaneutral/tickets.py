@@ -45,6 +45,7 @@ __all__ = [
     "make_tickets",
     "read_tickets",
     "ticket_rows",
+    "tickets_sheet_cells",
     "to_ccxt_call",
     "write_tickets_csv",
     "write_tickets_sheet",
@@ -241,6 +242,27 @@ def to_ccxt_call(ticket: Ticket) -> tuple[tuple[Any, ...], dict[str, Any]]:
             ticket.price, params), {}
 
 
+def tickets_sheet_cells(tickets: Sequence[Ticket], *, used_rows: int, first_row: int = 2
+                        ) -> dict[str, Any]:
+    """Coordinate -> value for the Tickets sheet rows (same columns as the CSV).
+
+    Rows from ``first_row`` up to ``used_rows`` that the new tickets do not
+    fill are cleared (``None``). Text is neutralised; numbers stay numbers.
+    """
+    from openpyxl.utils import get_column_letter
+
+    out: dict[str, Any] = {}
+    last = max(used_rows, first_row + len(tickets) - 1)
+    for r in range(first_row, last + 1):
+        for c in range(1, len(TICKET_COLUMNS) + 1):
+            out[f"{get_column_letter(c)}{r}"] = None
+    for r, ticket in enumerate(tickets, start=first_row):
+        d = _safe_values(ticket)
+        for c, col in enumerate(TICKET_COLUMNS, start=1):
+            out[f"{get_column_letter(c)}{r}"] = d[col]
+    return out
+
+
 def write_tickets_sheet(ws: Any, tickets: Sequence[Ticket], *, first_row: int = 2) -> None:
     """Write the tickets below the Tickets sheet's header (same columns as the CSV).
 
@@ -250,15 +272,9 @@ def write_tickets_sheet(ws: Any, tickets: Sequence[Ticket], *, first_row: int = 
     """
     from betaneutral.workbook.cells import write_text
 
-    for row in ws.iter_rows(min_row=first_row, max_col=len(TICKET_COLUMNS)):
-        for cell in row:
-            cell.value = None
-    for r, ticket in enumerate(tickets, start=first_row):
-        d = _safe_values(ticket)
-        for c, col in enumerate(TICKET_COLUMNS, start=1):
-            value = d[col]
-            cell = ws.cell(row=r, column=c)
-            if isinstance(value, str):
-                write_text(cell, value)
-            else:
-                cell.value = value
+    for coord, value in tickets_sheet_cells(tickets, used_rows=ws.max_row,
+                                            first_row=first_row).items():
+        if isinstance(value, str):
+            write_text(ws[coord], value)
+        else:
+            ws[coord].value = value

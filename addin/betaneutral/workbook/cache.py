@@ -271,8 +271,33 @@ def _serialize(tree: Any, data: bytes) -> bytes:
                                                      xml_declaration=False)
 
 
-def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any]) -> bytes:
-    """The sheet part with ``values`` (coordinate -> value) stored in its formula cells."""
+def _set_plain(cell: Any, value: Any, q: Any, where: str) -> None:
+    """Store an input value in a cell without a formula (None clears it, keeping its style)."""
+    for child in list(cell):
+        if child.tag in (q("v"), q("is")):
+            cell.remove(child)
+    if "t" in cell.attrib:
+        del cell.attrib["t"]
+    if value is None:
+        return
+    if isinstance(value, str):  # inline text: never a formula, never an error value
+        inline = etree.SubElement(cell, q("is"))
+        text = etree.SubElement(inline, q("t"))
+        text.text = value
+        if value != value.strip():
+            text.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+        cell.set("t", "inlineStr")
+        return
+    kind, text_value = _encode(value, where)
+    v = etree.SubElement(cell, q("v"))
+    v.text = text_value
+    cell.set("t", kind)
+
+
+def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
+                   plain: Mapping[str, Any] | None = None) -> bytes:
+    """The sheet part with ``values`` (coordinate -> value) stored in its formula cells,
+    and ``plain`` values stored in (or cleared from) cells without a formula."""
     tree = _parse(data, sheet)
     root = tree.getroot()
     ns = etree.QName(root).namespace
@@ -317,7 +342,24 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any]) -> bytes:
         if cell is None:
             cell = _new_cell(sheet_data, rows, pos, q)
         _set_value(cell, values[given[pos]], q, f"{sheet}!{given[pos]}")
-    _extend_dimension(root, q, needed)
+    written = set(needed)
+    for coord, value in (plain or {}).items():
+        pos = coordinate_to_tuple(coord.replace("$", ""))
+        if pos in needed:
+            raise UnknownNameError(f"plain values must be for cells without a formula; "
+                                   f"{sheet}!{coord} holds one")
+        cell = cells.get(pos)
+        if cell is None:
+            if value is None:
+                continue
+            if sheet_data is None:
+                raise UnknownNameError(f"{sheet} has no cell data to write {coord} into")
+            cell = _new_cell(sheet_data, rows, pos, q)
+            cells[pos] = cell
+        _set_plain(cell, value, q, f"{sheet}!{coord}")
+        if value is not None:
+            written.add(pos)
+    _extend_dimension(root, q, written)
     return _serialize(tree, data)
 
 
@@ -387,6 +429,7 @@ def write_cached_values(
     *,
     recalc_on_load: bool = False,
     force: bool = False,
+    plain_values: Mapping[tuple[str, str], CellValue | None] | None = None,
 ) -> Path:
     """Copy a workbook, storing ``values`` as the cached values of its formula cells.
 
@@ -408,6 +451,11 @@ def write_cached_values(
         recompute everything on open (see the module notes).
     force : bool, default False
         Replace ``dst_path`` if it exists.
+    plain_values : mapping, optional
+        ``(sheet, coordinate) -> value`` for cells *without* a formula (e.g. the
+        Tickets rows): text is stored as inline text (never a formula or an
+        error value), numbers and booleans as such, and ``None`` clears the
+        cell (its style is kept).
 
     Returns
     -------
@@ -438,10 +486,13 @@ def write_cached_values(
     by_sheet: dict[str, dict[str, Any]] = {}
     for (sheet, coord), value in values.items():
         by_sheet.setdefault(sheet, {})[coord] = value
+    plain_by_sheet: dict[str, dict[str, Any]] = {}
+    for (sheet, coord), value in (plain_values or {}).items():
+        plain_by_sheet.setdefault(sheet, {})[coord] = value
     with zipfile.ZipFile(src) as zin:
         workbook_part = _workbook_part(zin)
         parts = _sheet_parts(zin, workbook_part)
-        unknown = sorted(set(by_sheet) - set(parts))
+        unknown = sorted((set(by_sheet) | set(plain_by_sheet)) - set(parts))
         if unknown:
             raise UnknownNameError(f"values must be for the workbook's sheets {list(parts)}, "
                                    f"got {unknown}")
@@ -459,8 +510,10 @@ def write_cached_values(
                 for info in zin.infolist():
                     data = zin.read(info)
                     sheet = sheet_of.get(info.filename)
-                    if sheet is not None and (sheet in by_sheet or _FORMULA_TAG.search(data)):
-                        data = _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}))
+                    if sheet is not None and (sheet in by_sheet or sheet in plain_by_sheet
+                                              or _FORMULA_TAG.search(data)):
+                        data = _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}),
+                                              plain_by_sheet.get(sheet))
                     elif info.filename == workbook_part:
                         data = _set_calc_properties(data, recalc_on_load)
                     zout.writestr(copy.copy(info), data)

@@ -31,6 +31,7 @@ from betaneutral.workbook.cache import check_archive, write_cached_values
 from betaneutral.workbook.cells import write_text
 from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, read_inputs
 from betaneutral.workbook.model import compute_values, read_layout
+from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
 __all__ = ["build_committed_templates", "compute_workbook", "fill_workbook"]
@@ -160,9 +161,11 @@ def compute_workbook(
     _check_formulas(wb, inputs)
     report("computing the formula cells")
     values = compute_values(inputs, layout)
-    report(f"writing {len(values)} values to {Path(dst).name}")
+    tickets = book_tickets(wb, values, book_state(inputs))
+    report(f"writing {len(values)} values and {len(tickets)} ticket(s) to {Path(dst).name}")
     out = write_cached_values(src_path, dst, values, force=force,
-                              recalc_on_load=recalc_on_load)
+                              recalc_on_load=recalc_on_load,
+                              plain_values=tickets_cells(wb, tickets))
     report("done")
     return out
 

@@ -19,7 +19,8 @@ from betaneutral.core.orders import HedgeOrder, hedge_orders
 from betaneutral.errors import UnknownNameError
 from betaneutral.tickets import Ticket, book_fingerprint, make_tickets
 
-__all__ = ["SUMMARY_NAMES", "book_orders", "book_tickets", "named_values"]
+__all__ = ["SUMMARY_NAMES", "book_orders", "book_state", "book_tickets", "named_values",
+           "tickets_cells"]
 
 CellKey = tuple[str, str]
 
@@ -84,6 +85,30 @@ def book_orders(wb: Workbook, values: Mapping[CellKey, Any]) -> list[HedgeOrder]
         float(v["FuturesPrice"]), beta_before=float(v["CurrentBeta"]),
         beta_after=None if isinstance(v["ResidualBeta"], str) else float(v["ResidualBeta"]),
         drift=float(v["Drift"]), band=float(v["RebalanceBand"]))
+
+
+def book_state(inputs: Any) -> dict[str, Any]:
+    """The book state that identifies a batch of orders (see ``book_fingerprint``):
+    holdings and quantities, the last date and prices, the settings and the position."""
+    import dataclasses
+
+    last = inputs.prices.iloc[-1]
+    return {
+        "holdings": [[str(a), float(q)] for a, q in
+                     zip(inputs.holdings["asset"], inputs.holdings["quantity"], strict=True)],
+        "last_date": str(inputs.prices.index[-1]),
+        "last_prices": {str(k): float(v) for k, v in last.items()},
+        "settings": dataclasses.asdict(inputs.settings),
+        "current_contracts": float(inputs.current_contracts),
+    }
+
+
+def tickets_cells(wb: Workbook, tickets: list[Ticket]) -> dict[CellKey, Any]:
+    """``(sheet, coordinate) -> value`` that puts ``tickets`` on the Tickets sheet."""
+    from betaneutral.tickets import tickets_sheet_cells
+
+    cells = tickets_sheet_cells(tickets, used_rows=wb["Tickets"].max_row)
+    return {("Tickets", coord): value for coord, value in cells.items()}
 
 
 def book_tickets(wb: Workbook, values: Mapping[CellKey, Any], state: Mapping[str, Any], *,
