@@ -11,11 +11,12 @@ import openpyxl
 import pytest
 from openpyxl.worksheet.formula import ArrayFormula
 
+from betaneutral.archive import UnsafeWorkbookError
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import FileProblemError
 from betaneutral.workbook import build_workbook, formula_cells
 from betaneutral.workbook import cache as cache_module
-from betaneutral.workbook.cache import CALC_ID, check_archive, write_cached_values
+from betaneutral.workbook.cache import CALC_ID, write_cached_values
 from betaneutral.workbook.template import xlwings_quickstart_path
 
 XLSM_MAIN = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
@@ -199,18 +200,13 @@ def test_a_part_with_a_dtd_is_refused(small, tmp_path: Path) -> None:
     assert not (tmp_path / "out.xlsx").exists()
 
 
-def test_check_archive_refuses_non_zip_and_oversized_packages(small, tmp_path: Path,
-                                                              monkeypatch) -> None:
-    """A text file is not a workbook; a package unpacking beyond the limit is refused."""
-    path, _ = small
+def test_a_file_that_is_not_a_workbook_is_refused_before_reading(tmp_path: Path) -> None:
+    """The source passes the archive pre-check first: a text file is refused, nothing written."""
     text = tmp_path / "fake.xlsx"
     text.write_text("hello")
-    with pytest.raises(InputTypeError, match="zip"):
-        check_archive(text)
-    check_archive(path)
-    monkeypatch.setattr(cache_module, "MAX_UNCOMPRESSED_BYTES", 100)
-    with pytest.raises(DomainError, match="unpack to at most 100 bytes"):
-        check_archive(path)
+    with pytest.raises(UnsafeWorkbookError, match="not a zip"):
+        write_cached_values(text, tmp_path / "out.xlsx", {})
+    assert not (tmp_path / "out.xlsx").exists()
 
 
 @pytest.fixture(scope="module")

@@ -157,7 +157,7 @@ def test_help_on_every_command(cmd, capsys):
 
 
 def test_compute_refreshes_the_tickets_sheet(tmp_path):
-    """After the hedge is in place, compute clears the sheet's ticket; before, it matches the CSV."""
+    """Before the hedge the sheet matches the CSV; once it is in place compute clears it."""
     h, p = _csv_inputs(tmp_path)
     book = tmp_path / "book.xlsx"
     main(["fill", "--holdings", str(h), "--prices", str(p), "-o", str(book), "--quiet"])

@@ -10,6 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from betaneutral.archive import UnsafeWorkbookError
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.workbook import build_workbook
@@ -163,7 +164,7 @@ def test_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
         read_inputs(tmp_path / "nope.xlsx")
     fake = tmp_path / "fake.xlsx"
     fake.write_text("date,BTC\n")
-    with pytest.raises(InputTypeError, match="zip"):
+    with pytest.raises(UnsafeWorkbookError, match="not a zip"):
         read_inputs(fake)
 
 

@@ -26,8 +26,8 @@ available (the add-in installed and macros allowed); without them the function
 cells show ``#NAME?`` instead of the stored values.
 
 The XML is parsed with lxml without entity resolution, network access or DTD
-loading, and archives are checked for size before they are read
-(:func:`check_archive`).
+loading, and archives are checked before they are read
+(:func:`betaneutral.archive.check_workbook_archive`).
 """
 
 from __future__ import annotations
@@ -48,30 +48,18 @@ from lxml import etree
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import coordinate_to_tuple
 
+from betaneutral.archive import check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import atomic_output
 
 __all__ = [
     "CALC_ID",
-    "MAX_ARCHIVE_BYTES",
-    "MAX_MEMBERS",
-    "MAX_UNCOMPRESSED_BYTES",
-    "check_archive",
     "write_cached_values",
 ]
 
 #: calcId written when the cached values are to be shown (Excel 2019 / Microsoft 365 engine).
 CALC_ID = 191029
-#: Largest workbook file accepted, in bytes.
-MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
-#: Most zip members accepted.
-MAX_MEMBERS = 10_000
-#: Largest total uncompressed size accepted, in bytes.
-MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
-#: Largest compression ratio accepted for a member over 16 MiB uncompressed.
-MAX_RATIO = 200
-
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           huge_tree=False, remove_blank_text=False)
 _REL_TYPE_DOC = "/officeDocument"
@@ -82,46 +70,6 @@ _DECLARATION = re.compile(rb"\s*<\?xml[^>]*\?>\s*")
 _ATTR = re.compile(rb"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
 
 CellValue = float | int | bool | str
-
-
-def check_archive(path: str | os.PathLike[str]) -> None:
-    """Refuse files that are not a reasonable workbook package (zip bomb guard).
-
-    Parameters
-    ----------
-    path : path-like
-        The ``.xlsx``/``.xlsm`` file.
-
-    Raises
-    ------
-    InputTypeError
-        The file is not a zip archive.
-    DomainError
-        The file exceeds :data:`MAX_ARCHIVE_BYTES`, has more than
-        :data:`MAX_MEMBERS` members, more than :data:`MAX_UNCOMPRESSED_BYTES`
-        uncompressed, or a large member compressed more than :data:`MAX_RATIO`
-        times.
-    """
-    p = Path(path)
-    size = p.stat().st_size
-    if size > MAX_ARCHIVE_BYTES:
-        raise DomainError(f"{p.name} must be at most {MAX_ARCHIVE_BYTES} bytes, got {size}")
-    if not zipfile.is_zipfile(p):
-        raise InputTypeError(f"{p.name} must be an .xlsx or .xlsm workbook (a zip package), "
-                             "got another kind of file")
-    with zipfile.ZipFile(p) as zf:
-        infos = zf.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise DomainError(f"{p.name} must have at most {MAX_MEMBERS} parts, got {len(infos)}")
-    total = sum(i.file_size for i in infos)
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise DomainError(f"{p.name} must unpack to at most {MAX_UNCOMPRESSED_BYTES} bytes, "
-                          f"got {total}")
-    for info in infos:
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > 16 * 1024 * 1024 and ratio > MAX_RATIO:
-            raise DomainError(f"{p.name}: part {info.filename} must be compressed at most "
-                              f"{MAX_RATIO} times, got {ratio:.0f}")
 
 
 # ---------------------------------------------------------------- package parts ---
@@ -468,7 +416,9 @@ def write_cached_values(
         A value names a sheet the workbook does not have, a formula cell has
         no value, or a value is given for a cell without a formula.
     DomainError
-        A value is not finite, or the archive fails :func:`check_archive`.
+        A value is not finite.
+    betaneutral.archive.UnsafeWorkbookError
+        The source fails :func:`betaneutral.archive.check_workbook_archive`.
     InputTypeError
         A value has an unsupported type.
     betaneutral.files.FileProblemError
@@ -482,7 +432,7 @@ def write_cached_values(
     ``os.replace``; on any error nothing is left behind.
     """
     src = Path(src_path)
-    check_archive(src)
+    check_workbook_archive(src)
     by_sheet: dict[str, dict[str, Any]] = {}
     for (sheet, coord), value in values.items():
         by_sheet.setdefault(sheet, {})[coord] = value

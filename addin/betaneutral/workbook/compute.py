@@ -26,8 +26,9 @@ from pathlib import Path
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
 
+from betaneutral.archive import check_workbook_archive
 from betaneutral.errors import DomainError
-from betaneutral.workbook.cache import check_archive, write_cached_values
+from betaneutral.workbook.cache import write_cached_values
 from betaneutral.workbook.cells import write_text
 from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, read_inputs
 from betaneutral.workbook.model import compute_values, read_layout
@@ -153,7 +154,7 @@ def compute_workbook(
 
     src_path = Path(src)
     report(f"reading {src_path.name}")
-    check_archive(src_path)
+    check_workbook_archive(src_path)
     wb = load_workbook(src_path, keep_links=False, data_only=False)
     inputs = read_inputs(wb)
     layout = read_layout(wb)

@@ -327,12 +327,12 @@ def _price(name: str, value: Any) -> float:
 def _open(source: str | os.PathLike[str] | Workbook) -> Workbook:
     if isinstance(source, Workbook):
         return source
-    from betaneutral.workbook.cache import check_archive
+    from betaneutral.archive import check_workbook_archive
 
     path = Path(source)
     if not path.is_file():
         raise UnknownNameError(f"workbook {str(path)!r} must be an existing file")
-    check_archive(path)
+    check_workbook_archive(path)
     return load_workbook(path, keep_links=False, data_only=False)
 
 
