@@ -30,7 +30,12 @@ from betaneutral.archive import check_workbook_archive
 from betaneutral.errors import DomainError
 from betaneutral.workbook.cache import write_cached_values
 from betaneutral.workbook.cells import write_text
-from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, read_inputs
+from betaneutral.workbook.inputs import (
+    SETTINGS_NAMES,
+    BookInputs,
+    name_destinations,
+    read_inputs,
+)
 from betaneutral.workbook.model import compute_values, read_layout
 from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
@@ -41,8 +46,8 @@ _XLSM_CONTENT_TYPE = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 
 
 def _name_cell(wb: Workbook, name: str) -> Cell:
-    ((sheet, ref),) = list(wb.defined_names[name].destinations)
-    return wb[sheet][ref.replace("$", "").split(":")[0]]
+    sheet, ref = name_destinations(wb, [name])[name]
+    return wb[sheet][ref.split(":")[0]]
 
 
 def fill_workbook(inputs: BookInputs, *, macro: bool = False) -> Workbook:

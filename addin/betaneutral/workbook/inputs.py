@@ -26,7 +26,7 @@ import datetime as dt
 import math
 import os
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -279,7 +279,7 @@ _INPUT_NAMES = ("Dates", "PriceAssets", "PriceBlock", "HoldingAssets", "HoldingQ
                 "CurrentContracts", *SETTINGS_NAMES.values())
 
 
-def _destinations(wb: Workbook, names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+def name_destinations(wb: Workbook, names: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Defined name -> (sheet, range without ``$``); missing names or sheets raise."""
     missing = [n for n in names if n not in wb.defined_names]
     if missing:
@@ -373,7 +373,7 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
     keep the template's formula (read as ``None``).
     """
     wb = _open(source)
-    dest = _destinations(wb, _INPUT_NAMES)
+    dest = name_destinations(wb, _INPUT_NAMES)
 
     # Dates and prices.
     ws, r1, c1, date_rows = _block(wb, dest["Dates"])

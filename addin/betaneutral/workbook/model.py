@@ -52,7 +52,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to
 from betaneutral import udfs
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import InsufficientDataError, UnknownNameError
-from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs
+from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, name_destinations
 from betaneutral.workbook.template import (
     REBALANCE_ROWS,
     START_FIGURES,
@@ -163,16 +163,7 @@ def read_layout(wb: Workbook) -> Layout:
         A required name or sheet is missing, or a named Rebalance line is not on
         the row the template puts it (the workbook is not the template's).
     """
-    missing = [n for n in _LAYOUT_NAMES if n not in wb.defined_names]
-    if missing:
-        raise UnknownNameError(f"workbook must define the names {missing}; they are missing")
-    names: dict[str, tuple[str, str]] = {}
-    for name in _LAYOUT_NAMES:
-        dests = list(wb.defined_names[name].destinations)
-        if len(dests) != 1 or dests[0][0] not in wb.sheetnames:
-            raise UnknownNameError(f"name {name} must refer to one range on an existing sheet, "
-                                   f"got {wb.defined_names[name].attr_text!r}")
-        names[name] = (dests[0][0], dests[0][1].replace("$", ""))
+    names = name_destinations(wb, _LAYOUT_NAMES)
     if "Start" not in wb.sheetnames:
         raise UnknownNameError("workbook must have the sheet 'Start'; it is missing")
     sheet = names["CurrentContracts"][0]

@@ -16,8 +16,8 @@ from openpyxl import Workbook
 
 from betaneutral.core.contracts import get_contract
 from betaneutral.core.orders import HedgeOrder, hedge_orders
-from betaneutral.errors import UnknownNameError
 from betaneutral.tickets import Ticket, book_fingerprint, make_tickets
+from betaneutral.workbook.inputs import name_destinations
 
 __all__ = ["SUMMARY_NAMES", "book_orders", "book_state", "book_tickets", "named_values",
            "tickets_cells"]
@@ -46,21 +46,13 @@ SUMMARY_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _cell_of(wb: Workbook, name: str) -> CellKey:
-    dn = wb.defined_names.get(name)
-    if dn is None:
-        raise UnknownNameError(f"the workbook must define the name {name!r}, got none")
-    (sheet, ref), *_ = dn.destinations
-    return sheet, ref.replace("$", "").split(":")[0]
-
-
 def named_values(wb: Workbook, values: Mapping[CellKey, Any], names: list[str]
                  ) -> dict[str, Any]:
     """Value of each named cell: the computed value for a formula, else the cell's input."""
     out = {}
-    for name in names:
-        key = _cell_of(wb, name)
-        out[name] = values[key] if key in values else wb[key[0]][key[1]].value
+    for name, (sheet, ref) in name_destinations(wb, names).items():
+        key = (sheet, ref.split(":")[0])
+        out[name] = values[key] if key in values else wb[sheet][key[1]].value
     return out
 
 
