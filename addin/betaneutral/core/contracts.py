@@ -956,6 +956,9 @@ def contracts_for_notional(
         pv = positive("portfolio_value_usd", portfolio_value_usd)
 
     exact = value / per_contract
+    if not math.isfinite(exact):
+        raise DomainError(f"notional_usd / contract notional must be a finite number of "
+                          f"contracts, got {value!r} / {per_contract!r}")
     step = spec.quantity_step
     lots = _round_lots(abs(exact) / step, mode)
     magnitude = round(lots * step, 12)

@@ -150,6 +150,9 @@ def funding_carry_usd(
     interval = positive("interval_hours", interval_hours)
     mode = choice("partial_intervals", partial_intervals, ("drop", "pro_rata"))
     k = horizon / interval
+    if not math.isfinite(k):
+        raise DomainError(f"horizon_hours / interval_hours must be finite, got "
+                          f"{horizon!r} / {interval!r}")
     whole = math.floor(k + 1e-9)
     frac = max(k - whole, 0.0) if mode == "pro_rata" else 0.0
     if np.ndim(funding_rate_per_interval) == 0:

@@ -429,6 +429,10 @@ def margin_buffer(
     required = loss + mm + fee_amount
     collateral = max(required, 0.0) * mult
     usd = collateral if canon == "linear" else collateral * entry
+    if not (math.isfinite(collateral) and math.isfinite(usd)):
+        raise DomainError(f"the margin buffer must be finite, got {collateral!r} for "
+                          f"short_notional_usd {value!r} at entry {entry!r} (beyond the float "
+                          f"range)")
     return MarginBuffer(
         kind=canon,
         collateral=collateral,

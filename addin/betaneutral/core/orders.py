@@ -9,6 +9,7 @@ params={"reduceOnly": ...})``, with ``amount`` in contracts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -96,7 +97,11 @@ class HedgeOrder:
 
 def _snap(contracts: float, spec: ContractSpec) -> float:
     """Round a signed contract count to the nearest point of the quantity grid."""
-    lots = _round_lots(abs(contracts) / spec.quantity_step, "nearest")
+    exact_lots = abs(contracts) / spec.quantity_step
+    if not math.isfinite(exact_lots):
+        raise DomainError(f"contracts must be a finite number of lots of "
+                          f"{spec.quantity_step!r}, got {contracts!r}")
+    lots = _round_lots(exact_lots, "nearest")
     magnitude = round(lots * spec.quantity_step, 12)
     if magnitude == 0.0:
         return 0.0

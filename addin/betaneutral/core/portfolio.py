@@ -14,6 +14,7 @@ instrument.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -375,6 +376,9 @@ def hedge_notional(
     v_s = _net_value(v)
     dollar_beta = float(np.dot(v, b))
     v_hedge = dollar_beta - target * v_s
+    if not math.isfinite(v_hedge):
+        raise DomainError(f"sum(values_usd * betas) - target_beta * V_S must be finite, got "
+                          f"{v_hedge!r} (values or betas beyond the float range)")
     return HedgeNotional(
         target_notional_usd=v_hedge,
         current_hedge_usd=current,
