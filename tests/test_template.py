@@ -33,7 +33,7 @@ from betaneutral.workbook.template import xlwings_quickstart_path
 # The sheets the template must have (Holdings, Benchmark and Rebalance are fixed names).
 EXPECTED_SHEETS = [
     "Start", "Settings", "Holdings", "Stats", "Rolling", "Rebalance", "Scenarios", "Tickets",
-    "Benchmark", "Contracts", "xlwings.conf",
+    "Backtest", "Benchmark", "Contracts", "xlwings.conf",
 ]
 
 # The worksheet functions of the product (Excel names), as specified for udfs.py.
@@ -309,10 +309,11 @@ def test_tickets_header(wb: openpyxl.Workbook) -> None:
 
 
 def test_charts_are_native_line_charts(saved: tuple[Path, Path]) -> None:
-    """Scenarios plots hedged vs unhedged P&L and Rolling plots the rolling betas."""
+    """Scenarios plots hedged vs unhedged P&L, Rolling the rolling betas, and Backtest the
+    cumulative P&Ls and the estimated beta against the band."""
     with zipfile.ZipFile(saved[0]) as zf:
         charts = [zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/charts/chart")]
-    assert len(charts) == 2
+    assert len(charts) == 4
     assert all("<c:lineChart>" in xml or "<lineChart>" in xml for xml in charts)
     scenario = next(xml for xml in charts if "Scenarios" in xml)
     for ref in ("'Scenarios'!C4", "'Scenarios'!D4", "'Scenarios'!$A$5:$A$17",
@@ -321,6 +322,14 @@ def test_charts_are_native_line_charts(saved: tuple[Path, Path]) -> None:
     rolling = next(xml for xml in charts if "Rolling" in xml)
     assert rolling.count("<ser>") == len(sample_holdings())
     assert "<f>'Rolling'!$B$2:$B$731</f>" in rolling
+    backtest = [xml for xml in charts if "'Backtest'!" in xml]
+    assert [xml.count("<ser>") for xml in backtest] == [2, 3]
+    for ref in ("'Backtest'!$A$49:$A$778", "'Backtest'!$B$49:$B$778",
+                "'Backtest'!$C$49:$C$778"):
+        assert f"<f>{ref}</f>" in backtest[0]
+    for ref in ("'Backtest'!$D$49:$D$778", "'Backtest'!$E$49:$E$778",
+                "'Backtest'!$F$49:$F$778"):
+        assert f"<f>{ref}</f>" in backtest[1]
 
 
 def test_layout_niceties(wb: openpyxl.Workbook) -> None:

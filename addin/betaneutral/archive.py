@@ -15,14 +15,25 @@ with no limit on decompressed size, so a user's file is checked first:
 XML entity bombs are handled by openpyxl itself, which parses with defusedxml
 when that package is installed (it is a dependency; a test asserts openpyxl
 uses it).
+
+:func:`open_workbook` is the one way a user's workbook is opened: the checks
+above, then openpyxl with links to other workbooks not kept; any failure of
+the reader (malformed XML, an entity declaration, a part openpyxl cannot
+use) is reported as :class:`UnsafeWorkbookError`, never as a traceback.
+Links to other workbooks are never followed (openpyxl does not open them);
+:func:`copy_without_external_links` removes them from a copy of a package, so
+that no output carries them on.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import posixpath
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from betaneutral.files import FileProblemError
 
@@ -34,6 +45,9 @@ __all__ = [
     "MAX_UNCOMPRESSED_BYTES",
     "UnsafeWorkbookError",
     "check_workbook_archive",
+    "copy_without_external_links",
+    "external_link_parts",
+    "open_workbook",
 ]
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -118,3 +132,152 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
             f"{name} expands to {total:,} bytes; more than {MAX_UNCOMPRESSED_BYTES:,} are refused")
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise UnsafeWorkbookError(f"{name} is a zip archive but not a spreadsheet package")
+
+
+def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
+                  data_only: bool = False) -> Any:
+    """Open a user's workbook with openpyxl after :func:`check_workbook_archive`.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.xlsx`` or ``.xlsm`` file.
+    read_only, data_only : bool, default False
+        Passed to ``openpyxl.load_workbook``.
+
+    Returns
+    -------
+    openpyxl.Workbook
+        Loaded with ``keep_links=False`` (links to other workbooks are dropped,
+        never followed) and formulas as text unless ``data_only``.
+
+    Raises
+    ------
+    UnsafeWorkbookError
+        The file fails the archive checks, or openpyxl cannot read it (the
+        message names the file and the reader's reason, on one line).
+    """
+    from openpyxl import load_workbook
+
+    p = Path(path)
+    check_workbook_archive(p)
+    try:
+        return load_workbook(p, read_only=read_only, data_only=data_only, keep_links=False)
+    except Exception as exc:  # any reader failure on a user's file is a file problem
+        root: BaseException = exc  # the innermost cause says what is wrong with the file
+        while (root.__cause__ or root.__context__) is not None:
+            root = root.__cause__ or root.__context__  # type: ignore[assignment]
+        reason = " ".join(str(root).split()) or "no reason given"
+        raise UnsafeWorkbookError(
+            f"{p.name} cannot be read as a workbook ({type(root).__name__}: {reason[:200]})"
+        ) from None
+
+
+_EXTERNAL_LINKS_FOLDER = "xl/externalLinks/"
+_REL_EXTERNAL_LINK = "/externalLink"
+_EXTERNAL_REF = re.compile(r"\[\d+\]")  # [1]Sheet1!A1: a reference into a linked workbook
+
+
+def external_link_parts(path: str | os.PathLike[str]) -> list[str]:
+    """The parts of a package that hold links to other workbooks (``xl/externalLinks/``)."""
+    with zipfile.ZipFile(path) as zf:
+        return [n for n in zf.namelist() if n.startswith(_EXTERNAL_LINKS_FOLDER)]
+
+
+def _xml(data: bytes, part: str) -> Any:
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        tree = etree.fromstring(data, parser).getroottree()
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeWorkbookError(f"part {part} is not well-formed XML ({exc})") from None
+    if tree.docinfo.doctype:
+        raise UnsafeWorkbookError(f"part {part} declares a DTD, which packages never do")
+    return tree
+
+
+def _serialized(tree: Any, data: bytes) -> bytes:
+    """The tree as UTF-8 bytes, keeping the part's own XML declaration."""
+    from lxml import etree
+
+    declaration = re.match(rb"\s*<\?xml[^>]*\?>\s*", data)
+    body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False)
+    return (data[:declaration.end()] if declaration else b"") + body
+
+
+def _local(element: Any) -> str:
+    tag = element.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _without(tree: Any, keep: Any) -> None:
+    for element in list(tree.getroot().iter()):
+        parent = element.getparent()
+        if parent is not None and not keep(element):
+            parent.remove(element)
+
+
+def copy_without_external_links(src: str | os.PathLike[str], dst: str | os.PathLike[str]
+                                ) -> list[str]:
+    """Copy a package without its links to other workbooks; return the parts removed.
+
+    Parameters
+    ----------
+    src : path-like
+        A package that passed :func:`check_workbook_archive`.
+    dst : path-like
+        Where to write the copy (a new file).
+
+    Returns
+    -------
+    list of str
+        The removed ``xl/externalLinks/`` parts (empty: ``dst`` is a plain copy).
+
+    Raises
+    ------
+    UnsafeWorkbookError
+        A part that has to be edited is not well-formed XML or declares a DTD.
+
+    Notes
+    -----
+    Removed: the ``xl/externalLinks/`` parts, their content-type overrides, the
+    workbook's relationships to them, its ``externalReferences`` element and
+    the defined names that refer into a linked workbook (``[1]Sheet1!A1``).
+    Every other part is copied byte for byte; cell formulas are left as they
+    are (a formula that refers into another workbook then shows ``#REF!``).
+    """
+    with zipfile.ZipFile(src) as zin:
+        names = zin.namelist()
+        removed = [n for n in names if n.startswith(_EXTERNAL_LINKS_FOLDER)]
+        workbook = "xl/workbook.xml"
+        if "_rels/.rels" in names:
+            for rel in _xml(zin.read("_rels/.rels"), "_rels/.rels").getroot():
+                if rel.get("Type", "").endswith("/officeDocument"):
+                    workbook = rel.get("Target", workbook).lstrip("/")
+        folder, base = posixpath.split(workbook)
+        workbook_rels = posixpath.join(folder, "_rels", f"{base}.rels")
+        with zipfile.ZipFile(dst, "w") as zout:
+            for info in zin.infolist():
+                if info.filename in removed:
+                    continue
+                data = zin.read(info)
+                if removed and info.filename == "[Content_Types].xml":
+                    tree = _xml(data, info.filename)
+                    _without(tree, lambda e: not (
+                        _local(e) == "Override"
+                        and e.get("PartName", "").lstrip("/").startswith(_EXTERNAL_LINKS_FOLDER)))
+                    data = _serialized(tree, data)
+                elif removed and info.filename == workbook_rels:
+                    tree = _xml(data, info.filename)
+                    _without(tree, lambda e: not (
+                        _local(e) == "Relationship"
+                        and e.get("Type", "").endswith(_REL_EXTERNAL_LINK)))
+                    data = _serialized(tree, data)
+                elif removed and info.filename == workbook:
+                    tree = _xml(data, info.filename)
+                    _without(tree, lambda e: _local(e) != "externalReferences" and not (
+                        _local(e) == "definedName" and _EXTERNAL_REF.search(e.text or "")))
+                    data = _serialized(tree, data)
+                zout.writestr(copy.copy(info), data)
+    return removed

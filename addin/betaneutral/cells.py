@@ -29,8 +29,9 @@ Coercion policy (``#CODE`` = the reader raises :class:`CellError` with that code
     1xN or Nx1 range      flattened    #VALUE!      #VALUE!      #VALUE!      #VALUE!
     block (>1 x >1)       #VALUE! [g]  #VALUE!      #VALUE!      #VALUE!      #VALUE!
 
-    [a] number_column, paired_columns, price_column, number_block. Two series of
-        different lengths: #N/A (like SLOPE). A present price <= 0: #NUM!.
+    [a] number_column, paired_columns, price_column, paired_prices, number_block.
+        Two series of different lengths: #N/A (like SLOPE). A present price <= 0:
+        #NUM!.
     [b] blanks="missing" (default): NaN marks a missing observation, dropped
         pair-wise later as SLOPE does. blanks="required": #VALUE!.
     [c] required=False returns `default` instead. scalar_bool returns its
@@ -97,6 +98,7 @@ __all__ = [
     "number_block",
     "number_column",
     "paired_columns",
+    "paired_prices",
     "price_column",
     "scalar_bool",
     "scalar_int",
@@ -259,12 +261,17 @@ def excel_function(fn: Callable[P, R]) -> Callable[P, R | str]:
     callable
         Calls ``fn``; on an error that :func:`error_code` maps, returns the bare
         code string (``"#VALUE!"``) and logs the message at DEBUG level on the
-        ``betaneutral.udfs`` logger.
+        ``betaneutral.udfs`` logger. A number beyond the float range is
+        ``"#NUM!"``, as Excel shows a result outside its number range: an
+        ``OverflowError`` raised on the way, or a result that is not a finite
+        number (infinity or NaN); in an array result (a list of rows) only the
+        non-finite elements are replaced.
 
     Raises
     ------
     Exception
-        Any error :func:`error_code` does not map propagates unchanged.
+        Any error :func:`error_code` does not map (other than ``OverflowError``)
+        propagates unchanged.
 
     Notes
     -----
@@ -280,20 +287,48 @@ def excel_function(fn: Callable[P, R]) -> Callable[P, R | str]:
     ...     return scalar_number("x", x) / 2
     >>> HALF(3.0), HALF("abc"), HALF.__name__, HALF.__doc__
     (1.5, '#VALUE!', 'HALF', 'Half of x.')
+    >>> @excel_function
+    ... def SQUARE(x):
+    ...     "x squared."
+    ...     x = scalar_number("x", x)
+    ...     return x * x
+    >>> SQUARE(1e200)  # 1e400 is beyond the float range
+    '#NUM!'
     """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | str:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+        except OverflowError as exc:  # a number beyond the float range, as Excel's #NUM!
+            _log.debug("%s returned #NUM!: %s", fn.__name__, exc)
+            return "#NUM!"
         except Exception as exc:
             code = error_code(exc)
             if code is None:
                 raise
             _log.debug("%s returned %s: %s", fn.__name__, code, exc)
             return code
+        return _finite_result(fn.__name__, result)
 
     return wrapper
+
+
+def _not_finite(value: Any) -> bool:
+    return isinstance(value, float | np.floating) and not math.isfinite(value)
+
+
+def _finite_result(fn_name: str, result: Any) -> Any:
+    """``result`` with every NaN or infinity replaced by ``#NUM!`` (the whole result if scalar)."""
+    if _not_finite(result):
+        _log.debug("%s returned #NUM!: the result %r is not a finite number", fn_name, result)
+        return "#NUM!"
+    if isinstance(result, list) and any(
+            _not_finite(v) for row in result if isinstance(row, list) for v in row):
+        _log.debug("%s returned #NUM! in place of non-finite numbers", fn_name)
+        return [["#NUM!" if _not_finite(v) else v for v in row] if isinstance(row, list)
+                else row for row in result]
+    return result
 
 
 # ---------------------------------------------------------------- single cells
@@ -439,6 +474,39 @@ def _column_cells(name: str, value: Any) -> tuple[list[Any], Callable[[int], str
         return f"{name} ({axis} {i + 1})"
 
     return cells, label
+
+
+def _same_length(x_name: str, x: FloatArray, y_name: str, y: FloatArray) -> None:
+    if x.size != y.size:
+        raise CellError(
+            "#N/A",
+            f"{x_name} and {y_name} must have the same number of cells, "
+            f"got {x.size} and {y.size}",
+        )
+
+
+def _check_prices(prices: FloatArray, label: Callable[[int], str]) -> None:
+    """Raise ``#NUM!`` for the first present price <= 0 (NaN, a missing price, passes)."""
+    bad = np.flatnonzero(prices <= 0.0)  # NaN compares False: missing stays allowed
+    if bad.size:
+        try:
+            positive(label(int(bad[0])), prices[bad[0]])
+        except BetaNeutralError as exc:
+            raise _as_cell_error(exc) from exc
+
+
+def _read_pair(
+    x_name: str, x: Any, y_name: str, y: Any, blanks: Blanks
+) -> tuple[FloatArray, Callable[[int], str], FloatArray, Callable[[int], str]]:
+    """Both series read in one pass: error cells (x, then y), cell rules, then lengths."""
+    x_cells, x_label = _column_cells(x_name, x)
+    y_cells, y_label = _column_cells(y_name, y)
+    _raise_first_error(x_cells, x_label)
+    _raise_first_error(y_cells, y_label)
+    x_out = _numbers(x_cells, x_label, blanks)
+    y_out = _numbers(y_cells, y_label, blanks)
+    _same_length(x_name, x_out, y_name, y_out)
+    return x_out, x_label, y_out, y_label
 
 
 # ---------------------------------------------------------------- public readers
@@ -713,9 +781,15 @@ def number_column(name: str, value: Any, *, blanks: Blanks = "missing") -> Float
     >>> number_column("btc_returns", [[0.01], [None], [-0.02]])
     array([ 0.01,   nan, -0.02])
     """
+    return _read_column(name, value, blanks)[0]
+
+
+def _read_column(name: str, value: Any, blanks: Blanks
+                 ) -> tuple[FloatArray, Callable[[int], str]]:
+    """A series read by the rules of :func:`number_column`, and its position labels."""
     cells, label = _column_cells(name, value)
     _raise_first_error(cells, label)
-    return _numbers(cells, label, blanks)
+    return _numbers(cells, label, blanks), label
 
 
 def paired_columns(
@@ -753,18 +827,49 @@ def paired_columns(
     >>> paired_columns("btc_returns", [0.01, 0.02], "asset_returns", [0.03, None])
     (array([0.01, 0.02]), array([0.03,  nan]))
     """
-    x_cells, x_label = _column_cells(x_name, x)
-    y_cells, y_label = _column_cells(y_name, y)
-    _raise_first_error(x_cells, x_label)
-    _raise_first_error(y_cells, y_label)
-    x_out = _numbers(x_cells, x_label, blanks)
-    y_out = _numbers(y_cells, y_label, blanks)
-    if x_out.size != y_out.size:
-        raise CellError(
-            "#N/A",
-            f"{x_name} and {y_name} must have the same number of cells, "
-            f"got {x_out.size} and {y_out.size}",
-        )
+    x_out, _, y_out, _ = _read_pair(x_name, x, y_name, y, blanks)
+    return x_out, y_out
+
+
+def paired_prices(
+    x_name: str, x: Any, y_name: str, y: Any, *, blanks: Blanks = "missing"
+) -> tuple[FloatArray, FloatArray]:
+    """Read two price series that pair up observation by observation, in one pass.
+
+    Parameters
+    ----------
+    x_name, y_name : str
+        The arguments' names, with their currency (``asset_prices``).
+    x, y : object
+        Ranges accepted by :func:`number_column`.
+    blanks : {"missing", "required"}, default "missing"
+        As in :func:`number_column`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(x, y)`` as float64 arrays of equal length; NaN marks a missing price.
+
+    Raises
+    ------
+    CellError
+        As :func:`paired_columns` (error cells first, ``x`` then ``y``; then the
+        cell rules; then ``#N/A`` for different lengths), then ``#NUM!`` for the
+        first present price <= 0 in ``x``, then in ``y``.
+
+    Notes
+    -----
+    The same outcome as :func:`paired_columns` followed by :func:`price_column`
+    on each series, with every cell read once.
+
+    Examples
+    --------
+    >>> paired_prices("asset_prices", [10.0, None, 12.0], "btc_prices", [100.0, 101.0, 99.0])
+    (array([10., nan, 12.]), array([100., 101.,  99.]))
+    """
+    x_out, x_label, y_out, y_label = _read_pair(x_name, x, y_name, y, blanks)
+    _check_prices(x_out, x_label)
+    _check_prices(y_out, y_label)
     return x_out, y_out
 
 
@@ -799,15 +904,8 @@ def price_column(name: str, value: Any, *, blanks: Blanks = "missing") -> FloatA
     >>> price_column("btc_prices_usd", [29000.0, None, 29500.0])
     array([29000.,    nan, 29500.])
     """
-    cells, label = _column_cells(name, value)
-    _raise_first_error(cells, label)
-    prices = _numbers(cells, label, blanks)
-    bad = np.flatnonzero(prices <= 0.0)  # NaN compares False: missing stays allowed
-    if bad.size:
-        try:
-            positive(label(int(bad[0])), prices[bad[0]])
-        except BetaNeutralError as exc:
-            raise _as_cell_error(exc) from exc
+    prices, label = _read_column(name, value, blanks)
+    _check_prices(prices, label)
     return prices
 
 

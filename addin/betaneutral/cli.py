@@ -1,27 +1,38 @@
 """The ``betaneutral`` command.
 
-Commands: ``demo``, ``fill``, ``compute``, ``check``, ``tickets`` and
-``build-template`` (``betaneutral COMMAND --help`` describes each).
+Commands: ``demo``, ``fill``, ``compute``, ``check``, ``tickets``,
+``backtest`` and ``build-template`` (``betaneutral COMMAND --help`` describes each).
 
 Exit codes: 0 success; 1 data or validation error (including mismatches found
 by ``check``); 2 usage error; 3 a file is locked, exists, or cannot be read or
 written. Diagnostics go to standard error as one line; a user's mistake never
 produces a traceback. Progress messages appear on standard error only when it
 is a terminal.
+
+Every target is checked (exists without ``--force``, open in Excel) before any
+work is done, and a user's workbook is opened through
+:func:`betaneutral.archive.open_workbook` (archive checks, links to other
+workbooks dropped, any reader failure reported as a file problem). A workbook
+that links to other workbooks is computed or checked from a copy without those
+links (:func:`betaneutral.archive.copy_without_external_links`), so no output
+carries them on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import filecmp
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from betaneutral import __version__
 from betaneutral.errors import BetaNeutralError
-from betaneutral.files import FileProblemError
+from betaneutral.files import FileProblemError, backup_copy, check_writable_target
 
 EXIT_OK = 0
 EXIT_DATA = 1
@@ -64,14 +75,39 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     values = compute_values(inputs, read_layout(wb))
     tickets = book_tickets(wb, values, book_state(inputs))
     write_tickets_sheet(wb["Tickets"], tickets)
+    from betaneutral.backtest_io import book_backtest_cells
+
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
         raw = Path(tmp) / f"raw{out.suffix}"
         wb.save(raw)
-        write_cached_values(raw, out, values, force=force)
+        write_cached_values(raw, out, values, force=force,
+                            plain_values=book_backtest_cells(wb.sheetnames, inputs))
     if tickets_csv is not None:
         write_tickets_csv(tickets, tickets_csv, fmt=fmt, force=force)  # type: ignore[arg-type]
     summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES])
     return summary, tickets
+
+
+@contextlib.contextmanager
+def _readable_book(path: Path) -> Iterator[Path]:
+    """``path`` once it opens as a workbook; a copy without links to other workbooks
+    (in a temporary folder, removed afterwards) when it has such links."""
+    from betaneutral.archive import (
+        copy_without_external_links,
+        external_link_parts,
+        open_workbook,
+    )
+
+    open_workbook(path)
+    if not external_link_parts(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
+        unlinked = Path(tmp) / path.name
+        removed = copy_without_external_links(path, unlinked)
+        print(f"Note: {path.name} links to other workbooks; the links are not followed and "
+              f"were left out ({len(removed)} part(s))")
+        yield unlinked
 
 
 def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
@@ -84,6 +120,8 @@ def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
         print(f"  {'Orders':<{width}}  " + "; ".join(
             f"{t.side.upper()} {t.amount_contracts:g} {t.symbol} ({t.type}"
             f"{', reduce-only' if t.reduce_only else ''})" for t in tickets))
+    elif any(isinstance(v, str) and v.startswith("#") for v in summary.values()):
+        print(f"  {'Orders':<{width}}  none (the book shows error values; see above)")
     else:
         print(f"  {'Orders':<{width}}  none (drift inside the band)")
 
@@ -95,11 +133,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    book, csv_path = out_dir / DEMO_BOOK, out_dir / DEMO_TICKETS
+    for target in (book, csv_path):  # both, before writing either
+        check_writable_target(target, force=args.force)
     report = _progress(args)
     if report:
         report("building the workbook from the sample data")
     wb = build_workbook()
-    book, csv_path = out_dir / DEMO_BOOK, out_dir / DEMO_TICKETS
     summary, tickets = _compute_book(wb, book, force=args.force, tickets_csv=csv_path)
     print(SAMPLE_LABEL)
     _print_summary(summary, tickets)
@@ -115,6 +155,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
         raise BetaNeutralError(f"output must end in .xlsx or .xlsm, got {out.name!r}")
+    check_writable_target(out, force=args.force)
     inputs = read_csv_inputs(args.holdings, args.prices, args.settings)
     wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm")
     summary, tickets = _compute_book(wb, out, force=args.force, tickets_csv=None)
@@ -144,29 +185,33 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
     src = Path(args.book)
     out, force = _output_for(args)
-    if args.in_place:
-        from betaneutral.files import backup_copy
-
-        backup = backup_copy(src)
-        print(f"Backup: {backup}")
-    compute_workbook(src, out, progress=_progress(args), force=force)
+    check_writable_target(out, force=force)
+    with _readable_book(src) as book:
+        backup = backup_copy(src) if args.in_place else None
+        if backup is not None:
+            print(f"Backup: {backup}")
+        try:
+            compute_workbook(book, out, progress=_progress(args), force=force)
+        except BaseException:
+            # nothing was replaced: a backup identical to the input is not needed
+            if backup is not None and filecmp.cmp(backup, src, shallow=False):
+                backup.unlink()
+            raise
     print(f"Wrote {out}")
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Evaluate the workbook's formulas with a formula engine and compare with Python."""
-    from betaneutral.archive import check_workbook_archive
-
-    check_workbook_archive(args.book)
     try:
         from betaneutral.workbook.engine import check_workbook
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise BetaNeutralError(str(exc)) from None
-    try:
-        mismatches = check_workbook(args.book, rtol=args.rtol)
-    except ImportError as exc:
-        raise BetaNeutralError(str(exc)) from None
+    with _readable_book(Path(args.book)) as book:
+        try:
+            mismatches = check_workbook(book, rtol=args.rtol)
+        except ImportError as exc:
+            raise BetaNeutralError(str(exc)) from None
     if not mismatches:
         print(f"{args.book}: every formula cell agrees with the Python computation")
         return EXIT_OK
@@ -183,16 +228,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_tickets(args: argparse.Namespace) -> int:
     """Write the hedge tickets of a workbook to CSV."""
-    from openpyxl import load_workbook
-
-    from betaneutral.archive import check_workbook_archive
+    from betaneutral.archive import open_workbook
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
-    check_workbook_archive(args.book)
-    wb = load_workbook(args.book, keep_links=False)
+    check_writable_target(Path(args.output), force=args.force)
+    wb = open_workbook(args.book)
     inputs = read_inputs(wb)
     values = compute_values(inputs, read_layout(wb))
     tickets = book_tickets(wb, values, book_state(inputs))
@@ -202,13 +245,106 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Replay the hedging policy on the book's history; write the daily path and summaries."""
+    from betaneutral.backtest_io import (
+        OUTPUT_FILES,
+        BacktestOptions,
+        read_backtest_csv_inputs,
+        run_backtest,
+        summary_lines,
+        write_backtest_csvs,
+    )
+    from betaneutral.files import check_writable_target
+
+    if args.book and (args.holdings or args.prices or args.settings):
+        raise BetaNeutralError("give either a workbook or --holdings and --prices, not both")
+    if not args.book and not (args.holdings and args.prices):
+        raise BetaNeutralError("give a workbook, or both --holdings H.csv and --prices P.csv")
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileProblemError(f"{out_dir} is a file; -o takes a folder")
+    targets = [out_dir / name for name in OUTPUT_FILES]
+    book_out = None
+    if args.book:
+        src = Path(args.book)
+        book_out = out_dir / f"{src.stem}-backtest{src.suffix}"
+        targets.append(book_out)
+    if out_dir.is_dir():
+        for target in targets:  # refuse before any work, and before writing anything
+            check_writable_target(target, force=args.force)
+    report = _progress(args)
+    if report:
+        report("reading the book")
+    funding = quantities = None
+    if args.book:
+        from betaneutral.workbook.inputs import read_inputs
+
+        inputs = read_inputs(args.book)
+    else:
+        inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
+                                                               args.settings)
+    options = BacktestOptions(band=args.band, check=args.check, fee_bps=args.fee_bps,
+                              slippage_bps=args.slippage_bps, top_up_below=args.top_up_below,
+                              basis_annual=args.basis)
+    progress = (lambda done, total: report(f"policy {done} of {total} replayed")) \
+        if report else None
+    run = run_backtest(inputs, options, funding=funding, quantities=quantities,
+                       progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = write_backtest_csvs(run, out_dir, force=args.force)
+    if book_out is not None:
+        written.append(_write_backtest_book(Path(args.book), book_out, run, force=args.force))
+    print("Backtest of the hedging policy")
+    for line in summary_lines(run):
+        print(line)
+    print("Wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
+def _write_backtest_book(src: Path, out: Path, run: Any, *, force: bool) -> Path:
+    """``src`` computed, with the Backtest sheet of ``run``, written to ``out``."""
+    from betaneutral.workbook.compute import compute_workbook
+
+    with _readable_book(src) as book:
+        return compute_workbook(book, out, force=force, backtest=run)
+
+
 def cmd_build_template(args: argparse.Namespace) -> int:
     """Regenerate templates/BetaNeutral.xlsx and BetaNeutral.xlsm from code."""
     from betaneutral.workbook.compute import build_committed_templates
 
-    xlsx, xlsm = build_committed_templates(args.root)
+    root = Path(args.root)
+    for target in (root / "templates" / "BetaNeutral.xlsx", root / "BetaNeutral.xlsm"):
+        if target.parent.is_dir():  # both, before replacing either (open in Excel?)
+            check_writable_target(target, force=True)
+    xlsx, xlsm = build_committed_templates(root)
     print(f"Wrote {xlsx} and {xlsm}")
     return EXIT_OK
+
+
+def _tolerance(text: str) -> float:
+    """A finite number >= 0 (argparse type: anything else is a usage error)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,8 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("check", cmd_check, "Evaluate the workbook's formulas with a formula engine and "
             "compare every computed cell with the Python results.")
     p.add_argument("book", help="the workbook to check")
-    p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
-    p.add_argument("--limit", type=int, default=50, help="mismatches to list (default 50)")
+    p.add_argument("--rtol", type=_tolerance, default=1e-9,
+                   help="relative tolerance (default 1e-9)")
+    p.add_argument("--limit", type=_count, default=50, help="mismatches to list (default 50)")
 
     p = add("tickets", cmd_tickets, "Write the hedge orders of a workbook to CSV.")
     p.add_argument("book", help="the workbook")
@@ -264,6 +401,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="column set: BetaNeutral tickets (default) or Binance USD-M batch "
                    "orders")
     p.add_argument("--force", action="store_true", help="replace an existing file")
+
+    p = add("backtest", cmd_backtest, "Replay the hedging policy on the book's own price "
+            "history (fees, funding, margin account) and compare rebalance bands.")
+    p.add_argument("book", nargs="?", help="a BetaNeutral workbook (or give --holdings and "
+                   "--prices)")
+    p.add_argument("--holdings", help="CSV: asset, quantity (fixed) or date, asset, quantity "
+                   "(a holdings history)")
+    p.add_argument("--prices", help="CSV of daily closes as for fill; a wide file may add a "
+                   "funding_rate_8h column")
+    p.add_argument("--settings", help="TOML file with Settings values (with CSV inputs)")
+    p.add_argument("--band", type=float, help="rebalance band in beta (default: the book's "
+                   "Settings, 0.05 in the template)")
+    p.add_argument("--check", choices=["daily", "weekly"], default="daily",
+                   help="how often the beta is checked (default daily)")
+    p.add_argument("--fee-bps", type=float, default=5.0, help="taker fee per trade, basis "
+                   "points of notional (default 5)")
+    p.add_argument("--slippage-bps", type=float, default=0.0, help="extra cost per trade, "
+                   "basis points (default 0)")
+    p.add_argument("--top-up-below", type=float, help="top up the margin when the rally to "
+                   "liquidation falls below this fraction (default: half the stress move)")
+    p.add_argument("--basis", type=float, default=0.0, help="annualised basis earned by a "
+                   "dated future's short (dated contracts only; default 0)")
+    p.add_argument("-o", "--output", required=True, help="folder to write the results to")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
 
     p = add("build-template", cmd_build_template, "Regenerate templates/BetaNeutral.xlsx and "
             "BetaNeutral.xlsm from code.")
@@ -280,16 +442,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with warnings.catch_warnings():  # openpyxl's notes would break the one-line rule
+            warnings.filterwarnings("ignore", module=r"openpyxl(\.|$)")
+            return func(args)
     except FileProblemError as exc:
-        print(f"betaneutral: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_FILE
     except BetaNeutralError as exc:
-        print(f"betaneutral: error: {exc}", file=sys.stderr)
+        _error(str(exc))
+        return EXIT_DATA
+    except OverflowError as exc:  # a number beyond the float range in the inputs
+        _error(f"a number in the inputs is too large to compute with ({exc})")
         return EXIT_DATA
     except OSError as exc:
-        print(f"betaneutral: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        _error(f"{exc.filename or ''}: {exc.strerror or exc}")
         return EXIT_FILE
+
+
+def _error(message: str) -> None:
+    """The one-line diagnostic (line breaks inside a message become spaces)."""
+    print("betaneutral: error: " + " ".join(message.split()), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,9 +2,11 @@
 
 Every file the product writes goes through :func:`atomic_output`: the content
 is written to a temporary file in the target's own folder (same volume, so the
-final rename is atomic), flushed and synced, optionally verified, and only then
-renamed over the target. A failure at any point removes the temporary file and
-leaves the target as it was (absent, or byte-identical to before).
+final rename is atomic), flushed and synced, verified, and only then renamed
+over the target. A workbook (``.xlsx``, ``.xlsm``, ...) is always verified by
+re-opening it (:func:`verify_workbook_file`), on top of any check the caller
+passes. A failure at any point removes the temporary file and leaves the target
+as it was (absent, or byte-identical to before).
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["FileProblemError", "atomic_output", "backup_copy", "check_writable_target",
-           "excel_lock_file"]
+__all__ = ["WORKBOOK_SUFFIXES", "FileProblemError", "atomic_output", "backup_copy",
+           "check_writable_target", "excel_lock_file", "verify_workbook_file"]
+
+#: File name endings of the spreadsheet packages the product reads and writes.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
 
 class FileProblemError(Exception):
@@ -51,6 +56,56 @@ def check_writable_target(path: Path, *, force: bool) -> None:
         raise FileProblemError(f"{path} exists; pass --force to replace it")
 
 
+def verify_workbook_file(path: Path, *, target: Path | None = None) -> None:
+    """Re-open a written workbook; raise unless it reads back as a sound workbook.
+
+    The file must be a zip archive whose members all pass their CRC check,
+    whose XML parts (``*.xml``, ``*.rels``) are well-formed, without a DTD, and
+    which openpyxl opens (read-only, links not kept) with at least one sheet.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file just written (usually a temporary file).
+    target : pathlib.Path, optional
+        The file it is meant to become, named in the message.
+
+    Raises
+    ------
+    FileProblemError
+        The file does not read back, naming ``target`` and the first problem.
+    """
+    import zipfile
+
+    from lxml import etree
+    from openpyxl import load_workbook
+
+    name = target if target is not None else path
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            broken = zf.testzip()
+            if broken is not None:
+                raise ValueError(f"part {broken} fails its CRC check")
+            for member in zf.namelist():
+                if member.endswith((".xml", ".rels")):
+                    tree = etree.fromstring(zf.read(member), parser).getroottree()
+                    if tree.docinfo.doctype:
+                        raise ValueError(f"part {member} declares a DTD")
+        # keep_vba is not needed to read the sheets (the VBA part passed its CRC check)
+        wb = load_workbook(path, read_only=True, keep_links=False)
+        try:
+            if not wb.sheetnames:
+                raise ValueError("it has no sheets")
+        finally:
+            wb.close()
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise FileProblemError(
+            f"the new {name.name} did not read back as a workbook ({reason}); "
+            f"{name} was not written") from None
+
+
 def _default_mode(path: Path) -> None:
     """Give a temporary file the mode a normally created file would have (not 0600)."""
     umask = os.umask(0)
@@ -74,14 +129,16 @@ def atomic_output(
     Yields ``(handle, temp_path)``: write through the handle (or, for libraries
     that want a file name, to ``temp_path`` after closing the handle). On a
     clean exit the temporary file is synced, passed to ``verify`` (which raises
-    to reject it) and renamed over ``path``; on any exception it is deleted and
-    the exception propagates.
+    to reject it) and, when ``path`` ends in one of :data:`WORKBOOK_SUFFIXES`,
+    to :func:`verify_workbook_file`; only then is it renamed over ``path``. On
+    any exception it is deleted and the exception propagates.
 
     Raises
     ------
     FileProblemError
-        See :func:`check_writable_target`; also when the final rename is refused
-        (on Windows a workbook open in Excel cannot be replaced).
+        See :func:`check_writable_target`; also when a workbook does not read
+        back (:func:`verify_workbook_file`) or the final rename is refused (on
+        Windows a workbook open in Excel cannot be replaced).
     """
     target = Path(path)
     check_writable_target(target, force=force)
@@ -97,6 +154,8 @@ def atomic_output(
                 os.fsync(handle.fileno())
         if verify is not None:
             verify(tmp)
+        if target.suffix.lower() in WORKBOOK_SUFFIXES:
+            verify_workbook_file(tmp, target=target)
         _default_mode(tmp)
         try:
             os.replace(tmp, target)

@@ -42,9 +42,7 @@ _STATS_HEADER = ["beta", "alpha", "R2", "SE", "HAC SE", "t", "n", "CI low", "CI 
 
 
 def _price_pair(asset_prices, btc_prices):
-    cells.paired_columns("asset_prices", asset_prices, "btc_prices", btc_prices)  # codes, lengths
-    asset = cells.price_column("asset_prices", asset_prices)
-    btc = cells.price_column("btc_prices", btc_prices)
+    asset, btc = cells.paired_prices("asset_prices", asset_prices, "btc_prices", btc_prices)
     return pd.Series(asset), pd.Series(btc)
 
 
@@ -96,6 +94,8 @@ def BETA_STATS(asset_prices, btc_prices, window=None, min_obs=None, header=None)
     s = _estimate(asset_prices, btc_prices, window, "ols", min_obs).stats
     row = [float(np.atleast_1d(getattr(s, field))[0]) for field in s.FIELDS]
     row[s.FIELDS.index("n_obs")] = int(row[s.FIELDS.index("n_obs")])
+    # an undefined ratio (t = beta / SE with SE = 0, for a constant asset) is 0/0
+    row = ["#DIV/0!" if isinstance(v, float) and np.isnan(v) else v for v in row]
     return [_STATS_HEADER, row] if with_header else [row]
 
 
@@ -262,6 +262,11 @@ def CONTRACT_SPEC(contract, field):
 # ----------------------------------------------------------------- the book
 
 
+def _omitted(name, value):
+    """An optional range argument left out: a single blank cell (None, or "" from a formula)."""
+    return cells.column(name, value) in ([None], [""])
+
+
 def _book(spot_values, betas):
     """Holdings values and betas; rows where both are blank are unused rows and skipped."""
     values, bs = cells.paired_columns("spot_values", spot_values, "betas", betas)
@@ -320,7 +325,7 @@ def REBALANCE_SIGNAL(spot_values, betas, current_hedge_usd, target_beta=None, ba
     """Row: drift from the target beta, TRUE if it breaches the band, USD order (+ = sell more)."""
     values, bs = _book(spot_values, betas)
     se = None
-    if cells.column("beta_se", beta_se) != [None]:
+    if not _omitted("beta_se", beta_se):
         se = cells.number_column("beta_se", beta_se, blanks="required")
     signal = rebalance_core.rebalance_signal(
         values, bs, cells.scalar_number("current_hedge_usd", current_hedge_usd),
@@ -349,7 +354,7 @@ def HEDGE_SCENARIOS(spot_values, betas, short_contracts, entry_price, collateral
     """Grid per BTC move: move, BTC price, unhedged P&L, hedged P&L, liquidated (USD)."""
     values, bs = _book(spot_values, betas)
     btc_moves = None
-    if cells.column("moves", moves) != [None]:
+    if not _omitted("moves", moves):
         btc_moves = cells.number_column("moves", moves, blanks="required")
     grid = scenarios_core.hedge_scenarios(
         values, bs,

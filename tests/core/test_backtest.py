@@ -389,3 +389,15 @@ def test_real_book_hedged_beta_is_closer_to_zero(coinmetrics_prices):
     short = backtest_hedge(p[REAL_COINS].iloc[:cut + 1], p["BTC"].to_numpy()[:cut + 1], qty,
                            spec)
     pd.testing.assert_frame_equal(res.daily.loc[:cut, DECISIONS], short.daily[DECISIONS])
+
+
+def test_policy_comparison_defaults_are_the_single_backtest_defaults():
+    """compare_policies fills unspecified settings with backtest_hedge's own defaults."""
+    import inspect
+
+    from betaneutral.core import backtest
+
+    params = inspect.signature(backtest.backtest_hedge).parameters
+    expected = {name: p.default for name, p in params.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("band", "check")}
+    assert expected == backtest._SETTING_DEFAULTS

@@ -21,7 +21,6 @@ close of ``t`` earns the futures P&L and funding of ``(t, t + 1]``.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -1023,9 +1022,22 @@ def compare_policies(
     return pd.DataFrame(rows, columns=list(POLICY_COLUMNS)), results
 
 
-_SETTING_DEFAULTS: dict[str, Any] = {
-    name: p.default
-    for name, p in inspect.signature(backtest_hedge).parameters.items()
-    if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("band", "check")
+_SETTING_DEFAULTS: dict[str, Any] = {  # the keyword defaults of backtest_hedge (tested)
+    "dates": None,
+    "benchmark_prices_usd": None,
+    "window": 90,
+    "min_obs": 60,
+    "method": "ols",
+    "return_kind": "simple",
+    "lam": 0.94,
+    "target_beta": 0.0,
+    "rounding": "nearest",
+    "fee_bps": 5.0,
+    "slippage_bps": 0.0,
+    "funding_rate_8h": 0.0001,
+    "basis_annual": 0.0,
+    "stress_move": 0.30,
+    "safety_multiplier": 1.2,
+    "top_up_below": None,
 }
 _SETTING_KEYS = tuple(_SETTING_DEFAULTS)

@@ -283,8 +283,14 @@ def ols_beta(
         se = np.sqrt(ssr / dof / sxx)
         r2 = np.where(syy > 0.0, 1.0 - ssr / np.where(syy > 0.0, syy, 1.0), 0.0)
         t_stat = np.where(se > 0.0, beta / np.where(se > 0.0, se, 1.0), np.nan)
-        q = _t_quantile(conf_level, dof)
-    lags = np.array([hac_lags if hac_lags is not None else hac_default_lags(int(k)) for k in n])
+    # The quantile and the lag count depend on n only: one evaluation per distinct n.
+    if n.size and (n == n[0]).all():
+        n_values, n_index = n[:1], np.zeros(n.size, dtype=np.intp)
+    else:
+        n_values, n_index = np.unique(n, return_inverse=True)
+    q = _t_quantile(conf_level, (n_values - 2).astype(float))[n_index]
+    lags = np.array([hac_lags if hac_lags is not None else hac_default_lags(int(k))
+                     for k in n_values])[n_index]
     hac_se = (_hac_se(y, x, xbar, ybar, beta, sxx, n, lags) if hac
               else np.full(n_assets, np.nan))
 
@@ -293,8 +299,9 @@ def ols_beta(
         "r_squared": r2, "se": se, "hac_se": hac_se, "t_stat": t_stat,
         "ci_low": beta - q * se, "ci_high": beta + q * se,
     }
-    for key, val in out.items():
-        out[key] = np.where(failed, np.nan, val)
+    if failed.any():
+        for key, val in out.items():
+            out[key] = np.where(failed, np.nan, val)
     if single:
         out = {k: v[0] for k, v in out.items()}
         n_out, lags_out = n[0], lags[0]

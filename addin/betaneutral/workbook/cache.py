@@ -33,6 +33,7 @@ loading, and archives are checked before they are read
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import math
 import os
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 from lxml import etree
 from openpyxl.utils import get_column_letter, range_boundaries
-from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.cell import column_index_from_string, coordinate_to_tuple
 
 from betaneutral.archive import check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
@@ -68,6 +69,8 @@ _FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 _CALCPR = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)calcPr\b([^>]*?)(/?)>")
 _DECLARATION = re.compile(rb"\s*<\?xml[^>]*\?>\s*")
 _ATTR = re.compile(rb"""([^\s=]+)\s*=\s*("[^"]*"|'[^']*')""")
+_COORDINATE = re.compile(r"^\$?([A-Za-z]{1,3})\$?([1-9]\d*)$")
+_CANONICAL = re.compile(r"[A-Z]{1,3}[1-9][0-9]*\Z")
 
 CellValue = float | int | bool | str
 
@@ -184,12 +187,26 @@ def _new_cell(sheet_data: Any, rows: dict[int, Any], pos: tuple[int, int], q: An
     return cell
 
 
-def _set_value(cell: Any, value: Any, q: Any, where: str) -> None:
-    kind, text = _encode(value, where)
+def _set_value(cell: Any, value: Any, q: Any, where: str,
+               encoded: tuple[str, str] | None = None) -> None:
+    kind, text = encoded if encoded is not None else _encode(value, where)
+    v_tag = q("v")
+    n_children = len(cell)
+    if n_children == 0 or (n_children == 1 and cell[0].tag == q("f")):
+        # Common cases, same result as the general path: <v> goes last, after any <f>.
+        etree.SubElement(cell, v_tag).text = text
+        cell.set("t", kind)
+        return
+    if n_children == 2 and cell[0].tag == q("f") and cell[1].tag == v_tag:
+        old = cell[1]
+        if not len(old) and not old.attrib and old.tail is None:
+            old.text = text  # the same as replacing it by a fresh <v>
+            cell.set("t", kind)
+            return
     for child in list(cell):
-        if child.tag in (q("v"), q("is")):
+        if child.tag in (v_tag, q("is")):
             cell.remove(child)
-    v = etree.SubElement(cell, q("v"))
+    v = etree.SubElement(cell, v_tag)
     v.text = text
     formula = cell.find(q("f"))
     cell.remove(v)
@@ -198,6 +215,19 @@ def _set_value(cell: Any, value: Any, q: Any, where: str) -> None:
     else:
         cell.insert(0, v)
     cell.set("t", kind)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_number(letters: str) -> int:
+    return column_index_from_string(letters.upper())
+
+
+def _position(coordinate: str) -> tuple[int, int]:
+    """(row, column) of a cell reference such as ``B5``, as ``coordinate_to_tuple`` gives."""
+    match = _COORDINATE.match(coordinate)
+    if match is None:
+        return coordinate_to_tuple(coordinate)  # raises for what is not a cell reference
+    return int(match.group(2)), _column_number(match.group(1))
 
 
 def _parse(data: bytes, part: str) -> Any:
@@ -242,10 +272,23 @@ def _set_plain(cell: Any, value: Any, q: Any, where: str) -> None:
     cell.set("t", kind)
 
 
+def _canonical(coordinate: str) -> str:
+    """A cell reference without ``$``, in upper case: ``$b$5`` -> ``B5``."""
+    if _CANONICAL.match(coordinate):
+        return coordinate
+    row, col = _position(coordinate.replace("$", ""))
+    return f"{get_column_letter(col)}{row}"
+
+
 def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
                    plain: Mapping[str, Any] | None = None) -> bytes:
     """The sheet part with ``values`` (coordinate -> value) stored in its formula cells,
-    and ``plain`` values stored in (or cleared from) cells without a formula."""
+    and ``plain`` values stored in (or cleared from) cells without a formula.
+
+    Only the ``<f>`` elements are searched for; other cells are looked up row by row,
+    in the rows that need them, so a sheet of inputs with a few formulas costs little
+    more than its parse.
+    """
     tree = _parse(data, sheet)
     root = tree.getroot()
     ns = etree.QName(root).namespace
@@ -253,60 +296,122 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
     def q(tag: str) -> str:
         return f"{{{ns}}}{tag}" if ns else tag
 
+    c_tag, f_tag, v_tag = q("c"), q("f"), q("v")
     sheet_data = root.find(q("sheetData"))
-    cells: dict[tuple[int, int], Any] = {}
+    formula_cells: dict[str, Any] = {}  # coordinate -> <c> holding a formula
     rows: dict[int, Any] = {}
-    needed: set[tuple[int, int]] = set()
+    needed: dict[int, dict[str, int]] = {}  # row -> {coordinate: column} needing a value
     if sheet_data is not None:
-        if any(el.get("r") is None for el in sheet_data.iter(q("row"), q("c"))):
+        if any(el.get("r") is None for el in sheet_data.iter(q("row"), c_tag)):
             _number_refs(sheet_data, q)
         for row in sheet_data.iter(q("row")):
             rows[int(row.get("r"))] = row
-        for cell in sheet_data.iter(q("c")):
-            pos = coordinate_to_tuple(cell.get("r"))
-            cells[pos] = cell
-            formula = cell.find(q("f"))
-            if formula is None:
+        for formula in sheet_data.iter(f_tag):
+            cell = formula.getparent()
+            if cell is None or cell.tag != c_tag or cell.find(f_tag) is not formula:
                 continue
-            needed.add(pos)
+            r, c = _position(cell.get("r"))
+            coordinate = f"{get_column_letter(c)}{r}"
+            formula_cells[coordinate] = cell
+            needed.setdefault(r, {})[coordinate] = c
             if formula.get("t") == "array" and formula.get("ref"):
                 c1, r1, c2, r2 = range_boundaries(formula.get("ref"))
-                needed.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
-    given = {coordinate_to_tuple(coord.replace("$", "")): coord for coord in values}
+                letters = [(get_column_letter(col), col) for col in range(c1, c2 + 1)]
+                for r in range(r1, r2 + 1):
+                    line = needed.setdefault(r, {})
+                    for letter, col in letters:
+                        line[f"{letter}{r}"] = col
+    row_cells: dict[int, dict[str, Any]] = {}
+    every_cell: dict[str, Any] = {}
 
-    def names(positions: set[tuple[int, int]]) -> list[str]:
-        return [f"{sheet}!{get_column_letter(c)}{r}" for r, c in sorted(positions)][:10]
+    def existing(coordinate: str, r: int) -> Any:
+        """The cell element at ``coordinate`` (canonical) in row ``r``, or None."""
+        cell = formula_cells.get(coordinate)
+        if cell is not None or sheet_data is None:
+            return cell
+        in_row = row_cells.get(r)
+        if in_row is None:
+            in_row = row_cells[r] = ({el.get("r"): el for el in rows[r].iter(c_tag)}
+                                     if r in rows else {})
+        cell = in_row.get(coordinate)
+        if cell is None:  # not in its row, or its reference is spelled unusually
+            if not every_cell:
+                every_cell.update((_canonical(el.get("r")), el) for el in sheet_data.iter(c_tag))
+            cell = every_cell.get(coordinate)
+        return cell
 
-    missing = needed - set(given)
+    given = {_canonical(coordinate): coordinate for coordinate in values}
+    wanted = {coordinate for line in needed.values() for coordinate in line}
+
+    def names(coordinates: set[str]) -> list[str]:
+        return [f"{sheet}!{c}" for c in sorted(coordinates, key=_position)][:10]
+
+    missing = wanted - set(given)
     if missing:
         raise UnknownNameError(f"every formula cell must have a value; none for "
                                f"{len(missing)} cells, e.g. {names(missing)}")
-    extra = set(given) - needed
+    extra = set(given) - wanted
     if extra:
         raise UnknownNameError(f"values must be for formula cells only; {len(extra)} cells "
                                f"hold no formula, e.g. {names(extra)}")
-    for pos in sorted(needed):
-        cell = cells.get(pos)
-        if cell is None:
-            cell = _new_cell(sheet_data, rows, pos, q)
-        _set_value(cell, values[given[pos]], q, f"{sheet}!{given[pos]}")
-    written = set(needed)
+    absent: list[tuple[tuple[int, int], tuple[str, str]]] = []
+    try:
+        for r, line in needed.items():
+            in_row = None
+            for coordinate, col in line.items():
+                value = values[given[coordinate]]
+                if type(value) is float and math.isfinite(value):
+                    encoded = "n", repr(value)  # what _encode gives a float
+                else:
+                    encoded = _encode(value, "")
+                cell = formula_cells.get(coordinate)
+                if cell is None:
+                    if in_row is None:
+                        existing(coordinate, r)  # builds the row's map
+                        in_row = row_cells.get(r, {})
+                    cell = in_row.get(coordinate)
+                    if cell is None:
+                        cell = existing(coordinate, r)
+                if cell is None:
+                    absent.append(((r, col), encoded))
+                    continue
+                n_children = len(cell)
+                if n_children == 0 or (n_children == 1 and cell[0].tag == f_tag):
+                    etree.SubElement(cell, v_tag).text = encoded[1]  # as _set_value does
+                    cell.set("t", encoded[0])
+                else:
+                    _set_value(cell, None, q, "", encoded)
+    except (DomainError, InputTypeError):
+        for coordinate in sorted(wanted, key=_position):  # the first bad value, in order
+            _encode(values[given[coordinate]], f"{sheet}!{given[coordinate]}")
+        raise
+    for pos, encoded in sorted(absent):
+        _set_value(_new_cell(sheet_data, rows, pos, q), None, q, "", encoded)
+    written: set[tuple[int, int]] = set()
+    if needed:  # the corners of the written cells are enough for the dimension
+        cols = [col for line in needed.values() for col in (min(line.values()),
+                                                             max(line.values()))]
+        written.update({(min(needed), min(cols)), (max(needed), max(cols))})
+    created: dict[str, Any] = {}
     for coord, value in (plain or {}).items():
-        pos = coordinate_to_tuple(coord.replace("$", ""))
-        if pos in needed:
+        coordinate = _canonical(coord)
+        r, col = _position(coordinate)
+        if coordinate in wanted:
             raise UnknownNameError(f"plain values must be for cells without a formula; "
                                    f"{sheet}!{coord} holds one")
-        cell = cells.get(pos)
+        cell = created.get(coordinate)
+        if cell is None:
+            cell = existing(coordinate, r)
         if cell is None:
             if value is None:
                 continue
             if sheet_data is None:
                 raise UnknownNameError(f"{sheet} has no cell data to write {coord} into")
-            cell = _new_cell(sheet_data, rows, pos, q)
-            cells[pos] = cell
+            cell = _new_cell(sheet_data, rows, (r, col), q)
+            created[coordinate] = cell
         _set_plain(cell, value, q, f"{sheet}!{coord}")
         if value is not None:
-            written.add(pos)
+            written.add((r, col))
     _extend_dimension(root, q, written)
     return _serialize(tree, data)
 

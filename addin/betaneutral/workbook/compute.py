@@ -17,16 +17,25 @@ the one the template has for the same inputs. Files are written atomically
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import gc
 import os
+import re
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
+from openpyxl.formula.translate import Translator
+from openpyxl.utils import range_boundaries
+from openpyxl.utils.cell import coordinate_from_string
 
 from betaneutral.archive import check_workbook_archive
+from betaneutral.backtest_io import book_backtest_cells
 from betaneutral.errors import DomainError
 from betaneutral.workbook.cache import write_cached_values
 from betaneutral.workbook.cells import write_text
@@ -40,7 +49,10 @@ from betaneutral.workbook.model import compute_values, read_layout
 from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
-__all__ = ["build_committed_templates", "compute_workbook", "fill_workbook"]
+__all__ = ["build_committed_templates", "compute_workbook", "fill_workbook",
+           "template_formulas"]
+
+CellKey = tuple[str, str]
 
 _XLSM_CONTENT_TYPE = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 
@@ -91,9 +103,93 @@ def _formulas(wb: Workbook) -> dict[tuple[str, str], str]:
     return {(c.sheet, c.coordinate): c.formula for c in formula_cells(wb)}
 
 
+#: Dates of the shortened books the template's formulas are derived from.
+_SHORT_HISTORY = 3
+#: Up to this many dates, building the whole template is as quick.
+_FULL_BUILD_MAX_DATES = 32
+
+
+def _shortened(inputs: BookInputs, n_dates: int) -> BookInputs:
+    return dataclasses.replace(inputs, prices=inputs.prices.iloc[:n_dates])
+
+
+def _date_rows(wb: Workbook) -> tuple[int, int]:
+    """First and last row of the dates (the ``Dates`` name)."""
+    _, ref = name_destinations(wb, ["Dates"])["Dates"]
+    _, first, _, last = range_boundaries(ref)
+    return first, last
+
+
+def _stretch(formulas: Mapping[CellKey, str], rows: tuple[int, int],
+             n_dates: int) -> dict[CellKey, str]:
+    """The formulas of a book with ``n_dates`` dates, from those of a shorter book.
+
+    ``rows`` are the first and last date rows of the shorter book. References to the
+    whole date rows (``$C$2:$C$4``) and array ranges over them (``B2:B4``) are
+    extended to the new last row, and each single formula on the last date row
+    starts a column that repeats it (relative references moved) on every later row.
+    """
+    first, last = rows
+    new_last = first + n_dates - 1
+    whole = re.compile(rf"(?<![A-Za-z0-9_.$])(\$[A-Z]{{1,3}}\${first}:\$[A-Z]{{1,3}}\$){last}"
+                       r"(?![0-9])")
+    span = re.compile(rf"([A-Z]{{1,3}}{first}:[A-Z]{{1,3}}){last}")
+    out: dict[CellKey, str] = {}
+    for (sheet, coordinate), formula in formulas.items():
+        text = whole.sub(rf"\g<1>{new_last}", formula)
+        if ":" in coordinate:
+            match = span.fullmatch(coordinate)
+            out[(sheet, f"{match.group(1)}{new_last}" if match else coordinate)] = text
+            continue
+        out[(sheet, coordinate)] = text
+        col, row = coordinate_from_string(coordinate)
+        if row == last:
+            translator = Translator(text, origin=coordinate)
+            for r in range(last + 1, new_last + 1):
+                out[(sheet, f"{col}{r}")] = translator.translate_formula(f"{col}{r}")
+    return out
+
+
+def template_formulas(inputs: BookInputs) -> dict[CellKey, str]:
+    """Every formula of the template filled with ``inputs``, by cell or CSE range.
+
+    Parameters
+    ----------
+    inputs : BookInputs
+        The book's inputs.
+
+    Returns
+    -------
+    dict
+        ``(sheet, coordinate or CSE range) -> formula text`` (with ``=``), as
+        :func:`~betaneutral.workbook.template.formula_cells` lists them for
+        ``fill_workbook(inputs)``.
+
+    Notes
+    -----
+    Building the template for a long history is slow (openpyxl styles every price
+    and rolling-beta cell), and its formulas differ from one history length to
+    another only along the date rows. So the template is built for the first 3
+    and 4 dates; when the 3-date formulas, extended to 4 dates (:func:`_stretch`),
+    are exactly the 4-date ones, the 3-date formulas are extended to the full
+    history. Otherwise (and for 32 dates or fewer) the template is built in full.
+    """
+    n_dates = len(inputs.prices)
+    if n_dates <= _FULL_BUILD_MAX_DATES:
+        return _formulas(fill_workbook(inputs))
+    short = fill_workbook(_shortened(inputs, _SHORT_HISTORY))
+    rows = _date_rows(short)
+    formulas = _formulas(short)
+    step = _formulas(fill_workbook(_shortened(inputs, _SHORT_HISTORY + 1)))
+    if rows[1] - rows[0] + 1 != _SHORT_HISTORY or _stretch(formulas, rows,
+                                                          _SHORT_HISTORY + 1) != step:
+        return _formulas(fill_workbook(inputs))
+    return _stretch(formulas, rows, n_dates)
+
+
 def _check_formulas(wb: Workbook, inputs: BookInputs) -> None:
     """Raise unless every formula of ``wb`` is the template's for ``inputs``."""
-    expected = _formulas(fill_workbook(inputs))
+    expected = template_formulas(inputs)
     actual = _formulas(wb)
     problems = []
     for key in sorted(set(expected) | set(actual)):
@@ -114,6 +210,23 @@ def _check_formulas(wb: Workbook, inputs: BookInputs) -> None:
                           + ". Rebuild the workbook from the template with this data.")
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees memory).
+
+    Loading and computing a large book creates millions of long-lived objects
+    (openpyxl cells, function arguments); each automatic collection then walks the
+    whole heap, which cost about a sixth of the run on a 200-holding, 2,000-day book.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compute_workbook(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -121,6 +234,7 @@ def compute_workbook(
     progress: Callable[[str], None] | None = None,
     force: bool = False,
     recalc_on_load: bool = False,
+    backtest: Any = None,
 ) -> Path:
     """Compute every formula of a BetaNeutral workbook and save a copy with the values.
 
@@ -138,6 +252,9 @@ def compute_workbook(
         Replace ``dst`` if it exists (``dst`` may then be ``src``).
     recalc_on_load : bool, default False
         Ask Excel to recompute on open (see :mod:`betaneutral.workbook.cache`).
+    backtest : betaneutral.backtest_io.BacktestRun, optional
+        The run shown on the Backtest sheet; by default the book's own policy
+        is replayed (:func:`betaneutral.backtest_io.book_backtest_cells`).
 
     Returns
     -------
@@ -160,18 +277,21 @@ def compute_workbook(
     src_path = Path(src)
     report(f"reading {src_path.name}")
     check_workbook_archive(src_path)
-    wb = load_workbook(src_path, keep_links=False, data_only=False)
-    inputs = read_inputs(wb)
-    layout = read_layout(wb)
-    report("checking the formulas against the template")
-    _check_formulas(wb, inputs)
-    report("computing the formula cells")
-    values = compute_values(inputs, layout)
+    with _cyclic_gc_paused():
+        wb = load_workbook(src_path, keep_links=False, data_only=False)
+        inputs = read_inputs(wb)
+        layout = read_layout(wb)
+        report("checking the formulas against the template")
+        _check_formulas(wb, inputs)
+        report("computing the formula cells")
+        values = compute_values(inputs, layout)
     tickets = book_tickets(wb, values, book_state(inputs))
+    report("replaying the hedging policy for the Backtest sheet")
+    plain = {**tickets_cells(wb, tickets),
+             **book_backtest_cells(wb.sheetnames, inputs, backtest)}
     report(f"writing {len(values)} values and {len(tickets)} ticket(s) to {Path(dst).name}")
     out = write_cached_values(src_path, dst, values, force=force,
-                              recalc_on_load=recalc_on_load,
-                              plain_values=tickets_cells(wb, tickets))
+                              recalc_on_load=recalc_on_load, plain_values=plain)
     report("done")
     return out
 
@@ -219,7 +339,8 @@ def build_committed_templates(repo_root: str | os.PathLike[str], *,
     written = []
     for macro, suffix in ((False, ".xlsx"), (True, ".xlsm")):
         wb = build_workbook(macro=macro)
-        values = compute_values(read_inputs(wb), read_layout(wb))
+        inputs = read_inputs(wb)
+        values = compute_values(inputs, read_layout(wb))
         # the macro-free template lives in templates/; the .xlsm at the repository root
         target = (Path(repo_root) if macro else folder) / f"BetaNeutral{suffix}"
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tmp-") as tmp:
@@ -227,6 +348,7 @@ def build_committed_templates(repo_root: str | os.PathLike[str], *,
             wb.save(raw)
             _check_package(raw, macro=macro)
             write_cached_values(raw, target, values, force=True,
-                                recalc_on_load=recalc_on_load)
+                                recalc_on_load=recalc_on_load,
+                                plain_values=book_backtest_cells(wb.sheetnames, inputs))
         written.append(target)
     return written[0], written[1]

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -324,16 +324,40 @@ def _price(name: str, value: Any) -> float:
     return positive(name, value)
 
 
+def _plain_prices(block: list[list[Any]]) -> np.ndarray | None:
+    """The block as floats (blank = NaN) when every cell is blank or a finite number > 0.
+
+    None when a cell is anything else (text, a boolean, a date, NaN, an infinity,
+    a number <= 0): the caller then checks cell by cell. For a block that passes,
+    the result is the one :func:`_price` gives cell by cell.
+    """
+    blanks = 0
+    for row in block:
+        for value in row:
+            if value is None:
+                blanks += 1
+            elif type(value) is not float and type(value) is not int:
+                return None
+    try:
+        values = np.array(block, dtype=np.float64)  # None -> NaN
+    except (OverflowError, ValueError, TypeError):
+        return None
+    missing = np.isnan(values)
+    present = values[~missing]
+    if int(missing.sum()) != blanks or not (np.isfinite(present).all() and (present > 0).all()):
+        return None
+    return values
+
+
 def _open(source: str | os.PathLike[str] | Workbook) -> Workbook:
     if isinstance(source, Workbook):
         return source
-    from betaneutral.archive import check_workbook_archive
+    from betaneutral.archive import open_workbook
 
     path = Path(source)
     if not path.is_file():
         raise UnknownNameError(f"workbook {str(path)!r} must be an existing file")
-    check_workbook_archive(path)
-    return load_workbook(path, keep_links=False, data_only=False)
+    return open_workbook(path)
 
 
 def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
@@ -365,6 +389,8 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
         outside its range).
     InsufficientDataError
         Fewer than 2 dates or no holding.
+    betaneutral.archive.UnsafeWorkbookError
+        The file fails the archive checks or cannot be read as a workbook.
 
     Notes
     -----
@@ -410,11 +436,13 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
         raise InsufficientDataError(
             f"{ws.title}: PriceBlock must be {len(dates)} x {len(assets)} (Dates x PriceAssets), "
             f"got {len(block)} x {len(block[0])}")
-    values = np.empty((len(dates), len(assets)))
-    for i, row in enumerate(block):
-        for j, value in enumerate(row):
-            values[i, j] = _located(_coord(ws.title, pr + i, pc + j),
-                                    lambda v=value, a=assets[j]: _price(f"price of {a}", v))
+    values = _plain_prices(block)
+    if values is None:  # some cell is not a plain price: check cell by cell, naming it
+        values = np.empty((len(dates), len(assets)))
+        for i, row in enumerate(block):
+            for j, value in enumerate(row):
+                values[i, j] = _located(_coord(ws.title, pr + i, pc + j),
+                                        lambda v=value, a=assets[j]: _price(f"price of {a}", v))
     prices = pd.DataFrame(values, columns=assets,
                           index=pd.DatetimeIndex(dates, name="date"))
 
@@ -482,10 +510,18 @@ _DATE_COLUMNS = ("date", "time", "timestamp", "datetime")
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(row number, fields) of a CSV file; the header is row 1. UTF-8, BOM allowed."""
+    number = 0
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        for number, fields_ in enumerate(csv.reader(fh), start=1):
-            if any(f.strip() for f in fields_):  # skip blank lines
-                yield number, fields_
+        try:
+            for number, fields_ in enumerate(csv.reader(fh), start=1):
+                if any(f.strip() for f in fields_):  # skip blank lines
+                    yield number, fields_
+        except UnicodeDecodeError as exc:
+            raise InputTypeError(f"{path}: file must be UTF-8 text, got the byte "
+                                 f"0x{exc.object[exc.start]:02x} after row {number}") from None
+        except csv.Error as exc:
+            raise InputTypeError(f"{_csv_where(path, number + 1)}: row must be valid CSV, "
+                                 f"got an error: {exc}") from None
 
 
 def _csv_where(path: Path, row: int, column: str | None = None) -> str:
@@ -530,6 +566,11 @@ def _parse_dates(path: Path, column: str, texts: list[tuple[int, str]]) -> list[
     return out
 
 
+#: Columns of a wide prices file that are not prices: read by the backtest
+#: (:mod:`betaneutral.workbook.history`), skipped by the book readers.
+AUXILIARY_PRICE_COLUMNS: tuple[str, ...] = ("funding_rate_8h",)
+
+
 def _read_prices_csv(path: Path) -> pd.DataFrame:
     rows = list(_csv_rows(path))
     if not rows:
@@ -568,12 +609,16 @@ def _read_prices_csv(path: Path) -> pd.DataFrame:
                 f"{_csv_where(path, 1, header[0])}: the first column must be the date "
                 f"({' or '.join(_DATE_COLUMNS)}), or the file must have the columns date, "
                 f"symbol, close; got {header}")
-        for name in header[1:]:
+        columns: list[int] = []
+        for j, name in enumerate(header[1:], start=1):
+            if name.lower() in AUXILIARY_PRICE_COLUMNS:
+                continue
             where = _csv_where(path, 1, name)
             _located(where, lambda n=name: validate_identifier("asset column", n))
             if name in symbols:
                 raise DomainError(f"{where}: asset columns must be unique, got {name!r} twice")
             symbols.append(name)
+            columns.append(j)
         for row, fields_ in body:
             if len(fields_) != len(header):
                 raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
@@ -584,7 +629,7 @@ def _read_prices_csv(path: Path) -> pd.DataFrame:
                 raise DomainError(f"{_csv_where(path, row, header[0])}: dates must be unique "
                                   f"UTC days, got {date:%Y-%m-%d} again (first in row "
                                   f"{first_row[(date, symbols[0])]})")
-            for j, symbol in enumerate(symbols, start=1):
+            for j, symbol in zip(columns, symbols, strict=True):
                 cells[(date, symbol)] = _csv_price(path, row, symbol, symbol, fields_[j])
                 first_row[(date, symbol)] = row
     index = pd.DatetimeIndex(sorted({d for d, _ in cells}), name="date")
@@ -656,6 +701,9 @@ def _read_settings_toml(path: Path) -> tuple[BookSettings, float]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputTypeError(f"{path}: settings must be valid TOML, got an error: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputTypeError(f"{path}: settings must be UTF-8 text, got bytes that are "
+                             "not") from None
     raw: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for key, value in data.items():
@@ -693,6 +741,8 @@ def read_csv_inputs(
     prices_csv : path-like
         Daily closes in USD, either *wide* (first column ``date``, then one
         column per asset) or *long* (columns ``date``, ``symbol``, ``close``).
+        A wide file's ``funding_rate_8h`` column is not a price and is skipped
+        (the backtest reads it).
         Blank = missing price (never filled). Must include BTC and ETH.
     settings_toml : path-like, optional
         Top-level keys named as the :class:`BookSettings` fields or the

@@ -402,11 +402,28 @@ class _Book:
         """A column as a function argument: a list of one-cell rows."""
         return [[_arg(self.cells.get(k))] for k in keys]
 
+    def col_values(self, keys: Sequence[CellKey]) -> list[Any]:
+        """The cells of a column as a function receives them, flat (see :meth:`col`)."""
+        return [_arg(self.cells.get(k)) for k in keys]
+
     def put_array(self, grid: Sequence[Sequence[CellKey]], result: Any) -> None:
-        values = _fit(result, len(grid), len(grid[0]))
+        values = _fit(result, len(grid), len(grid[0]))  # already as the cells show them
+        cells, out = self.cells, self.out
         for keys, row in zip(grid, values, strict=True):
             for key, value in zip(keys, row, strict=True):
-                self.put(key, value)
+                cells[key] = value
+                out[key] = value
+
+
+def _rows(values: Sequence[Any]) -> list[list[Any]]:
+    """A fresh column argument (a list of one-cell rows) from flat cell values."""
+    return [[v] for v in values]
+
+
+def _same_cells(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """Whether two columns hold the same values of the same types (0.0 and -0.0 differ)."""
+    return len(a) == len(b) and all(type(x) is type(y) and repr(x) == repr(y)
+                                    for x, y in zip(a, b, strict=True))
 
 
 def _check_inputs(inputs: BookInputs, layout: Layout) -> None:
@@ -464,11 +481,12 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
 
     # ---- inputs
     price_grid = layout.grid("PriceBlock")
-    values = inputs.prices.to_numpy(dtype=float)
+    values = inputs.prices.to_numpy(dtype=float).tolist()
     for i, keys in enumerate(price_grid):
+        row = values[i]
         for j, key in enumerate(keys):
-            v = values[i, j]
-            book.cells[key] = None if math.isnan(v) else float(v)
+            v = row[j]
+            book.cells[key] = None if math.isnan(v) else v
     for key, qty in zip(layout.column("HoldingQuantities"), inputs.holdings["quantity"],
                         strict=True):
         book.cells[key] = float(qty)
@@ -506,19 +524,26 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
     # ---- Holdings
     columns = {asset: [row[j] for row in price_grid]
                for j, asset in enumerate(layout.price_assets)}
-    bench_arg, btc_arg = book.col(bench), book.col(btc)
+    # Each function call gets its own argument lists, built from these flat values.
+    column_values = {asset: book.col_values(keys) for asset, keys in columns.items()}
+    bench_values, btc_values = book.col_values(bench), book.col_values(btc)
+    # The functions are pure: with the benchmark equal to BTC cell for cell, a holding's
+    # "beta vs benchmark" call has the same arguments as its "beta to BTC" call.
+    bench_is_btc = _same_cells(bench_values, btc_values)
     hold = {name: layout.column(name) for name in (
         "HoldingPrices", "HoldingValues", "HoldingWeights", "HoldingBenchBetas", "HoldingBetas",
         "HoldingDollarBetas", "HoldingBetaShares", "HoldingQuantities")}
     for i, asset in enumerate(inputs.holdings["asset"]):
-        prices_arg = book.col(columns[asset])
         book.put(hold["HoldingPrices"][i], book.get(columns[asset][-1]))
         book.put(hold["HoldingValues"][i], _mul(book.get(hold["HoldingQuantities"][i]),
                                                 book.get(hold["HoldingPrices"][i])))
-        for name, bench_prices in (("HoldingBenchBetas", bench_arg), ("HoldingBetas", btc_arg)):
-            book.put(hold[name][i], udfs.BETA_VS_BTC(
-                prices_arg, bench_prices, arg("Window"), arg("BetaMethod"), arg("MinObs"),
-                arg("ReturnType")))
+        beta_to_btc = udfs.BETA_VS_BTC(
+            _rows(column_values[asset]), _rows(btc_values), arg("Window"), arg("BetaMethod"),
+            arg("MinObs"), arg("ReturnType"))
+        book.put(hold["HoldingBenchBetas"][i], beta_to_btc if bench_is_btc else udfs.BETA_VS_BTC(
+            _rows(column_values[asset]), _rows(bench_values), arg("Window"), arg("BetaMethod"),
+            arg("MinObs"), arg("ReturnType")))
+        book.put(hold["HoldingBetas"][i], beta_to_btc)
     value_cells = hold["HoldingValues"]
     book.put(layout.cell("PortfolioValue"), _sum([book.get(k) for k in value_cells]))
     for i, key in enumerate(value_cells):
@@ -541,8 +566,8 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
 
     # ---- Stats and Rolling
     for asset, row in zip(inputs.holdings["asset"], layout.grid("BetaStats"), strict=True):
-        book.put_array([row], udfs.BETA_STATS(book.col(columns[asset]), btc_arg, arg("Window"),
-                                              arg("MinObs")))
+        book.put_array([row], udfs.BETA_STATS(_rows(column_values[asset]), _rows(btc_values),
+                                              arg("Window"), arg("MinObs")))
     rolling = layout.grid("RollingBetas")
     sheet, c1, r1, _, _ = layout.bounds("RollingBetas")
     date_col = get_column_letter(c1 - 1)
@@ -554,7 +579,8 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
         book.put((sheet, f"{date_col}{r1 + t}"), float(to_excel(stamp, epoch)))
     for j, asset in enumerate(inputs.holdings["asset"]):
         book.put_array([[row[j]] for row in rolling], udfs.ROLLING_BETA(
-            book.col(columns[asset]), bench_arg, arg("RollingWindow"), arg("MinObs")))
+            _rows(column_values[asset]), _rows(bench_values), arg("RollingWindow"),
+            arg("MinObs")))
 
     # ---- Rebalance
     def line(key: str, value: Any) -> None:

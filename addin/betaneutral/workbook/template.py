@@ -65,6 +65,7 @@ from betaneutral.errors import (
 )
 from betaneutral.safetext import validate_identifier
 from betaneutral.sample import SAMPLE_LABEL, sample_holdings, sample_prices
+from betaneutral.workbook import backtest_sheet as bt
 from betaneutral.workbook.cells import write_text
 
 __all__ = [
@@ -97,6 +98,7 @@ SHEET_NAMES: tuple[str, ...] = (
     "Rebalance",
     "Scenarios",
     "Tickets",
+    "Backtest",
     "Benchmark",
     "Contracts",
     "xlwings.conf",
@@ -1023,6 +1025,72 @@ def _build_tickets(ws: Worksheet) -> None:
     _print_setup(ws, title_rows="1:1")
 
 
+def _build_backtest(ws: Worksheet, data: _Data) -> None:
+    """Labels, formats and charts of the Backtest sheet; the commands write its values."""
+    n_days = len(data.dates)
+    _title(ws, "Backtest", "The hedging policy replayed on this book's price history: "
+           "filled by betaneutral compute and betaneutral backtest (values, not formulas).")
+    _put(ws, bt.STATUS_CELL, "Not run yet: run betaneutral compute on this workbook.",
+         font=_SUBTITLE_FONT)
+    _section(ws, bt.SETTINGS_FIRST_ROW - 1, "Policy replayed", "A", "B")
+    for i, (_, label, fmt) in enumerate(bt.SETTING_ROWS):
+        row = bt.SETTINGS_FIRST_ROW + i
+        _put(ws, f"A{row}", label)
+        _put(ws, f"B{row}", None, fmt=fmt, fill=_COMPUTED_FILL, border=_BOX)
+    _section(ws, bt.SUMMARY_FIRST_ROW - 1, "Results of the policy replayed", "A", "B")
+    for i, (_, label, fmt) in enumerate(bt.SUMMARY_ROWS):
+        row = bt.SUMMARY_FIRST_ROW + i
+        _put(ws, f"A{row}", label)
+        _put(ws, f"B{row}", None, fmt=fmt, fill=_COMPUTED_FILL, border=_BOX)
+    _header(ws, bt.POLICY_HEADER_ROW, [label for _, label, _ in bt.POLICY_HEADER],
+            first_col=bt.POLICY_FIRST_COL)
+    for r in range(bt.POLICY_ROWS):
+        for j, (_, _, fmt) in enumerate(bt.POLICY_HEADER):
+            coord = f"{get_column_letter(bt.POLICY_FIRST_COL + j)}{bt.POLICY_FIRST_ROW + r}"
+            _put(ws, coord, None, fmt=fmt, fill=_COMPUTED_FILL, border=_BOX)
+    ws.cell(row=bt.POLICY_HEADER_ROW, column=bt.POLICY_FIRST_COL).comment = _note(
+        "Each row replays the same book with another band or check frequency: compare the "
+        "realised beta (how neutral the book stayed) with the net cost (fees and slippage "
+        "less funding received).", height=90)
+    _header(ws, bt.DAILY_HEADER_ROW, [label for _, label, _ in bt.DAILY_HEADER])
+    for j, (_, _, fmt) in enumerate(bt.DAILY_HEADER):
+        if fmt:
+            col = get_column_letter(1 + j)
+            for row in range(bt.DAILY_FIRST_ROW, bt.DAILY_FIRST_ROW + n_days):
+                ws[f"{col}{row}"].number_format = fmt
+    first, last = bt.DAILY_FIRST_ROW, bt.DAILY_FIRST_ROW + n_days - 1
+    dates = Reference(ws, min_col=1, min_row=first, max_row=last)
+    for anchor, title, y_title, y_fmt, cols in (
+        (bt.CHART_PNL_ANCHOR, "Cumulative P&L: hedged and unhedged book", "USD", "#,##0",
+         (2, 3)),
+        (bt.CHART_BETA_ANCHOR, "Estimated portfolio beta and the rebalance band", "Beta",
+         "0.00", (4, 6)),
+    ):
+        chart = LineChart()
+        chart.title = title
+        chart.y_axis.title = y_title
+        chart.y_axis.number_format = y_fmt
+        chart.x_axis.number_format = "yyyy-mm"
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        chart.height = 7.5
+        chart.x_axis.tickLblPos = "low"  # dates under the plot, not on the zero line
+        chart.width = 24
+        chart.add_data(Reference(ws, min_col=cols[0], max_col=cols[1],
+                                 min_row=bt.DAILY_HEADER_ROW, max_row=last),
+                       titles_from_data=True)
+        chart.set_categories(dates)
+        for series in chart.series:
+            series.smooth = False
+            series.graphicalProperties.line.width = 15000
+        ws.add_chart(chart, anchor)
+    _widths(ws, {"A": 34, "B": 16, **{get_column_letter(bt.POLICY_FIRST_COL + j): 12
+                                      for j in range(len(bt.POLICY_HEADER))}})
+    ws.column_dimensions["C"].width = 12
+    ws.freeze_panes = "A4"
+    _print_setup(ws)
+
+
 def write_contracts_sheet(ws: Worksheet, rows: Sequence[ContractRow]) -> None:
     """Fill ``ws`` as the Contracts sheet and define ``ContractNames``/``ContractTable``.
 
@@ -1306,6 +1374,7 @@ def build_workbook(
     _build_rebalance(sheets["Rebalance"])
     _build_scenarios(sheets["Scenarios"])
     _build_tickets(sheets["Tickets"])
+    _build_backtest(sheets["Backtest"], data)
     write_contracts_sheet(sheets["Contracts"], contracts)
     _build_conf(sheets["xlwings.conf"])
 

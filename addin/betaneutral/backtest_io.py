@@ -1,0 +1,414 @@
+"""Run the hedge backtest on a book and write what it found.
+
+Adapter around :mod:`betaneutral.core.backtest`: it turns a book (a workbook's
+inputs, or the CSV files of ``betaneutral backtest``) into the core's arrays,
+runs the policy comparison, and writes the results as CSV files, as console
+lines and as the cells of the workbook's Backtest sheet.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from betaneutral.core._validate import in_range
+from betaneutral.core.backtest import BacktestResult, compare_policies
+from betaneutral.core.contracts import get_contract
+from betaneutral.core.returns import composite_index
+from betaneutral.errors import BetaNeutralError, InsufficientDataError, UnknownNameError
+from betaneutral.files import atomic_output, check_writable_target
+from betaneutral.workbook import backtest_sheet
+from betaneutral.workbook.inputs import BookInputs, BookSettings
+
+__all__ = [
+    "DEFAULT_BANDS",
+    "OUTPUT_FILES",
+    "BacktestOptions",
+    "BacktestRun",
+    "book_backtest_cells",
+    "policy_bands",
+    "read_backtest_csv_inputs",
+    "run_backtest",
+    "sheet_cells",
+    "summary_lines",
+    "unavailable_sheet_cells",
+    "write_backtest_csvs",
+]
+
+#: Bands of the policy table (the run's own band is added when it is not one of them).
+DEFAULT_BANDS: tuple[float, ...] = (0.02, 0.05, 0.10)
+#: Files written by :func:`write_backtest_csvs`.
+OUTPUT_FILES: tuple[str, ...] = ("backtest_daily.csv", "backtest_summary.csv", "policies.csv")
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """Policy and cost settings of a run; the book's Settings supply the rest.
+
+    Attributes
+    ----------
+    band : float or None
+        Rebalance band; None takes the book's RebalanceBand.
+    check : str
+        "daily" or "weekly".
+    fee_bps, slippage_bps : float
+        Cost per trade, basis points of traded notional.
+    top_up_below : float or None
+        Rally-to-liquidation threshold of the margin top-ups (None: half the
+        Settings stress move).
+    basis_annual : float
+        Annualised basis earned by a dated future's short.
+    """
+
+    band: float | None = None
+    check: str = "daily"
+    fee_bps: float = 5.0
+    slippage_bps: float = 0.0
+    top_up_below: float | None = None
+    basis_annual: float = 0.0
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """One policy's replay, the policy table, and what was used.
+
+    Attributes
+    ----------
+    result : BacktestResult
+        The policy asked for (band, check).
+    policies : pandas.DataFrame
+        Every band of :data:`DEFAULT_BANDS` (and the run's band) daily and weekly.
+    settings : dict
+        Keys of :data:`betaneutral.workbook.backtest_sheet.SETTING_ROWS`.
+    target_beta : float
+        Target the hedge aimed at.
+    """
+
+    result: BacktestResult
+    policies: pd.DataFrame
+    settings: dict[str, Any]
+    target_beta: float
+
+
+def _funding_rates(inputs: BookInputs, funding: pd.Series | None) -> tuple[Any, str]:
+    constant = inputs.settings.funding_rate_8h
+    if funding is None:
+        return constant, f"constant {constant:.4%} per 8 h (Settings)"
+    rates = funding.reindex(inputs.prices.index)
+    known = int(rates.notna().sum())
+    text = f"funding_rate_8h column on {known} of {len(rates)} days"
+    if known < len(rates):
+        text += f", {constant:.4%} per 8 h (Settings) on the others"
+    return rates.fillna(constant).to_numpy(), text
+
+
+def _benchmark(inputs: BookInputs) -> tuple[np.ndarray, str]:
+    prices = inputs.prices
+    if inputs.settings.benchmark.strip().upper() == "BTC":
+        return prices["BTC"].to_numpy(), "BTC"
+    pair = prices[["BTC", "ETH"]]
+    if pair.isna().any().any():
+        day = pair.index[pair.isna().any(axis=1)][0]
+        raise InsufficientDataError(
+            f"prices must have BTC and ETH closes on every date for the BTC/ETH 50/50 "
+            f"benchmark, got a gap on {day:%Y-%m-%d}")
+    return composite_index(pair.to_numpy()), "BTC/ETH 50/50"
+
+
+def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(), *,
+                 funding: pd.Series | None = None, quantities: np.ndarray | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> BacktestRun:
+    """Replay the book's hedging policy and the policy table.
+
+    Parameters
+    ----------
+    inputs : BookInputs
+        Prices, holdings and Settings (window, method, minimum observations,
+        return type, target beta, band, contract, stress move, safety multiplier,
+        funding rate).
+    options : BacktestOptions
+        Band, check frequency and costs.
+    funding : pandas.Series, optional
+        Funding rates per 8 h by date (missing days take the Settings rate).
+    quantities : numpy.ndarray, optional
+        Holdings history, one row per price date and one column per holding
+        (default: the holdings' fixed quantities).
+    progress : callable, optional
+        ``progress(done, total)`` after each policy.
+
+    Returns
+    -------
+    BacktestRun
+
+    Raises
+    ------
+    BetaNeutralError
+        As :func:`betaneutral.core.backtest.compare_policies`; also a gap in
+        the hedge underlying's prices (the date is named).
+    """
+    s = inputs.settings
+    spec = get_contract(s.hedge_contract)
+    assets = list(inputs.holdings["asset"])
+    prices = inputs.prices
+    hedge = prices[spec.underlying]
+    if hedge.isna().any():
+        day = hedge.index[hedge.isna()][0]
+        raise InsufficientDataError(
+            f"prices must have a {spec.underlying} close on every date to mark the hedge "
+            f"daily, got a gap on {day:%Y-%m-%d}")
+    bench, bench_name = _benchmark(inputs)
+    rates, funding_text = _funding_rates(inputs, funding)
+    band = s.rebalance_band if options.band is None else in_range("band", options.band, 0, 1)
+    qty = inputs.holdings["quantity"].to_numpy(dtype=float) if quantities is None \
+        else quantities
+    table, results = compare_policies(
+        prices[assets], hedge.to_numpy(), qty, spec, bands=policy_bands(band),
+        checks=("daily", "weekly"), progress=progress, dates=prices.index,
+        benchmark_prices_usd=bench, window=s.window or None, min_obs=s.min_obs,
+        method=s.beta_method.lower(), return_kind=s.return_type.lower(),
+        target_beta=s.target_beta, fee_bps=options.fee_bps,
+        slippage_bps=options.slippage_bps, funding_rate_8h=rates,
+        basis_annual=options.basis_annual, stress_move=s.stress_move,
+        safety_multiplier=s.safety_multiplier, top_up_below=options.top_up_below)
+    check = options.check.strip().lower()
+    result = results[(band, check)]
+    if not spec.perpetual:
+        funding_text = f"none (dated future); basis {options.basis_annual:.2%} a year"
+    settings = {
+        "contract": spec.name,
+        "benchmark": bench_name,
+        "window": s.window,
+        "method": s.beta_method,
+        "band": band,
+        "check": check,
+        "fee_bps": options.fee_bps,
+        "slippage_bps": options.slippage_bps,
+        "funding": funding_text,
+        "stress_move": s.stress_move,
+        "top_up_below": (s.stress_move / 2.0 if options.top_up_below is None
+                         else options.top_up_below),
+    }
+    return BacktestRun(result=result, policies=table, settings=settings,
+                       target_beta=s.target_beta)
+
+
+def read_backtest_csv_inputs(
+    holdings_csv: str | os.PathLike[str],
+    prices_csv: str | os.PathLike[str],
+    settings_toml: str | os.PathLike[str] | None = None,
+) -> tuple[BookInputs, pd.Series | None, np.ndarray | None]:
+    """A book from the backtest's CSV files, with its funding rates and holdings history.
+
+    Parameters
+    ----------
+    holdings_csv : path-like
+        ``asset, quantity[, price]`` (fixed quantities), or ``date, asset,
+        quantity`` (a holdings history: each row holds from that date's close
+        until the asset's next row; 0 before an asset's first row).
+    prices_csv : path-like
+        As for ``betaneutral fill``; a wide file may add a ``funding_rate_8h``
+        column (average 8-hour rate of each day; blank = use the Settings rate).
+    settings_toml : path-like, optional
+        Settings, as for ``betaneutral fill``.
+
+    Returns
+    -------
+    inputs : BookInputs
+        With a history, the holdings are each asset's latest quantity.
+    funding : pandas.Series or None
+        The funding column, when the prices file has one.
+    quantities : numpy.ndarray or None
+        The holdings history on the price dates, one column per holding.
+
+    Raises
+    ------
+    BetaNeutralError
+        As :func:`betaneutral.workbook.inputs.read_csv_inputs`, and for a
+        malformed history or funding column (file, row and column are named).
+    """
+    from betaneutral.workbook import history
+    from betaneutral.workbook.inputs import (
+        _read_prices_csv,
+        _read_settings_toml,
+        read_csv_inputs,
+    )
+
+    funding = history.read_funding_column(prices_csv)
+    if not history.has_date_column(holdings_csv):
+        return read_csv_inputs(holdings_csv, prices_csv, settings_toml), funding, None
+    prices_path = Path(prices_csv)
+    prices = _read_prices_csv(prices_path)
+    for required in ("BTC", "ETH"):
+        if required not in prices.columns:
+            raise UnknownNameError(f"{prices_path}: prices must have a {required!r} column, "
+                                   f"got {list(prices.columns)}")
+    if len(prices) < 2:
+        raise InsufficientDataError(f"{prices_path}: prices must have >= 2 dates, got "
+                                    f"{len(prices)}")
+    dated = history.read_holdings_history(holdings_csv, list(prices.columns))
+    assets = list(dict.fromkeys(dated["asset"]))
+    quantities = history.quantity_schedule(dated, prices.index, assets)
+    holdings = pd.DataFrame({"asset": assets, "quantity": quantities[-1]})
+    if settings_toml is None:
+        settings, current = BookSettings(), 0.0
+    else:
+        settings, current = _read_settings_toml(Path(settings_toml))
+    columns = list(dict.fromkeys(["BTC", "ETH", *assets]))
+    inputs = BookInputs(prices=prices[columns], holdings=holdings, settings=settings,
+                        current_contracts=current)
+    return inputs, funding, quantities
+
+
+def policy_bands(band: float) -> Sequence[float]:
+    """Bands of the policy table for a run with ``band``: the defaults and ``band``."""
+    return sorted({*DEFAULT_BANDS, band})
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return value
+
+
+def _frame_csv(frame: pd.DataFrame) -> str:
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+        elif out[col].dtype == object:
+            out[col] = [_csv_value(v) for v in out[col]]
+    buffer = io.StringIO(newline="")
+    out.to_csv(buffer, index=False, lineterminator="\r\n", float_format=None)
+    return buffer.getvalue()
+
+
+def write_backtest_csvs(run: BacktestRun, out_dir: str | os.PathLike[str], *,
+                        force: bool = False) -> list[Path]:
+    """Write ``backtest_daily.csv``, ``backtest_summary.csv`` and ``policies.csv``.
+
+    Every target is checked before any is written (exists without ``force``,
+    open in Excel, folder missing), and each file is written atomically.
+
+    Returns
+    -------
+    list of Path
+        The files written, in :data:`OUTPUT_FILES` order.
+
+    Raises
+    ------
+    FileProblemError
+        A target cannot be written.
+    """
+    folder = Path(out_dir)
+    paths = [folder / name for name in OUTPUT_FILES]
+    for path in paths:
+        check_writable_target(path, force=force)
+    summary = run.result.summary.as_dict()
+    rows = [("setting:" + key, run.settings[key]) for key, _, _ in backtest_sheet.SETTING_ROWS]
+    rows += list(summary.items())
+    texts = [
+        _frame_csv(run.result.daily),
+        _frame_csv(pd.DataFrame(rows, columns=["metric", "value"])),
+        _frame_csv(run.policies),
+    ]
+    for path, text in zip(paths, texts, strict=True):
+        with atomic_output(path, force=force, newline="") as (handle, _tmp):
+            handle.write(text)
+    return paths
+
+
+def _fmt(value: Any, fmt: str | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d}"
+    if isinstance(value, float) and math.isinf(value):
+        return "never exposed"
+    if fmt in ("0.0%", "0%"):
+        return f"{value:.1%}"
+    if fmt == "#,##0":
+        return f"{value:,.0f}"
+    if fmt == "0.000":
+        return f"{value:.3f}"
+    if fmt == "0.00":
+        return f"{value:.2f}"
+    return str(value)
+
+
+def summary_lines(run: BacktestRun) -> list[str]:
+    """The run's summary and its policy table as console lines."""
+    summary = run.result.summary.as_dict()
+    rows = [(label, _fmt(run.settings[key], fmt))
+            for key, label, fmt in backtest_sheet.SETTING_ROWS]
+    rows += [(label, _fmt(summary[key], fmt)) for key, label, fmt in backtest_sheet.SUMMARY_ROWS]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"  {label:<{width}}  {text}" for label, text in rows]
+    cols = [("band", "band", "0.000"), ("check", "check", None),
+            ("realised_beta_hedged", "beta hedged", "0.000"),
+            ("mean_abs_drift", "mean |drift|", "0.000"), ("rebalances", "trades", None),
+            ("fees_usd", "fees USD", "#,##0"), ("funding_usd", "funding USD", "#,##0"),
+            ("net_cost_usd", "net cost USD", "#,##0"),
+            ("worst_margin_ratio", "worst margin", "0.0%"),
+            ("liquidations", "liquidations", None)]
+    table = [[label for _, label, _ in cols]]
+    for record in run.policies.to_dict("records"):
+        table.append([_fmt(record[key], fmt) for key, _, fmt in cols])
+    widths = [max(len(r[j]) for r in table) for j in range(len(cols))]
+    lines.append("")
+    lines.append("Policies (same book, same costs):")
+    for r in table:
+        lines.append("  " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
+    return lines
+
+
+def sheet_cells(run: BacktestRun, n_days: int) -> dict[tuple[str, str], Any]:
+    """``(sheet, coordinate) -> value`` for the Backtest sheet of a book."""
+    summary = run.result.summary
+    status = (f"Replayed {summary.start:%Y-%m-%d} to {summary.end:%Y-%m-%d}: band "
+              f"{run.settings['band']:.3f}, {run.settings['check']} checks, "
+              f"{run.settings['fee_bps']:g} bp fee." if isinstance(summary.start, pd.Timestamp)
+              else "Replayed.")
+    cells = backtest_sheet.backtest_sheet_cells(
+        settings=run.settings, summary=summary.as_dict(), policies=run.policies,
+        daily=run.result.daily, target_beta=run.target_beta, n_days=n_days, status=status)
+    return {(backtest_sheet.SHEET, coord): value for coord, value in cells.items()}
+
+
+def unavailable_sheet_cells(reason: str, n_days: int) -> dict[tuple[str, str], Any]:
+    """The Backtest sheet cleared, with ``reason`` in its status cell."""
+    cells = backtest_sheet.clear_cells(n_days)
+    cells[backtest_sheet.STATUS_CELL] = f"Backtest not available: {reason}"
+    return {(backtest_sheet.SHEET, coord): value for coord, value in cells.items()}
+
+
+def book_backtest_cells(sheetnames: Sequence[str], inputs: BookInputs,
+                        run: BacktestRun | None = None) -> dict[tuple[str, str], Any]:
+    """Values of a book's Backtest sheet: ``run``, or the book's own policy by default.
+
+    The default run uses the book's band, daily checks and the default costs
+    (:class:`BacktestOptions`). A book that cannot be replayed (a contract
+    without a margin table, say) gets the reason in the sheet's status cell
+    instead of an error; a book without a Backtest sheet gets nothing.
+    """
+    if backtest_sheet.SHEET not in sheetnames:
+        return {}
+    n_days = len(inputs.prices)
+    if run is None:
+        try:
+            run = run_backtest(inputs)
+        except BetaNeutralError as exc:
+            return unavailable_sheet_cells(str(exc), n_days)
+    return sheet_cells(run, n_days)

@@ -1,0 +1,204 @@
+"""Layout of the Backtest sheet and the values a backtest run puts in it.
+
+The template (:mod:`betaneutral.workbook.template`) draws the sheet from these
+positions: labels, headers, number formats and two line charts over the daily
+block. The commands fill it with values (never formulas) through
+:func:`backtest_sheet_cells`, so the layout is defined once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "DAILY_FIRST_ROW",
+    "DAILY_HEADER",
+    "POLICY_FIRST_ROW",
+    "POLICY_HEADER",
+    "POLICY_ROWS",
+    "SETTING_ROWS",
+    "SHEET",
+    "SUMMARY_ROWS",
+    "backtest_sheet_cells",
+    "clear_cells",
+]
+
+SHEET = "Backtest"
+
+#: (key, label, number format) of the "policy replayed" block, from row SETTINGS_FIRST_ROW.
+SETTING_ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ("contract", "Hedge contract", None),
+    ("benchmark", "Benchmark of the realised betas", None),
+    ("window", "Beta window (returns; 0 = all)", "0"),
+    ("method", "Beta method", None),
+    ("band", "Rebalance band (beta)", "0.000"),
+    ("check", "Checks", None),
+    ("fee_bps", "Taker fee (bp)", "0.00"),
+    ("slippage_bps", "Slippage (bp)", "0.00"),
+    ("funding", "Funding", None),
+    ("stress_move", "Margin buffer: stress rally", "0%"),
+    ("top_up_below", "Top up when rally to liquidation <", "0%"),
+)
+SETTINGS_FIRST_ROW = 5
+
+#: (summary field, label, number format) of the results block, from row SUMMARY_FIRST_ROW.
+SUMMARY_ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ("start", "First check", "yyyy-mm-dd"),
+    ("end", "Last day", "yyyy-mm-dd"),
+    ("days", "Days replayed", "0"),
+    ("realised_beta_unhedged", "Realised beta, unhedged", "0.000"),
+    ("realised_beta_hedged", "Realised beta, hedged", "0.000"),
+    ("realised_beta_hedged_se", "Standard error (hedged)", "0.000"),
+    ("mean_abs_drift", "Mean |drift| at checks", "0.000"),
+    ("volatility_unhedged", "Volatility, unhedged (ann.)", "0.0%"),
+    ("volatility_hedged", "Volatility, hedged (ann.)", "0.0%"),
+    ("variance_ratio", "Variance hedged / unhedged", "0.000"),
+    ("max_drawdown_unhedged", "Max drawdown, unhedged", "0.0%"),
+    ("max_drawdown_hedged", "Max drawdown, hedged", "0.0%"),
+    ("pnl_unhedged_usd", "P&L, unhedged (USD)", "#,##0"),
+    ("pnl_hedged_usd", "P&L, hedged (USD)", "#,##0"),
+    ("rebalances", "Rebalances", "0"),
+    ("turnover_usd", "Turnover (USD)", "#,##0"),
+    ("turnover_ratio", "Turnover / mean book value", "0.00"),
+    ("fees_usd", "Fees (USD)", "#,##0"),
+    ("slippage_usd", "Slippage (USD)", "#,##0"),
+    ("funding_usd", "Funding received (USD)", "#,##0"),
+    ("net_cost_usd", "Net cost (USD)", "#,##0"),
+    ("collateral_posted_usd", "Collateral posted (USD)", "#,##0"),
+    ("top_ups", "Margin top-ups", "0"),
+    ("worst_margin_ratio", "Worst margin ratio", "0.0%"),
+    ("min_rally_to_liquidation", "Smallest rally to liquidation", "0.0%"),
+    ("liquidations", "Liquidations", "0"),
+    ("first_liquidation_date", "First liquidation", "yyyy-mm-dd"),
+    ("liquidation_loss_usd", "Margin lost to liquidation (USD)", "#,##0"),
+)
+SUMMARY_FIRST_ROW = SETTINGS_FIRST_ROW + len(SETTING_ROWS) + 2
+
+#: Policy table: header row and (column key, label, format), from column D.
+POLICY_HEADER_ROW = 4
+POLICY_FIRST_ROW = POLICY_HEADER_ROW + 1
+POLICY_FIRST_COL = 4  # D
+POLICY_ROWS = 8  # three default bands and the book's own, daily and weekly
+POLICY_HEADER: tuple[tuple[str, str, str | None], ...] = (
+    ("band", "Band", "0.000"),
+    ("check", "Checks", None),
+    ("realised_beta_hedged", "Realised beta hedged", "0.000"),
+    ("realised_beta_unhedged", "Realised beta unhedged", "0.000"),
+    ("mean_abs_drift", "Mean |drift|", "0.000"),
+    ("volatility_hedged", "Vol hedged", "0.0%"),
+    ("variance_ratio", "Variance ratio", "0.000"),
+    ("max_drawdown_hedged", "Max DD hedged", "0.0%"),
+    ("rebalances", "Rebalances", "0"),
+    ("turnover_usd", "Turnover (USD)", "#,##0"),
+    ("fees_usd", "Fees (USD)", "#,##0"),
+    ("funding_usd", "Funding (USD)", "#,##0"),
+    ("net_cost_usd", "Net cost (USD)", "#,##0"),
+    ("worst_margin_ratio", "Worst margin ratio", "0.0%"),
+    ("top_ups", "Top-ups", "0"),
+    ("liquidations", "Liquidations", "0"),
+)
+
+#: Daily block (chart data): header row and (daily column, label, format), from column A.
+DAILY_HEADER_ROW = SUMMARY_FIRST_ROW + len(SUMMARY_ROWS) + 2
+DAILY_FIRST_ROW = DAILY_HEADER_ROW + 1
+DAILY_HEADER: tuple[tuple[str, str, str | None], ...] = (
+    ("date", "Date", "yyyy-mm-dd"),
+    ("cum_unhedged_pnl_usd", "Cumulative P&L unhedged (USD)", "#,##0"),
+    ("cum_hedged_pnl_usd", "Cumulative P&L hedged (USD)", "#,##0"),
+    ("portfolio_beta_est", "Estimated beta (after trading)", "0.000"),
+    ("upper_band", "Target + band", "0.000"),
+    ("lower_band", "Target - band", "0.000"),
+    ("hedge_contracts", "Contracts short", "#,##0.000"),
+    ("margin_equity_usd", "Margin equity (USD)", "#,##0"),
+    ("rebalanced", "Rebalanced", None),
+)
+
+STATUS_CELL = "A3"
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+CHART_PNL_ANCHOR = "D15"
+CHART_BETA_ANCHOR = "D31"
+
+
+def _cell_value(value: Any) -> Any:
+    """A value as a cell holds it: dates as day serials, NaN and None as blank."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):  # an Excel date serial (the cells have date formats)
+        return int((value.normalize() - _EXCEL_EPOCH).days)
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN (not defined) and inf (never exposed) are left blank
+    return value
+
+
+def _col(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+def clear_cells(n_days: int) -> dict[str, Any]:
+    """Every value cell of the sheet mapped to None (the empty sheet of the template)."""
+    out: dict[str, Any] = {STATUS_CELL: None}
+    for i in range(len(SETTING_ROWS)):
+        out[f"B{SETTINGS_FIRST_ROW + i}"] = None
+    for i in range(len(SUMMARY_ROWS)):
+        out[f"B{SUMMARY_FIRST_ROW + i}"] = None
+    for r in range(POLICY_ROWS):
+        for j in range(len(POLICY_HEADER)):
+            out[f"{_col(POLICY_FIRST_COL + j)}{POLICY_FIRST_ROW + r}"] = None
+    for r in range(n_days):
+        for j in range(len(DAILY_HEADER)):
+            out[f"{_col(1 + j)}{DAILY_FIRST_ROW + r}"] = None
+    return out
+
+
+def backtest_sheet_cells(*, settings: Mapping[str, Any], summary: Mapping[str, Any],
+                         policies: pd.DataFrame, daily: pd.DataFrame, target_beta: float,
+                         n_days: int, status: str) -> dict[str, Any]:
+    """Coordinates of the Backtest sheet mapped to the values of one run.
+
+    Parameters
+    ----------
+    settings : mapping
+        Keys of :data:`SETTING_ROWS` to what the run used.
+    summary : mapping
+        :class:`betaneutral.core.backtest.BacktestSummary` fields.
+    policies : pandas.DataFrame
+        The policy table (at most :data:`POLICY_ROWS` rows are shown).
+    daily : pandas.DataFrame
+        The run's daily frame; at most ``n_days`` rows are written.
+    target_beta : float
+        Target of the band lines.
+    n_days : int
+        Rows of the daily block in the template (the rest are cleared).
+    status : str
+        One line for the status cell (what was run, or why nothing was).
+
+    Returns
+    -------
+    dict
+        Coordinate to value; None clears a cell.
+    """
+    out = clear_cells(n_days)
+    out[STATUS_CELL] = status
+    for i, (key, _, _) in enumerate(SETTING_ROWS):
+        out[f"B{SETTINGS_FIRST_ROW + i}"] = _cell_value(settings.get(key))
+    for i, (key, _, _) in enumerate(SUMMARY_ROWS):
+        out[f"B{SUMMARY_FIRST_ROW + i}"] = _cell_value(summary.get(key))
+    for r, row in enumerate(policies.head(POLICY_ROWS).to_dict("records")):
+        for j, (key, _, _) in enumerate(POLICY_HEADER):
+            out[f"{_col(POLICY_FIRST_COL + j)}{POLICY_FIRST_ROW + r}"] = _cell_value(row[key])
+    band = float(settings.get("band", 0.0))
+    for r, row in enumerate(daily.head(n_days).to_dict("records")):
+        row = dict(row)
+        row["upper_band"] = target_beta + band
+        row["lower_band"] = target_beta - band
+        for j, (key, _, _) in enumerate(DAILY_HEADER):
+            out[f"{_col(1 + j)}{DAILY_FIRST_ROW + r}"] = _cell_value(row[key])
+    return out
