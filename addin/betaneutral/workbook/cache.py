@@ -52,7 +52,7 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_to_tuple
 from betaneutral.archive import check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
-from betaneutral.files import atomic_output
+from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
 
 __all__ = [
     "CALC_ID",
@@ -340,7 +340,11 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
             cell = every_cell.get(coordinate)
         return cell
 
-    given = {_canonical(coordinate): coordinate for coordinate in values}
+    # canonical coordinate -> the key as given (usually the same)
+    if all(map(_CANONICAL.match, values)):
+        given = dict(zip(values, values, strict=True))
+    else:
+        given = {_canonical(coordinate): coordinate for coordinate in values}
     wanted = {coordinate for line in needed.values() for coordinate in line}
 
     def names(coordinates: set[str]) -> list[str]:
@@ -554,9 +558,14 @@ def write_cached_values(
         sheet_of = {part: sheet for sheet, part in parts.items()}
         members = zin.namelist()
 
+        # atomic_output re-reads a workbook file in full, CRC checks included
+        # (betaneutral.files.verify_workbook_file); other names get them here.
+        crc_checked = Path(dst_path).suffix.lower() in WORKBOOK_SUFFIXES
+
         def verify(tmp: Path) -> None:
             with zipfile.ZipFile(tmp) as zcheck:
-                if zcheck.testzip() is not None or zcheck.namelist() != members:
+                if ((not crc_checked and zcheck.testzip() is not None)
+                        or zcheck.namelist() != members):
                     raise DomainError(f"{tmp.name}: the written package must hold the same "
                                       "parts as the source")
 

@@ -12,6 +12,9 @@ How the values are obtained:
   xlwings (a range as a list of rows, a blank as ``None``, numbers as
   ``float``, error cells as their code), so the result is the function's own,
   including its error codes (``"#N/A"``, ...). The functions call the core.
+  They are pure, so two cells with the same call share one evaluation: with the
+  BTC benchmark the benchmark column equals the BTC column cell for cell, and a
+  holding's "beta vs benchmark" is its "beta to BTC".
 * Native formulas (``=B5*C5``, ``INDEX(col,ROWS(col))``, ``SUM``, ``IF``, the
   composite benchmark chain, ...) are evaluated with Excel's rules, in the
   formula's own order of operations so the floating-point results are the ones
