@@ -20,9 +20,9 @@ Cases (ratios measured in one run, same machine, same files):
    Ours and pycel are timed in this process (best of ``--repeat``); pycel on the
    large book runs once in a child process under ``--pycel-timeout``. The
    ``betaneutral compute`` command is also run as a child process to report
-   its wall time and peak resident memory (``ru_maxrss`` of that child, from
-   ``os.wait4``). A per-stage breakdown follows the same steps as
-   ``compute_workbook``.
+   its wall time and peak resident memory (``ru_maxrss`` of that process, read
+   with ``os.wait4`` by a small launcher process). A per-stage breakdown follows
+   the same steps as ``compute_workbook``.
 
 Scaling: compute time against the number of holdings (2,000 days) and the
 number of days (50 holdings), with a least-squares line through the points.
@@ -44,6 +44,7 @@ import gc
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -114,32 +115,39 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
-def run_child(command: list[str], *, timeout: float | None = None) -> tuple[float, float, str]:
-    """Run ``command``; (wall seconds, peak RSS in MB of that process, stdout).
+# Runs a command and reports its wall time and peak RSS. A process forked from this
+# (large) benchmark process would count this process's memory as its own peak
+# (ru_maxrss survives exec), so a small launcher process starts the command.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - t0, "maxrss_kb": usage.ru_maxrss,
+                  "exit": os.waitstatus_to_exitcode(status)}))
+"""
 
-    The child is reaped with ``os.wait4`` to read its own ``ru_maxrss``.
+
+def run_child(command: list[str], *, timeout: float | None = None) -> tuple[float, float, str]:
+    """Run ``command``; (wall seconds, peak RSS in MB of that process, its output).
+
+    Raises TimeoutError (after killing it) when it runs longer than ``timeout``.
     """
-    t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        deadline = None if timeout is None else t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if deadline is not None and time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                raise TimeoutError(f"{command[:3]} exceeded {timeout:g} s")
-            time.sleep(0.02)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        launcher = subprocess.Popen([sys.executable, "-c", _LAUNCHER, *command], stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            launcher.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+            raise TimeoutError(f"{command[:3]} exceeded {timeout:g} s") from None
         out.seek(0)
         text = out.read().decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{command[:3]} failed ({proc.returncode}):\n{text}")
-    return wall, usage.ru_maxrss / 1024.0, text
+    report = json.loads(text.strip().splitlines()[-1])
+    if launcher.returncode != 0 or report["exit"] != 0:
+        raise RuntimeError(f"{command[:3]} failed ({report['exit']}):\n{text}")
+    return report["seconds"], report["maxrss_kb"] / 1024.0, text
 
 
 _PYCEL_CHILD = """
@@ -158,7 +166,8 @@ def pycel_in_child(book: Path, timeout: float) -> tuple[float | None, float]:
                                   timeout=timeout)
     except TimeoutError:
         return None, float("nan")
-    return float(json.loads(text.strip().splitlines()[-1])["seconds"]), peak
+    line = next(x for x in reversed(text.strip().splitlines()) if '"cells"' in x)
+    return float(json.loads(line)["seconds"]), peak
 
 
 def libreoffice(books: list[Path], folder: Path, repeat: int) -> dict[str, Any]:
@@ -239,6 +248,8 @@ def stages(book: Path, out: Path) -> dict[str, float]:
     tickets = book_tickets(wb, values, book_state(inputs))
     plain = {**tickets_cells(wb, tickets), **book_backtest_cells(wb.sheetnames, inputs, None)}
     lap("tickets, backtest")
+    del wb  # as compute_workbook does before writing
+    gc.collect()
     write_cached_values(book, out, values, force=True, plain_values=plain)
     lap("write values")
     return times

@@ -289,6 +289,10 @@ def compute_workbook(
     report("replaying the hedging policy for the Backtest sheet")
     plain = {**tickets_cells(wb, tickets),
              **book_backtest_cells(wb.sheetnames, inputs, backtest)}
+    # The loaded workbook is no longer needed; its objects refer to each other, so only
+    # the collector frees them. Freed before writing, they no longer add to the peak.
+    del wb
+    gc.collect()
     report(f"writing {len(values)} values and {len(tickets)} ticket(s) to {Path(dst).name}")
     out = write_cached_values(src_path, dst, values, force=force,
                               recalc_on_load=recalc_on_load, plain_values=plain)
