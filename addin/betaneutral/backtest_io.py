@@ -23,10 +23,10 @@ from betaneutral.core._validate import in_range
 from betaneutral.core.backtest import BacktestResult, compare_policies
 from betaneutral.core.contracts import get_contract
 from betaneutral.core.returns import composite_index
-from betaneutral.errors import BetaNeutralError, InsufficientDataError, UnknownNameError
+from betaneutral.errors import BetaNeutralError, InsufficientDataError
 from betaneutral.files import atomic_output, check_writable_target
 from betaneutral.workbook import backtest_sheet
-from betaneutral.workbook.inputs import BookInputs, BookSettings
+from betaneutral.workbook.inputs import BookInputs
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -235,35 +235,17 @@ def read_backtest_csv_inputs(
         malformed history or funding column (file, row and column are named).
     """
     from betaneutral.workbook import history
-    from betaneutral.workbook.inputs import (
-        _read_prices_csv,
-        _read_settings_toml,
-        read_csv_inputs,
-    )
+    from betaneutral.workbook.inputs import _book_inputs, _read_book_prices, read_csv_inputs
 
     funding = history.read_funding_column(prices_csv)
     if not history.has_date_column(holdings_csv):
         return read_csv_inputs(holdings_csv, prices_csv, settings_toml), funding, None
-    prices_path = Path(prices_csv)
-    prices = _read_prices_csv(prices_path)
-    for required in ("BTC", "ETH"):
-        if required not in prices.columns:
-            raise UnknownNameError(f"{prices_path}: prices must have a {required!r} column, "
-                                   f"got {list(prices.columns)}")
-    if len(prices) < 2:
-        raise InsufficientDataError(f"{prices_path}: prices must have >= 2 dates, got "
-                                    f"{len(prices)}")
+    prices = _read_book_prices(Path(prices_csv))
     dated = history.read_holdings_history(holdings_csv, list(prices.columns))
     assets = list(dict.fromkeys(dated["asset"]))
     quantities = history.quantity_schedule(dated, prices.index, assets)
     holdings = pd.DataFrame({"asset": assets, "quantity": quantities[-1]})
-    if settings_toml is None:
-        settings, current = BookSettings(), 0.0
-    else:
-        settings, current = _read_settings_toml(Path(settings_toml))
-    columns = list(dict.fromkeys(["BTC", "ETH", *assets]))
-    inputs = BookInputs(prices=prices[columns], holdings=holdings, settings=settings,
-                        current_contracts=current)
+    inputs = _book_inputs(prices, holdings, settings_toml)
     return inputs, funding, quantities
 
 

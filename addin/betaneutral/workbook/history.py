@@ -21,16 +21,16 @@ import pandas as pd
 from betaneutral.core._validate import in_range
 from betaneutral.errors import (
     DomainError,
-    InputTypeError,
     InsufficientDataError,
     UnknownNameError,
 )
-from betaneutral.safetext import validate_identifier
 from betaneutral.workbook.inputs import (
     AUXILIARY_PRICE_COLUMNS,
+    _check_row_lengths,
     _csv_number,
     _csv_rows,
     _csv_where,
+    _held_asset,
     _located,
     _parse_dates,
 )
@@ -116,19 +116,11 @@ def read_holdings_history(holdings_csv: str | os.PathLike[str],
         raise UnknownNameError(f"{_csv_where(path, 1)}: a holdings history must have the "
                                f"columns date, asset, quantity once each, got {header}")
     i_date, i_asset, i_qty = (lower.index(k) for k in ("date", "asset", "quantity"))
-    for row, fields_ in body:
-        if len(fields_) != len(header):
-            raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
-                                 f"fields as the header, got {len(fields_)}")
+    _check_row_lengths(path, header, body)
     dates = _parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body])
     out, seen = [], {}
     for (row, fields_), date in zip(body, dates, strict=True):
-        where = _csv_where(path, row, header[i_asset])
-        asset = _located(where, lambda f=fields_: validate_identifier("asset",
-                                                                      f[i_asset].strip()))
-        if asset not in price_columns:
-            raise UnknownNameError(f"{where}: asset must be one of the price columns "
-                                   f"{price_columns}, got {asset!r}")
+        asset = _held_asset(path, row, header[i_asset], fields_[i_asset], price_columns)
         if (date, asset) in seen:
             raise DomainError(f"{_csv_where(path, row)}: (date, asset) must be unique, got "
                               f"{date:%Y-%m-%d} {asset} again (first in row "

@@ -528,6 +528,25 @@ def _csv_where(path: Path, row: int, column: str | None = None) -> str:
     return f"{path} row {row}" + ("" if column is None else f", column {column!r}")
 
 
+def _check_row_lengths(path: Path, header: list[str], body: list[tuple[int, list[str]]]
+                       ) -> None:
+    """Every row of a CSV body has as many fields as the header."""
+    for row, fields_ in body:
+        if len(fields_) != len(header):
+            raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
+                                 f"fields as the header, got {len(fields_)}")
+
+
+def _held_asset(path: Path, row: int, column: str, text: str, price_columns: list[str]) -> str:
+    """A holdings file's asset field: an identifier naming one of the price columns."""
+    where = _csv_where(path, row, column)
+    asset = _located(where, lambda: validate_identifier("asset", text.strip()))
+    if asset not in price_columns:
+        raise UnknownNameError(f"{where}: asset must be one of the price columns "
+                               f"{price_columns}, got {asset!r}")
+    return asset
+
+
 def _csv_price(path: Path, row: int, column: str, symbol: str, text: str) -> float:
     value = _csv_number(path, row, column, f"price of {symbol}", text, blank_ok=True)
     if not math.isnan(value):
@@ -585,10 +604,7 @@ def _read_prices_csv(path: Path) -> pd.DataFrame:
     symbols: list[str] = []
     if long:
         i_date, i_sym, i_close = (lower.index(k) for k in ("date", "symbol", "close"))
-        for row, fields_ in body:
-            if len(fields_) != len(header):
-                raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
-                                     f"fields as the header, got {len(fields_)}")
+        _check_row_lengths(path, header, body)
         dates = _parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body])
         for (row, fields_), date in zip(body, dates, strict=True):
             where = _csv_where(path, row, header[i_sym])
@@ -619,10 +635,7 @@ def _read_prices_csv(path: Path) -> pd.DataFrame:
                 raise DomainError(f"{where}: asset columns must be unique, got {name!r} twice")
             symbols.append(name)
             columns.append(j)
-        for row, fields_ in body:
-            if len(fields_) != len(header):
-                raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
-                                     f"fields as the header, got {len(fields_)}")
+        _check_row_lengths(path, header, body)
         dates = _parse_dates(path, header[0], [(r, f[0]) for r, f in body])
         for (row, fields_), date in zip(body, dates, strict=True):
             if (date, symbols[0]) in cells:
@@ -657,17 +670,9 @@ def _read_holdings_csv(path: Path, price_columns: list[str]) -> pd.DataFrame:
     i_asset, i_qty = lower.index("asset"), lower.index("quantity")
     i_price = lower.index("price") if "price" in lower else None
     assets, quantities, marks = [], [], []
+    _check_row_lengths(path, header, body)
     for row, fields_ in body:
-        if len(fields_) != len(header):
-            raise InputTypeError(f"{_csv_where(path, row)}: row must have {len(header)} "
-                                 f"fields as the header, got {len(fields_)}")
-        where = _csv_where(path, row, header[i_asset])
-        asset = _located(where, lambda f=fields_: validate_identifier("asset",
-                                                                      f[i_asset].strip()))
-        if asset not in price_columns:
-            raise UnknownNameError(f"{where}: asset must be one of the price columns "
-                                   f"{price_columns}, got {asset!r}")
-        assets.append(asset)
+        assets.append(_held_asset(path, row, header[i_asset], fields_[i_asset], price_columns))
         quantities.append(_csv_number(path, row, header[i_qty], "quantity", fields_[i_qty],
                                       blank_ok=False))
         if i_price is not None:
@@ -778,16 +783,26 @@ def read_csv_inputs(
     2024-01-02), so two rows on the same UTC day are an error. Error messages
     name the file, the row (1-based, the header is row 1) and the column.
     """
-    prices_path, holdings_path = Path(prices_csv), Path(holdings_csv)
-    prices = _read_prices_csv(prices_path)
+    prices = _read_book_prices(Path(prices_csv))
+    holdings = _read_holdings_csv(Path(holdings_csv), list(prices.columns))
+    return _book_inputs(prices, holdings, settings_toml)
+
+
+def _read_book_prices(path: Path) -> pd.DataFrame:
+    """A prices CSV that can carry a book: BTC and ETH columns, at least 2 dates."""
+    prices = _read_prices_csv(path)
     for required in ("BTC", "ETH"):
         if required not in prices.columns:
-            raise UnknownNameError(f"{prices_path}: prices must have a {required!r} column, "
+            raise UnknownNameError(f"{path}: prices must have a {required!r} column, "
                                    f"got {list(prices.columns)}")
     if len(prices) < 2:
-        raise InsufficientDataError(f"{prices_path}: prices must have >= 2 dates, got "
-                                    f"{len(prices)}")
-    holdings = _read_holdings_csv(holdings_path, list(prices.columns))
+        raise InsufficientDataError(f"{path}: prices must have >= 2 dates, got {len(prices)}")
+    return prices
+
+
+def _book_inputs(prices: pd.DataFrame, holdings: pd.DataFrame,
+                 settings_toml: str | os.PathLike[str] | None) -> BookInputs:
+    """The book of CSV files: prices of BTC, ETH and the holdings, and the settings."""
     columns = list(dict.fromkeys(["BTC", "ETH", *holdings["asset"]]))
     if settings_toml is None:
         settings, current = BookSettings(), 0.0
