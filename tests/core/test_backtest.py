@@ -401,3 +401,23 @@ def test_policy_comparison_defaults_are_the_single_backtest_defaults():
     expected = {name: p.default for name, p in params.items()
                 if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("band", "check")}
     assert expected == backtest._SETTING_DEFAULTS
+
+
+@pytest.mark.parametrize(("which", "row", "match"), [
+    ("asset", 7, r"asset_prices_usd must be > 0 where present, got 0.0 at row 8, column C1"),
+    ("hedge", 9, r"hedge_prices_usd must be > 0 where present, got -1.0 at row 10"),
+    ("bench", 4, r"benchmark_prices_usd must be > 0 where present, got 0.0 at row 5"),
+])
+def test_prices_must_be_positive_and_the_place_is_named(which, row, match):
+    """A price <= 0 is a DomainError naming the input, the row and (for a table) the column."""
+    prices, btc, qty = _random_book(10, t_len=100)
+    bench = btc.copy()
+    if which == "asset":
+        prices.iloc[row, 1] = 0.0
+    elif which == "hedge":
+        btc[row] = -1.0
+    else:
+        bench[row] = 0.0
+    with pytest.raises(DomainError, match=match):
+        backtest_hedge(prices, btc, qty, get_contract("BINANCE:BTCUSDT"), window=30,
+                       min_obs=30, benchmark_prices_usd=bench)

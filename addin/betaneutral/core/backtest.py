@@ -43,6 +43,7 @@ from betaneutral.core.margin import (
     maintenance_for_notional,
     margin_buffer,
 )
+from betaneutral.core.returns import _check_prices, returns_from_prices
 from betaneutral.errors import (
     DomainError,
     InputTypeError,
@@ -386,11 +387,7 @@ def _price_matrix(name: str, values: Any) -> tuple[FloatArray, list[str], Any]:
         raise InputTypeError(f"{name} must be 1- or 2-dimensional, got shape {arr.shape}")
     if not names:
         names = [f"asset {j + 1}" for j in range(arr.shape[1])]
-    bad_rows = np.argwhere(~np.isnan(arr) & (arr <= 0.0))
-    if bad_rows.size:
-        i, j = (int(v) for v in bad_rows[0])
-        raise DomainError(f"{name} must be > 0, got {float(arr[i, j])!r} for {names[j]} "
-                          f"at row {i + 1}")
+    _check_prices(name, arr, names)
     return arr, names, index
 
 
@@ -408,11 +405,9 @@ def _series(name: str, values: Any, t_len: int, *, complete: bool) -> FloatArray
 
 
 def _returns(prices: FloatArray, kind: str) -> FloatArray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = prices[1:] / prices[:-1]
-    r = ratio - 1.0 if kind == "simple" else np.log(ratio)
-    pad = np.full((1, *r.shape[1:]), np.nan)
-    return np.concatenate([pad, r])
+    """Returns aligned with the prices: row t is the return into t (row 0 is NaN)."""
+    r = returns_from_prices(prices, kind=kind)  # type: ignore[arg-type]
+    return np.concatenate([np.full((1, *r.shape[1:]), np.nan), r])
 
 
 def _quantities(values: Any, t_len: int, n_assets: int) -> FloatArray:
@@ -452,14 +447,10 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
     if t_len < 3:
         raise InsufficientDataError(f"asset_prices_usd must have >= 3 dates, got {t_len}")
     hedge = _series("hedge_prices_usd", hedge_prices_usd, t_len, complete=True)
-    if (hedge <= 0.0).any():
-        row = int(np.flatnonzero(hedge <= 0.0)[0])
-        raise DomainError(f"hedge_prices_usd must be > 0, got {float(hedge[row])!r} at row "
-                          f"{row + 1}")
+    _check_prices("hedge_prices_usd", hedge)
     bench = hedge if benchmark_prices_usd is None else _series(
         "benchmark_prices_usd", benchmark_prices_usd, t_len, complete=False)
-    if (bench[~np.isnan(bench)] <= 0.0).any():
-        raise DomainError("benchmark_prices_usd must be > 0")
+    _check_prices("benchmark_prices_usd", bench)
     q = _quantities(quantities, t_len, n_assets)
     kind = choice("return_kind", return_kind, ("simple", "log"))
 

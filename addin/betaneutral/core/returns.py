@@ -45,7 +45,7 @@ def _check_prices(name: str, values: FloatArray, labels: Sequence[object] | None
             col = labels[int(idx[1])] if labels is not None else int(idx[1]) + 1
             where += f", column {col}"
         raise DomainError(
-            f"{name} must be > 0 where present, got {values[tuple(idx)]!r} at {where}"
+            f"{name} must be > 0 where present, got {float(values[tuple(idx)])!r} at {where}"
         )
 
 
