@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 __all__ = [
     "DAILY_FIRST_ROW",
@@ -136,12 +137,6 @@ def _cell_value(value: Any) -> Any:
     return value
 
 
-def _col(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index)
-
-
 def clear_cells(n_days: int) -> dict[str, Any]:
     """Every value cell of the sheet mapped to None (the empty sheet of the template)."""
     out: dict[str, Any] = {STATUS_CELL: None}
@@ -151,10 +146,10 @@ def clear_cells(n_days: int) -> dict[str, Any]:
         out[f"B{SUMMARY_FIRST_ROW + i}"] = None
     for r in range(POLICY_ROWS):
         for j in range(len(POLICY_HEADER)):
-            out[f"{_col(POLICY_FIRST_COL + j)}{POLICY_FIRST_ROW + r}"] = None
+            out[f"{get_column_letter(POLICY_FIRST_COL + j)}{POLICY_FIRST_ROW + r}"] = None
     for r in range(n_days):
         for j in range(len(DAILY_HEADER)):
-            out[f"{_col(1 + j)}{DAILY_FIRST_ROW + r}"] = None
+            out[f"{get_column_letter(1 + j)}{DAILY_FIRST_ROW + r}"] = None
     return out
 
 
@@ -193,12 +188,13 @@ def backtest_sheet_cells(*, settings: Mapping[str, Any], summary: Mapping[str, A
         out[f"B{SUMMARY_FIRST_ROW + i}"] = _cell_value(summary.get(key))
     for r, row in enumerate(policies.head(POLICY_ROWS).to_dict("records")):
         for j, (key, _, _) in enumerate(POLICY_HEADER):
-            out[f"{_col(POLICY_FIRST_COL + j)}{POLICY_FIRST_ROW + r}"] = _cell_value(row[key])
+            coord = f"{get_column_letter(POLICY_FIRST_COL + j)}{POLICY_FIRST_ROW + r}"
+            out[coord] = _cell_value(row[key])
     band = float(settings.get("band", 0.0))
     for r, row in enumerate(daily.head(n_days).to_dict("records")):
         row = dict(row)
         row["upper_band"] = target_beta + band
         row["lower_band"] = target_beta - band
         for j, (key, _, _) in enumerate(DAILY_HEADER):
-            out[f"{_col(1 + j)}{DAILY_FIRST_ROW + r}"] = _cell_value(row[key])
+            out[f"{get_column_letter(1 + j)}{DAILY_FIRST_ROW + r}"] = _cell_value(row[key])
     return out
