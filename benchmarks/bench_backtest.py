@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -30,16 +28,7 @@ import pandas as pd
 from betaneutral.core.backtest import backtest_hedge, compare_policies
 from betaneutral.core.beta import ols_beta
 from betaneutral.core.contracts import get_contract
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of
 
 
 def make_book(n_assets: int, n_days: int, seed: int = 0):

@@ -29,16 +29,7 @@ import statsmodels.api as sm
 from statsmodels.regression.rolling import RollingOLS
 
 from betaneutral.core.beta import ols_beta, rolling_beta
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of
 
 
 def best_of_interleaved(first: Callable[[], object], second: Callable[[], object],

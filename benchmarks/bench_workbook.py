@@ -49,7 +49,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -60,6 +59,7 @@ import pandas as pd
 from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.workbook.compute import compute_workbook, fill_workbook
 from betaneutral.workbook.inputs import BookInputs
+from timing import best_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SPEEDUP = 10.0
@@ -105,16 +105,6 @@ def write_book(folder: Path, n_holdings: int, days: int) -> Path:
 
 
 # ------------------------------------------------------------------- timing ---
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 # Runs a command and reports its wall time and peak RSS. A process forked from this
 # (large) benchmark process would count this process's memory as its own peak
 # (ru_maxrss survives exec), so a small launcher process starts the command.
