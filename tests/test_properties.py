@@ -388,45 +388,38 @@ def test_results_beyond_the_float_range_are_domain_errors(case: str) -> None:
         BEYOND_FLOAT_RANGE[case]()
 
 
-# Known gaps in the core, found by the properties above at magnitudes beyond any real
-# book. Each should raise a BetaNeutralError (or give a finite number); strict xfail, so
-# that the row is turned into a regular case above when the core is fixed.
-KNOWN_CORE_GAPS = {
-    "rolling_beta huge window": (
-        lambda: rolling_beta(np.zeros(10), np.arange(10.0), window=1e300),
-        "core/beta.py: a window beyond int64 overflows numpy (OverflowError)"),
-}
-# Returns near 1e289: x * y overflows, the sums give inf - inf (found by hypothesis).
+# Returns near 1e289 (found by hypothesis): x * y overflows and the sums give inf - inf.
 _HUGE_Y = [-4.6036938419406536e16, -3.0398147136645508e16, 5.0624103546584264e16,
            -2.051767742288178e16, 4.812311151135461e16, -1.9, 4.412559148695356e16,
            -1.4856452292071743e289]
 _HUGE_X = [-2.250595722952611e-168, 1.4796261346748098e16, -1.1579690287957378e-91,
            4.925106249144421e16, 2.851778107296457e16, 2.04037723671366e-216,
            2.8243738961797513e37, 5.251523292896092e23]
-KNOWN_CORE_NAN = {
-    "ols_beta overflow": (
-        lambda: float(ols_beta(_HUGE_Y, _HUGE_X, min_obs=3).beta),
-        "core/beta.py: cross-products overflow; beta is NaN instead of a DomainError"),
-}
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("case", [
-    pytest.param(k, marks=pytest.mark.xfail(strict=True, raises=OverflowError, reason=why))
-    for k, (_, why) in KNOWN_CORE_GAPS.items()])
-def test_known_core_overflows(case: str) -> None:
-    """Beyond 1e100 the core should still raise only BetaNeutralError (reported gaps)."""
-    _outcome(KNOWN_CORE_GAPS[case][0])
+def test_ols_beta_overflowing_cross_products_are_domain_errors() -> None:
+    """Sums beyond the float range raise a DomainError; with on_error='nan' that column is NaN."""
+    with pytest.raises(DomainError, match=r"finite .*magnitude 1\.49e\+289"):
+        ols_beta(_HUGE_Y, _HUGE_X, min_obs=3)
+    good = np.linspace(-0.02, 0.03, 8)
+    both = ols_beta(np.column_stack([_HUGE_Y, 2.0 * good]), good, min_obs=3, on_error="nan")
+    assert math.isnan(float(both.beta[0]))
+    assert float(both.beta[1]) == pytest.approx(2.0, abs=1e-12)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("case", [
-    pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=why))
-    for k, (_, why) in KNOWN_CORE_NAN.items()])
-def test_known_core_nans(case: str) -> None:
-    """Beyond 1e250 the core should raise DomainError instead of returning NaN."""
-    out = _outcome(KNOWN_CORE_NAN[case][0])
-    assert isinstance(out, BetaNeutralError) or math.isfinite(out)
+@pytest.mark.parametrize("missing", [False, True])
+def test_rolling_beta_window_beyond_int64_is_a_window_longer_than_the_history(
+        missing: bool) -> None:
+    """window=1e300 has no complete window: the same result as window = T + 1, no overflow."""
+    y = np.linspace(-0.02, 0.03, 10)
+    if missing:
+        y[0] = np.nan
+    x = np.sin(np.arange(10.0)) / 50
+    huge = rolling_beta(y, x, window=1e300, min_obs=3)
+    ref = rolling_beta(y, x, window=11, min_obs=3)
+    assert np.isnan(huge.beta).all()
+    np.testing.assert_array_equal(huge.n_obs, ref.n_obs)
 
 
 # ------------------------------------------------------------------ Excel functions

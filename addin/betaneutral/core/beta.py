@@ -217,7 +217,9 @@ def ols_beta(
     DegenerateDataError
         The benchmark returns have zero variance over an asset's pairs.
     DomainError
-        Infinite returns, or parameters out of range.
+        Infinite returns, returns so large (beyond about 1e150) that their
+        sums of squares overflow (NaN for that asset with ``on_error="nan"``),
+        or parameters out of range.
 
     Notes
     -----
@@ -274,6 +276,17 @@ def ols_beta(
         _fail(on_error, DegenerateDataError(
             f"benchmark_returns must vary over the pairs of {label(j)} to define beta, "
             f"got zero variance over {int(n[j])} observations"), failed, flat)
+    # Returns near 1e154 and beyond overflow the cross-products (inf - inf = NaN).
+    overflow = ~failed & ~(np.isfinite(sxx) & np.isfinite(sxy) & np.isfinite(syy))
+    if overflow.any():
+        j = int(np.argmax(overflow))
+        biggest = max(float(np.max(np.abs(v), initial=0.0, where=np.isfinite(v)))
+                      for v in (y[:, j], x))
+        _fail(on_error, DomainError(
+            f"asset_returns {label(j)} and benchmark_returns must be small enough for "
+            f"their squares and cross-products to be finite (|return| < 1e150), "
+            f"got a value of magnitude {biggest:.3g}"),
+            failed, overflow)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = sxy / sxx
@@ -610,7 +623,8 @@ def rolling_beta(asset_returns: object, benchmark_returns: object, *, window: in
     benchmark_returns : array_like, shape (T,)
     window : int
         Rows per window (>= 3); the window ending at row ``t`` spans rows
-        ``t - window + 1 .. t``. Rows before the first complete window are NaN.
+        ``t - window + 1 .. t``. Rows before the first complete window are NaN
+        (every row, when ``window`` exceeds the history).
     min_obs : int, optional
         Minimum present pairs in a window (3 .. window); default ``window``
         (only full windows).
@@ -648,10 +662,13 @@ def rolling_beta(asset_returns: object, benchmark_returns: object, *, window: in
     if min_obs > window:
         raise DomainError(f"min_obs must be <= window ({window}), got {min_obs}")
     y, x, single = _prepare(asset_returns, benchmark_returns, None)
+    # A window longer than the history has no complete window, exactly as one of
+    # T + 1 rows; capping it keeps the index arithmetic inside int64.
+    span = min(window, y.shape[0] + 1)
     if not np.isnan(x).any() and not np.isnan(y).any():
-        res = _rolling_complete(y, x, window)
+        res = _rolling_complete(y, x, span)
     else:
-        res = _rolling_masked(y, x, window, min_obs)
+        res = _rolling_masked(y, x, span, min(min_obs, span))
     beta, alpha, r2, se, n_obs = res
     if single:
         return RollingBeta(beta[:, 0], alpha[:, 0], r2[:, 0], se[:, 0], n_obs[:, 0],
