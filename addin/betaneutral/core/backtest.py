@@ -45,6 +45,7 @@ from betaneutral.core.margin import (
 )
 from betaneutral.core.returns import _check_prices, returns_from_prices
 from betaneutral.errors import (
+    DegenerateDataError,
     DomainError,
     InputTypeError,
     InsufficientDataError,
@@ -442,6 +443,10 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
     if not spec.margin_tiers:
         raise DomainError(f"spec must have a maintenance margin table for a backtest, got "
                           f"{spec.name} without one (use a custom contract with a rate)")
+    basis_annual = in_range("basis_annual", basis_annual, -1.0, 1.0)
+    if spec.perpetual and basis_annual != 0.0:
+        raise DomainError(f"basis_annual must be 0 for a perpetual (it pays funding "
+                          f"instead), got {basis_annual!r} with {spec.name}")
     prices, _, index = _price_matrix("asset_prices_usd", asset_prices_usd)
     t_len, n_assets = prices.shape
     if t_len < 3:
@@ -494,6 +499,16 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
     price_change = np.nan_to_num(np.diff(last, axis=0, prepend=last[:1]))
     spot_pnl = np.concatenate([[0.0], (q[:-1] * price_change[1:]).sum(axis=1)])
     usable = np.flatnonzero(has_beta & (spot_value > 0.0))
+    if usable.size == 0 and has_beta.any():
+        raise DomainError(
+            "holding quantities must give the book a spot value > 0 USD on some date with "
+            f"betas, got at most {float(np.max(spot_value[has_beta])):.6g} USD: a net short "
+            "or empty book has nothing to hedge")
+    hedge_moves = np.diff(hedge)
+    if usable.size == 0 and not (hedge_moves[~np.isnan(hedge_moves)] != 0.0).any():
+        raise DegenerateDataError(
+            "hedge_prices_usd must vary to define a beta, got "
+            "constant prices")
     if usable.size == 0:
         raise InsufficientDataError(
             f"asset_prices_usd must give every holding a beta on some date (min_obs "
@@ -520,7 +535,7 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
         rounding=choice("rounding", rounding, ("nearest", "down", "up")),
         fee_rate=in_range("fee_bps", fee_bps, 0.0, 1000.0) / 1e4,
         slippage_rate=in_range("slippage_bps", slippage_bps, 0.0, 1000.0) / 1e4,
-        basis_annual=in_range("basis_annual", basis_annual, -1.0, 1.0),
+        basis_annual=basis_annual,
         stress_move=stress,
         safety_multiplier=in_range("safety_multiplier", safety_multiplier, 1.0, None),
         top_up_below=top,
@@ -833,8 +848,8 @@ def backtest_hedge(
         Funding rate per 8 hours (> 0: shorts receive), constant or one per date
         (the average rate of the day ending at that date); perpetuals only.
     basis_annual : float, default 0
-        Annualised basis a dated future's short earns as it converges (dated
-        contracts only), in [-1, 1].
+        Annualised basis a dated future's short earns as it converges, in
+        [-1, 1]; dated contracts only (a perpetual must have 0).
     stress_move : float, default 0.30
         Rally the collateral must survive (the margin buffer), > 0.
     safety_multiplier : float, default 1.2
@@ -863,7 +878,10 @@ def backtest_hedge(
         Non-numeric prices or quantities, or ``spec`` not a ContractSpec.
     DomainError
         A price <= 0, a setting out of range, a quanto contract or one without a
-        margin table, dates not increasing.
+        margin table, dates not increasing, or a book whose spot value is never
+        > 0 (net short or empty) on a date with betas.
+    DegenerateDataError
+        Constant hedge prices, so that no beta is defined.
     InsufficientDataError
         Mismatched lengths, gaps in the hedge prices, or no date on which every
         holding has a beta.
