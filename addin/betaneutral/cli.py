@@ -280,7 +280,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.book:
         from betaneutral.workbook.inputs import read_inputs
 
-        inputs = read_inputs(args.book)
+        with _readable_book(Path(args.book)) as book:  # a file problem is exit 3, as compute
+            inputs = read_inputs(book)
     else:
         inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
                                                                args.settings)
@@ -292,9 +293,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     run = run_backtest(inputs, options, funding=funding, quantities=quantities,
                        progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = write_backtest_csvs(run, out_dir, force=args.force)
-    if book_out is not None:
-        written.append(_write_backtest_book(Path(args.book), book_out, run, force=args.force))
+    # The workbook first: it is the write most likely to fail, and a failure then leaves
+    # every earlier result file as it was.
+    book_written = [] if book_out is None else [
+        _write_backtest_book(Path(args.book), book_out, run, force=args.force)]
+    written = write_backtest_csvs(run, out_dir, force=args.force) + book_written
     print("Backtest of the hedging policy")
     for line in summary_lines(run):
         print(line)
