@@ -25,7 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 
 import betaneutral.udfs as udfs
@@ -411,10 +413,17 @@ OVERFLOW_CASES = {
     "PORTFOLIO_BETA": ([[1e308]], [[1e308]]),
     "CONTRACTS_TO_SHORT": (1e300, 1e-300, "BINANCE:BTCUSDT"),
     "FUNDING_COST": (121_000.0, 0.0001, 1e300, 1e-300),
-    "ROLLING_BETA": (ETH, BTC, 1e300),
     "MARGIN_BUFFER": (1e300, 1e300, 1e300, 0.005),
     "REBALANCE_SIGNAL": ([[1e300]], [[1e10]], 1e300),
 }
+
+
+def test_a_window_beyond_any_history_is_every_row_na() -> None:
+    """ROLLING_BETA with a window of 1e300 (beyond int64) has no complete window: every row
+    #N/A, as any window longer than the history (README), not a crash."""
+    huge = udfs.ROLLING_BETA(ETH, BTC, 1e300)
+    assert huge == [[NA]] * len(ETH)
+    assert huge == udfs.ROLLING_BETA(ETH, BTC, len(ETH) + 1)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -602,27 +611,120 @@ FILL_CASES: dict[str, tuple[Any, Any, Any, int, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(FILL_CASES))
-def test_fill_refuses_bad_csv_and_settings(case: str, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    """Each bad CSV or settings input stops fill with exit 1, one line naming the file
-    (and row, column or key), and no output."""
-    prices_text, holdings_text, toml, expected, fragment = FILL_CASES[case]
-    holdings, prices = _write_csvs(tmp_path)
+def _csv_command(command: str, folder: Path, prices_text: Any = None,
+                 holdings_text: Any = None, toml: Any = None) -> tuple[list[str], Path]:
+    """argv for fill or backtest on the sample CSVs with the given replacements, and the
+    output (fill: a book; backtest: a folder)."""
+    holdings, prices = _write_csvs(folder)
     if prices_text is not None:
         prices.write_bytes(prices_text.encode("utf-8", "surrogateescape"))
     if holdings_text is not None:
         holdings.write_text(holdings_text, encoding="utf-8")
-    argv = ["fill", "--holdings", str(holdings), "--prices", str(prices)]
+    argv = [command, "--holdings", str(holdings), "--prices", str(prices)]
     if toml is not None:
-        settings = tmp_path / "settings.toml"
+        settings = folder / "settings.toml"
         settings.write_text(toml, encoding="utf-8")
         argv += ["--settings", str(settings)]
-    out_book = tmp_path / "out.xlsx"
-    code, out, err = _run(capsys, [*argv, "-o", str(out_book), "--quiet"])
+    target = folder / ("out.xlsx" if command == "fill" else "out")
+    return [*argv, "-o", str(target), "--quiet"], target
+
+
+@pytest.mark.parametrize("command", ["fill", "backtest"])
+@pytest.mark.parametrize("case", list(FILL_CASES))
+def test_csv_commands_refuse_bad_csv_and_settings(case: str, command: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Each bad CSV or settings input stops fill and backtest with exit 1, one line naming
+    the file (and row, column or key), and no output."""
+    prices_text, holdings_text, toml, expected, fragment = FILL_CASES[case]
+    argv, target = _csv_command(command, tmp_path, prices_text, holdings_text, toml)
+    code, out, err = _run(capsys, argv)
     _assert_diagnostic(code, out, err, expected, fragment)
-    assert not out_book.exists()
+    assert not target.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+# ---- backtest: the inputs only it reads ----------------------------------------------
+FUNDED = _prices_text(lambda f: f.assign(funding_rate_8h=0.0001))
+FLAT_PRICES = _prices_text(lambda f: f.assign(**{c: 100.0 for c in f.columns}))
+# case -> (prices CSV text or None, holdings CSV text or None, exit code, fragment)
+BACKTEST_CASES: dict[str, tuple[Any, Any, int, str]] = {
+    "text funding rate": (_cell_edit("funding_rate_8h", 6, "abc")(FUNDED), None, EXIT_DATA,
+                          "row 6, column 'funding_rate_8h': funding rate must be a number"),
+    "NaN funding rate": (_cell_edit("funding_rate_8h", 6, "nan")(FUNDED), None, EXIT_DATA,
+                         "funding rate must be finite, got nan"),
+    "funding rate of 500%": (_cell_edit("funding_rate_8h", 6, "5")(FUNDED), None, EXIT_DATA,
+                             "funding_rate_8h must be in [-0.05, 0.05], got 5.0"),
+    "blank funding rate": (_cell_edit("funding_rate_8h", 6, "")(FUNDED), None, EXIT_OK, ""),
+    "text date in a holdings history": (None, "date,asset,quantity\nyesterday,ETH,5\n",
+                                        EXIT_DATA, "row 2, column 'date': date must be"),
+    "same asset twice on one date": (
+        None, "date,asset,quantity\n2026-09-01,ETH,5\n2026-09-01,ETH,6\n", EXIT_DATA,
+        "row 3: (date, asset) must be unique"),
+    "constant prices": (FLAT_PRICES, None, EXIT_DATA,
+                        "hedge_prices_usd must vary to define a beta, got constant prices"),
+    "net short book": (None, "asset,quantity\nETH,-5\n", EXIT_DATA,
+                       "spot value > 0 USD on some date"),
+    "huge quantity": (None, "asset,quantity\nETH,1e12\n", EXIT_OK, ""),
+    "tiny quantity": (None, "asset,quantity\nETH,1e-12\n", EXIT_OK, ""),
+}
+
+
+@pytest.mark.parametrize("case", list(BACKTEST_CASES))
+def test_backtest_csv_inputs(case: str, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Funding columns, holdings histories and degenerate books: the documented exit code,
+    one line naming the problem, and an output folder only on success."""
+    prices_text, holdings_text, expected, fragment = BACKTEST_CASES[case]
+    argv, target = _csv_command("backtest", tmp_path, prices_text, holdings_text)
+    code, out, err = _run(capsys, argv)
+    _assert_diagnostic(code, out, err, expected, fragment)
+    if expected == EXIT_OK:
+        daily = pd.read_csv(target / "backtest_daily.csv")
+        assert np.isfinite(daily["spot_value_usd"]).all()
+    else:
+        assert not target.exists()
+
+
+# option -> (value, exit code, fragment); ranges from core.backtest.backtest_hedge's docstring
+BACKTEST_OPTION_CASES: dict[str, tuple[str, str, int, str]] = {
+    "band above 1": ("--band", "1e12", EXIT_DATA, "band must be in [0, 1], got 1000000000000.0"),
+    "zero band": ("--band", "0", EXIT_OK, ""),
+    "negative fee": ("--fee-bps", "-5", EXIT_DATA, "fee_bps must be in [0, 1000], got -5.0"),
+    "huge fee": ("--fee-bps", "1e12", EXIT_DATA, "fee_bps must be in [0, 1000]"),
+    "negative slippage": ("--slippage-bps", "-1", EXIT_DATA, "slippage_bps must be in [0, 1000]"),
+    "infinite basis": ("--basis", "inf", EXIT_DATA, "basis_annual must be finite, got inf"),
+    "basis on a perpetual": ("--basis", "0.1", EXIT_DATA,
+                             "basis_annual must be 0 for a perpetual"),
+    "top-up at zero": ("--top-up-below", "0", EXIT_OK, ""),
+    "top-up beyond the stress move": ("--top-up-below", "0.9", EXIT_DATA,
+                                      "top_up_below must be in [0, 0.3]"),
+}
+
+
+@pytest.mark.parametrize("case", list(BACKTEST_OPTION_CASES))
+def test_backtest_options(case: str, tmp_path: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Out-of-range options are exit 1 naming the rule; nothing is written."""
+    option, value, expected, fragment = BACKTEST_OPTION_CASES[case]
+    argv, target = _csv_command("backtest", tmp_path)
+    code, out, err = _run(capsys, [*argv, option, value])
+    _assert_diagnostic(code, out, err, expected, fragment)
+    assert target.exists() == (expected == EXIT_OK)
+
+
+def test_backtest_duplicate_holdings_replay_like_one_holding(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ETH listed twice (100 + 20) replays exactly as one row of 120 ETH."""
+    daily = []
+    for name, text in (("dup", "asset,quantity\nETH,100\nETH,20\nSOL,10000\n"),
+                       ("one", "asset,quantity\nETH,120\nSOL,10000\n")):
+        folder = tmp_path / name
+        folder.mkdir()
+        argv, target = _csv_command("backtest", folder, holdings_text=text)
+        code, out, err = _run(capsys, argv)
+        _assert_diagnostic(code, out, err, EXIT_OK, "")
+        daily.append(pd.read_csv(target / "backtest_daily.csv"))
+    pd.testing.assert_frame_equal(daily[0], daily[1], rtol=1e-12)
 
 
 def _book_values(path: Path) -> openpyxl.Workbook:
@@ -780,9 +882,15 @@ STRUCTURE_EDITS = [case for case in BOOK_EDITS if "deleted" in case]
 BROKEN_BOOK_CASES = [
     pytest.param(case, command, id=f"{case}-{command}")
     for case in BOOK_EDITS
-    for command in (["compute", "tickets", "check"] if case in STRUCTURE_EDITS
+    for command in (["compute", "tickets", "check", "backtest"] if case in STRUCTURE_EDITS
                     else ["compute"])
 ]
+
+
+def _output_for(command: str, folder: Path) -> Path | None:
+    """The -o argument of a book command (check has none)."""
+    return {"compute": folder / "out.xlsx", "tickets": folder / "t.csv",
+            "backtest": folder / "out"}.get(command)
 
 
 @pytest.mark.parametrize(("case", "command"), BROKEN_BOOK_CASES)
@@ -792,7 +900,7 @@ def test_commands_refuse_broken_books(case: str, command: str, broken_books: dic
     """A deleted sheet or name, or a mistyped input cell, is exit 1 naming it; no output."""
     _, fragment = BOOK_EDITS[case]
     book = broken_books[case]
-    target = {"compute": tmp_path / "out.xlsx", "tickets": tmp_path / "t.csv"}.get(command)
+    target = _output_for(command, tmp_path)
     argv = [command, str(book)] + (["-o", str(target)] if target else [])
     code, out, err = _run(capsys, argv)
     _assert_diagnostic(code, out, err, EXIT_DATA, fragment)
@@ -829,7 +937,7 @@ FILE_CASES: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
 }
 
 
-@pytest.mark.parametrize("command", ["compute", "tickets", "check"])
+@pytest.mark.parametrize("command", ["compute", "tickets", "check", "backtest"])
 @pytest.mark.parametrize("case", list(FILE_CASES))
 def test_commands_refuse_unreadable_files(case: str, command: str, filled: Path,
                                           tmp_path: Path,
@@ -837,7 +945,7 @@ def test_commands_refuse_unreadable_files(case: str, command: str, filled: Path,
     """A missing, non-zip, owner (~$) or malformed file is exit 3, one line, no traceback."""
     make, fragment = FILE_CASES[case]
     book = make(tmp_path, filled)
-    target = {"compute": tmp_path / "out.xlsx", "tickets": tmp_path / "t.csv"}.get(command)
+    target = _output_for(command, tmp_path)
     code, out, err = _run(capsys, [command, str(book)] + (["-o", str(target)] if target else []))
     _assert_diagnostic(code, out, err, EXIT_FILE, fragment)
     assert target is None or not target.exists()
@@ -854,6 +962,13 @@ USAGE_CASES: dict[str, tuple[list[str], str]] = {
     "tickets in an unknown format": (["tickets", "b.xlsx", "-o", "t.csv", "--format", "fix"],
                                      "--format"),
     "tickets without output": (["tickets", "b.xlsx"], "-o/--output"),
+    "backtest without output": (["backtest", "b.xlsx"], "-o/--output"),
+    "backtest with a monthly check": (["backtest", "b.xlsx", "-o", "d", "--check", "monthly"],
+                                      "--check"),
+    "backtest with a text band": (["backtest", "b.xlsx", "-o", "d", "--band", "abc"],
+                                  "--band"),
+    "backtest with a text fee": (["backtest", "b.xlsx", "-o", "d", "--fee-bps", "5bp"],
+                                 "--fee-bps"),
 }
 
 

@@ -147,7 +147,7 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("command", ["compute", "tickets", "check"])
+@pytest.mark.parametrize("command", ["compute", "tickets", "check", "backtest"])
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_commands_refuse_hostile_files(case: str, command: str, book: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,7 +155,8 @@ def test_commands_refuse_hostile_files(case: str, command: str, book: Path, tmp_
     naming the rule; no traceback and no output file."""
     make, fragment = HOSTILE[case]
     path = make(book, tmp_path)
-    target = {"compute": tmp_path / "out.xlsx", "tickets": tmp_path / "t.csv"}.get(command)
+    target = {"compute": tmp_path / "out.xlsx", "tickets": tmp_path / "t.csv",
+              "backtest": tmp_path / "out"}.get(command)
     code = main([command, str(path)] + (["-o", str(target)] if target else []))
     out, err = capsys.readouterr()
     assert code == EXIT_FILE

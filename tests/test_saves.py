@@ -113,13 +113,29 @@ def _build_template(work: Path, b: dict[str, Path]) -> tuple[list[str], list[Pat
             [work / "templates" / "BetaNeutral.xlsx", work / "BetaNeutral.xlsm"])
 
 
+def _backtest(work: Path, b: dict[str, Path]) -> tuple[list[str], list[Path]]:
+    src, out = work / "book.xlsx", work / "out"
+    shutil.copy(b[".xlsx"], src)
+    out.mkdir()
+    targets = [out / name for name in ("backtest_daily.csv", "backtest_summary.csv",
+                                       "policies.csv")]
+    for target in targets:
+        target.write_text("old results\r\n", encoding="utf-8")
+    shutil.copy(b[".xlsx"], out / "book-backtest.xlsx")
+    return (["backtest", str(src), "-o", str(out), "--force", "--quiet"],
+            [src, *targets, out / "book-backtest.xlsx"])
+
+
 WRITE_PATHS: dict[str, Setup] = {
     "fill -o": _fill, "compute -o": _compute, "compute --in-place": _in_place,
     "tickets -o": _tickets, "demo": _demo, "build-template": _build_template,
+    "backtest BOOK -o": _backtest,
 }
-WORKBOOK_PATHS = ("fill -o", "compute -o", "compute --in-place", "demo", "build-template")
+WORKBOOK_PATHS = ("fill -o", "compute -o", "compute --in-place", "demo", "build-template",
+                  "backtest BOOK -o")
 OPENPYXL_SAVES = ("fill -o", "demo", "build-template")  # build a book with openpyxl first
-CHEAP_PATHS = ("fill -o", "compute -o", "compute --in-place", "tickets -o")
+CHEAP_PATHS = ("fill -o", "compute -o", "compute --in-place", "tickets -o",
+               "backtest BOOK -o")
 
 
 class SimulatedCrashError(RuntimeError):
@@ -449,15 +465,17 @@ def test_compute_drops_external_links(mode: str, linked: Path, tmp_path: Path,
     assert isinstance(wb["Holdings"]["D11"].value, float)
 
 
-@pytest.mark.parametrize("command", ["tickets", "check"])
+@pytest.mark.parametrize("command", ["tickets", "check", "backtest"])
 def test_reading_commands_never_keep_links(command: str, linked: Path, tmp_path: Path,
                                            readers: list[tuple[Path, bool, bool]]) -> None:
-    """tickets and check succeed on a linked book; every reader of a file that still has
-    the link does so with keep_links=False (check's formula engine reads a copy without
-    links)."""
-    argv = [command, str(linked)] + (["-o", str(tmp_path / "t.csv")]
-                                     if command == "tickets" else [])
-    assert main(argv) == EXIT_OK
+    """tickets, check and backtest succeed on a linked book; every reader of a file that
+    still has the link does so with keep_links=False (check's formula engine reads a copy
+    without links)."""
+    out = {"tickets": ["-o", str(tmp_path / "t.csv")],
+           "backtest": ["-o", str(tmp_path / "out"), "--quiet"]}.get(command, [])
+    assert main([command, str(linked), *out]) == EXIT_OK
+    if command == "backtest":
+        assert not _has_link(tmp_path / "out" / f"{linked.stem}-backtest.xlsx")
     assert any(path == linked for path, _, _ in readers)
     assert all(keep is False for _, keep, has_links in readers if has_links)
 
