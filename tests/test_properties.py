@@ -40,6 +40,7 @@ from betaneutral.cells import (
     scalar_number,
     scalar_text,
 )
+from betaneutral.core.backtest import backtest_hedge
 from betaneutral.core.beta import betas_from_prices, ols_beta, rolling_beta
 from betaneutral.core.contracts import CATALOGUE, contracts_for_notional, get_contract
 from betaneutral.core.funding import funding_carry_usd
@@ -310,6 +311,49 @@ def test_betas_from_prices_is_finite_or_a_typed_error(moves: list, level: float,
                                            min_obs=3))
     if not isinstance(est, BetaNeutralError):
         assert np.isfinite(est.beta).all()
+
+
+linear_or_inverse = sorted(n for n in with_tiers if CATALOGUE[n].kind != "quanto")
+
+
+@PROPERTY
+@given(st.lists(st.tuples(st.floats(-0.25, 0.25), st.floats(-0.25, 0.25),
+                          st.floats(-0.25, 0.25)), min_size=6, max_size=40),
+       st.tuples(st.floats(1e-6, 1e6),
+                 st.one_of(st.just(0.0), st.floats(-1e6, 1e6))),
+       st.sampled_from(linear_or_inverse), st.floats(-1.0, 1.0), st.floats(0.0, 0.3),
+       st.sampled_from(["daily", "weekly"]), st.sampled_from(["ols", "blume", "ewma"]),
+       st.sampled_from([1e-3, 1.0, 1e5]))
+def test_backtest_never_goes_long_futures_and_keeps_its_accounts_finite(
+        moves: list, quantities: tuple, name: str, target: float, band: float, check: str,
+        method: str, level: float) -> None:
+    """Any price path, book (long, short or empty), contract, target and band: the replay
+    raises a BetaNeutralError, or holds a short (>= 0 contracts, never a long hedge) on a
+    whole number of lots, with every account column finite and the cumulative hedged P&L
+    equal to the running sum of the daily hedged P&L."""
+    spec = get_contract(name)
+    prices = level * np.cumprod(np.vstack([np.ones(3), 1.0 + np.array(moves)]), axis=0)
+    dates = pd.date_range("2026-01-01", periods=len(prices))
+    res = _quiet(lambda: backtest_hedge(
+        pd.DataFrame(prices[:, 1:], index=dates, columns=["A", "B"]), prices[:, 0],
+        quantities, spec, window=None, min_obs=3, method=method, target_beta=target,
+        band=band, check=check))
+    if isinstance(res, BetaNeutralError):
+        return
+    daily = res.daily
+    held = daily["hedge_contracts"].to_numpy(dtype=float)
+    assert (held >= 0.0).all()
+    lots = held / spec.quantity_step
+    assert np.allclose(lots, np.round(lots), rtol=0, atol=1e-6)
+    money = ["spot_value_usd", "unhedged_pnl_usd", "futures_pnl_usd", "funding_usd",
+             "fees_usd", "hedged_pnl_usd", "cum_hedged_pnl_usd", "margin_equity_usd",
+             "collateral_added_usd"]
+    assert np.isfinite(daily[money].to_numpy(dtype=float)).all()
+    assert (daily["fees_usd"].to_numpy(dtype=float) >= 0.0).all()
+    np.testing.assert_allclose(daily["cum_hedged_pnl_usd"],
+                               np.cumsum(daily["hedged_pnl_usd"].to_numpy(dtype=float)),
+                               rtol=1e-9, atol=1e-6 * max(1.0, float(np.abs(
+                                   daily["hedged_pnl_usd"]).sum())))
 
 
 # ------------------------------------------------------------------ only typed errors

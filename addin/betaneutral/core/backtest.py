@@ -150,7 +150,8 @@ def trailing_betas(
         Fewest present pairs for an estimate (>= 3; at most ``window``).
     method : {"ols", "blume", "ewma"}, default "ols"
         OLS slope, Blume-adjusted OLS slope (``0.67 b + 0.33``), or the
-        RiskMetrics EWMA beta (decay ``lam``; NaN wherever OLS has too few pairs).
+        RiskMetrics EWMA beta (decay ``lam``; NaN wherever OLS has too few pairs,
+        and before the EWMA's 30-pair seed, see :func:`~betaneutral.core.beta.ewma_beta`).
     lam : float, default 0.94
         EWMA decay, in (0, 1).
 
