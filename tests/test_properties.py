@@ -3,7 +3,8 @@
 Three kinds of property:
 
 * signs: a hedge is never the wrong way round (a book whose dollar beta exceeds the
-  target is hedged by a short, orders move the position toward the target, ...);
+  target is hedged by a short, orders move the position toward the target, the
+  backtest never holds a long hedge, ...);
 * numbers: inside the magnitudes a book can have (1e-12 .. 1e12), nothing promised
   as a number comes back NaN;
 * errors: for any input at all (NaN, infinities, huge and tiny floats, text, None,
