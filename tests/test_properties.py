@@ -33,6 +33,7 @@ import betaneutral.udfs as udfs
 from betaneutral.cells import (
     EXCEL_ERRORS,
     CellError,
+    number_column,
     paired_columns,
     paired_prices,
     price_column,
@@ -156,6 +157,44 @@ def test_paired_prices_reads_like_the_two_pass_reading(x: Any, y: Any) -> None:
     else:
         np.testing.assert_array_equal(one[0], two[0])
         np.testing.assert_array_equal(one[1], two[1])
+
+
+def _as_tuples(value: Any) -> Any:
+    """The same cells as tuples: never the all-floats fast path, always cell by cell."""
+    if isinstance(value, list):
+        return tuple(_as_tuples(v) for v in value)
+    return value
+
+
+mostly_floats = st.one_of(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), price_cells,
+                          st.sampled_from([np.float64(2.5), 3, -2146826246]))
+line_shapes = st.one_of(
+    st.lists(st.lists(mostly_floats, min_size=1, max_size=1), max_size=6),  # a column
+    st.lists(st.lists(mostly_floats, min_size=0, max_size=6), min_size=1, max_size=1),
+    st.lists(mostly_floats, max_size=6),  # a flat list
+    st.lists(st.lists(mostly_floats, min_size=2, max_size=2), min_size=2, max_size=3),
+)
+
+
+@PROPERTY
+@given(line_shapes, line_shapes, st.sampled_from(["missing", "required"]))
+def test_ranges_of_floats_read_as_cell_by_cell(x: Any, y: Any, blanks: str) -> None:
+    """Excel's usual argument, a list of plain floats, is read at once; the arrays, or the
+    code and message, are those of reading the same cells one by one."""
+    def result(read: Any, a: Any, b: Any) -> Any:
+        try:
+            out = read(a, b)
+        except CellError as exc:
+            return (exc.code, exc.message)
+        return [np.asarray(v).tolist() for v in (out if isinstance(out, tuple) else (out,))]
+
+    for read in (lambda a, b: paired_prices("asset_prices", a, "btc_prices", b, blanks=blanks),
+                 lambda a, b: paired_columns("asset", a, "btc", b, blanks=blanks),
+                 lambda a, b: price_column("btc_prices", a, blanks=blanks),
+                 lambda a, b: number_column("weights", b, blanks=blanks)):
+        fast = result(read, x, y)
+        slow = result(read, _as_tuples(x), _as_tuples(y))
+        assert str(fast) == str(slow)  # NaN-safe comparison of lists
 
 
 # ------------------------------------------------------------------ hedge signs

@@ -453,10 +453,14 @@ def _raise_first_error(cells: list[Any], label: Callable[[int], str]) -> None:
             _reject_error(label(i), value)
 
 
-def _numbers(cells: list[Any], label: Callable[[int], str], blanks: Blanks) -> FloatArray:
-    """Cells (error cells already excluded) as floats; blanks as NaN or rejected."""
+def _check_blanks(blanks: Blanks) -> None:
     if blanks not in ("missing", "required"):
         raise ValueError(f"blanks must be 'missing' or 'required', got {blanks!r}")
+
+
+def _numbers(cells: list[Any], label: Callable[[int], str], blanks: Blanks) -> FloatArray:
+    """Cells (error cells already excluded) as floats; blanks as NaN or rejected."""
+    _check_blanks(blanks)
     out = np.empty(len(cells), dtype=np.float64)
     for i, value in enumerate(cells):
         if _is_blank(value):
@@ -466,14 +470,45 @@ def _numbers(cells: list[Any], label: Callable[[int], str], blanks: Blanks) -> F
     return out
 
 
-def _column_cells(name: str, value: Any) -> tuple[list[Any], Callable[[int], str]]:
-    """Cells of a single row or column, and the label of a 0-based position."""
-    cells, axis = _line(name, value)
-
+def _position_label(name: str, axis: str) -> Callable[[int], str]:
     def label(i: int) -> str:
         return f"{name} ({axis} {i + 1})"
 
-    return cells, label
+    return label
+
+
+def _column_cells(name: str, value: Any) -> tuple[list[Any], Callable[[int], str]]:
+    """Cells of a single row or column, and the label of a 0-based position."""
+    cells, axis = _line(name, value)
+    return cells, _position_label(name, axis)
+
+
+def _plain_float_line(value: Any) -> tuple[FloatArray, str] | None:
+    """A single row or column whose cells are all finite Python floats, read at once.
+
+    This is what Excel passes for a range of numbers, so it is the common case;
+    those cells pass every rule of :func:`_numbers` unchanged. ``None`` (read
+    cell by cell) for anything else: another cell type, a blank, NaN or an
+    infinity, a block, a NumPy array.
+    """
+    if type(value) is not list or not value:
+        return None
+    first = value[0]
+    if type(first) is list:
+        if len(value) == 1:  # one row
+            cells, axis = first, ("column" if len(first) > 1 else "row")
+        elif len(first) == 1 and all(type(r) is list and len(r) == 1 for r in value):
+            cells, axis = [r[0] for r in value], "row"
+        else:
+            return None
+    else:
+        cells, axis = value, "row"
+    if not cells or not all(type(c) is float for c in cells):
+        return None
+    out = np.array(cells, dtype=np.float64)
+    if not np.isfinite(out).all():
+        return None
+    return out, axis
 
 
 def _same_length(x_name: str, x: FloatArray, y_name: str, y: FloatArray) -> None:
@@ -498,13 +533,25 @@ def _check_prices(prices: FloatArray, label: Callable[[int], str]) -> None:
 def _read_pair(
     x_name: str, x: Any, y_name: str, y: Any, blanks: Blanks
 ) -> tuple[FloatArray, Callable[[int], str], FloatArray, Callable[[int], str]]:
-    """Both series read in one pass: error cells (x, then y), cell rules, then lengths."""
-    x_cells, x_label = _column_cells(x_name, x)
-    y_cells, y_label = _column_cells(y_name, y)
-    _raise_first_error(x_cells, x_label)
-    _raise_first_error(y_cells, y_label)
-    x_out = _numbers(x_cells, x_label, blanks)
-    y_out = _numbers(y_cells, y_label, blanks)
+    """Both series read in one pass: error cells (x, then y), cell rules, then lengths.
+
+    A series of plain floats has no error cell and breaks no cell rule, so reading it
+    at once (:func:`_plain_float_line`) leaves the order of the checks unchanged.
+    """
+    _check_blanks(blanks)
+    x_fast, y_fast = _plain_float_line(x), _plain_float_line(y)
+    if x_fast is None:
+        x_cells, x_label = _column_cells(x_name, x)
+        _raise_first_error(x_cells, x_label)
+    else:
+        x_label = _position_label(x_name, x_fast[1])
+    if y_fast is None:
+        y_cells, y_label = _column_cells(y_name, y)
+        _raise_first_error(y_cells, y_label)
+    else:
+        y_label = _position_label(y_name, y_fast[1])
+    x_out = _numbers(x_cells, x_label, blanks) if x_fast is None else x_fast[0]
+    y_out = _numbers(y_cells, y_label, blanks) if y_fast is None else y_fast[0]
     _same_length(x_name, x_out, y_name, y_out)
     return x_out, x_label, y_out, y_label
 
@@ -787,6 +834,10 @@ def number_column(name: str, value: Any, *, blanks: Blanks = "missing") -> Float
 def _read_column(name: str, value: Any, blanks: Blanks
                  ) -> tuple[FloatArray, Callable[[int], str]]:
     """A series read by the rules of :func:`number_column`, and its position labels."""
+    fast = _plain_float_line(value)
+    if fast is not None:
+        _check_blanks(blanks)
+        return fast[0], _position_label(name, fast[1])
     cells, label = _column_cells(name, value)
     _raise_first_error(cells, label)
     return _numbers(cells, label, blanks), label
