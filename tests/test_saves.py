@@ -457,7 +457,7 @@ def test_compute_drops_external_links(mode: str, linked: Path, tmp_path: Path,
                                                    else ["--in-place"])
     assert main(argv) == EXIT_OK
     assert "links to other workbooks" in capsys.readouterr().out
-    assert any(path == linked for path, _, _ in readers)
+    assert readers  # openpyxl read it: a copy without the links, or with keep_links=False
     assert all(keep is False for _, keep, has_links in readers if has_links)
     assert not _has_link(out)
     wb = openpyxl.load_workbook(out, data_only=True)
@@ -476,7 +476,7 @@ def test_reading_commands_never_keep_links(command: str, linked: Path, tmp_path:
     assert main([command, str(linked), *out]) == EXIT_OK
     if command == "backtest":
         assert not _has_link(tmp_path / "out" / f"{linked.stem}-backtest.xlsx")
-    assert any(path == linked for path, _, _ in readers)
+    assert readers  # openpyxl read it: a copy without the links, or with keep_links=False
     assert all(keep is False for _, keep, has_links in readers if has_links)
 
 

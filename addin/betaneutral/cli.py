@@ -90,15 +90,17 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
 
 @contextlib.contextmanager
 def _readable_book(path: Path) -> Iterator[Path]:
-    """``path`` once it opens as a workbook; a copy without links to other workbooks
-    (in a temporary folder, removed afterwards) when it has such links."""
+    """``path`` once it passes the archive checks; a copy without links to other
+    workbooks (in a temporary folder, removed afterwards) when it has such links."""
     from betaneutral.archive import (
+        check_workbook_archive,
         copy_without_external_links,
         external_link_parts,
-        open_workbook,
     )
 
-    open_workbook(path)
+    # The archive checks only: every reader after this one opens the file with
+    # open_workbook, which reports a file openpyxl cannot read as a file problem.
+    check_workbook_archive(path)
     if not external_link_parts(path):
         yield path
         return

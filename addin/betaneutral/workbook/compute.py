@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.formula.translate import Translator
 from openpyxl.utils import range_boundaries
 from openpyxl.utils.cell import coordinate_from_string
 
-from betaneutral.archive import check_workbook_archive
+from betaneutral.archive import open_workbook
 from betaneutral.backtest_io import book_backtest_cells
 from betaneutral.errors import DomainError
 from betaneutral.workbook.cache import write_cached_values
@@ -276,9 +276,8 @@ def compute_workbook(
 
     src_path = Path(src)
     report(f"reading {src_path.name}")
-    check_workbook_archive(src_path)
     with _cyclic_gc_paused():
-        wb = load_workbook(src_path, keep_links=False, data_only=False)
+        wb = open_workbook(src_path)  # the archive checks, then openpyxl
         inputs = read_inputs(wb)
         layout = read_layout(wb)
         report("checking the formulas against the template")

@@ -781,12 +781,11 @@ def python_values(path: str | Path) -> dict[Cell, Any]:
     BetaNeutralError
         If the workbook's inputs or layout cannot be read.
     """
-    from openpyxl import load_workbook
-
+    from betaneutral.archive import open_workbook
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
 
-    wb = load_workbook(Path(path), keep_links=False)
+    wb = open_workbook(Path(path))
     return dict(compute_values(read_inputs(wb), read_layout(wb)))
 
 
