@@ -328,3 +328,17 @@ def test_bad_inputs_raise_typed_errors_naming_the_rule():
     with pytest.raises(DomainError, match="maintenance rate \\+ fee_rate must be < 1"):
         liquidation_price_short("inverse", 1.0, 1.0, 0.0, maintenance=0.6, contract_size=1.0,
                                 fee_rate=0.5)
+
+
+def test_a_checked_table_is_not_trusted_for_an_equal_but_different_list():
+    """Tables already checked are recognised by identity only: after a valid tuple has been
+    used, a list with a broken continuity, and a new tuple equal to the broken list, are
+    still refused; the valid table keeps giving its own bracket."""
+    good = (MarginTier(0.0, 100.0, 0.01, 0.0, 50.0), MarginTier(100.0, 300.0, 0.02, 1.0, 20.0))
+    broken = [good[0], MarginTier(100.0, 300.0, 0.02, 5.0, 20.0)]
+    for _ in range(3):  # 200 lies in the second bracket: rate 2%, amount 1
+        assert maintenance_for_notional(200.0, good) == (0.02, 1.0)
+    with pytest.raises(DomainError, match="continuous"):
+        maintenance_for_notional(200.0, broken)
+    with pytest.raises(DomainError, match="continuous"):
+        maintenance_for_notional(200.0, tuple(broken))

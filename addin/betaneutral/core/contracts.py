@@ -22,6 +22,7 @@ values should be fetched from the exchange before trading.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -104,8 +105,25 @@ class MarginTier:
         object.__setattr__(self, "max_leverage", lev)
 
 
+#: Tables (tuples) that passed :func:`_tiers_tuple`, held by reference and matched by
+#: identity: a tuple of frozen MarginTier cannot change, so a simulation that calls the
+#: margin functions with the same table every day has it checked once.
+_CHECKED_TABLES: collections.deque[tuple[MarginTier, ...]] = collections.deque(maxlen=8)
+
+
 def _tiers_tuple(name: str, tiers: Any, *, allow_empty: bool = False) -> tuple[MarginTier, ...]:
     """Check a bracket table: MarginTier items, first floor 0, contiguous, continuous MM."""
+    if type(tiers) is tuple:
+        for table in _CHECKED_TABLES:
+            if table is tiers:
+                return tiers
+    out = _checked_tiers(name, tiers, allow_empty=allow_empty)
+    if type(tiers) is tuple and out:
+        _CHECKED_TABLES.append(out)
+    return out
+
+
+def _checked_tiers(name: str, tiers: Any, *, allow_empty: bool) -> tuple[MarginTier, ...]:
     if isinstance(tiers, (str, bytes)) or not isinstance(tiers, Sequence):
         raise InputTypeError(f"{name} must be a sequence of MarginTier, got {type(tiers).__name__}")
     out = tuple(tiers)
