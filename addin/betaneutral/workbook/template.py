@@ -519,6 +519,41 @@ def _print_setup(ws: Worksheet, *, title_rows: str | None = None,
     ws.oddFooter.center.text = "&A - page &P of &N"
 
 
+
+def _line_chart(ws: Worksheet, anchor: str, data: Reference, categories: Reference, *,
+                title: str, y_title: str, size: tuple[float, float],
+                x_title: str | None = None, x_format: str | None = None,
+                y_format: str | None = None, plain_lines: bool = False,
+                x_labels_low: bool = False) -> None:
+    """A native line chart of ``data`` (series titles in its first row) over
+    ``categories``, with both axes shown, placed at ``anchor``.
+
+    ``size`` is (height, width) in centimetres; ``plain_lines`` draws straight,
+    thin lines (for long daily series); ``x_labels_low`` puts the category labels
+    under the plot area instead of on the zero line.
+    """
+    chart = LineChart()
+    chart.title = title
+    chart.y_axis.title = y_title
+    if x_title is not None:
+        chart.x_axis.title = x_title
+    if x_format is not None:
+        chart.x_axis.number_format = x_format
+    if y_format is not None:
+        chart.y_axis.number_format = y_format
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.height, chart.width = size
+    if x_labels_low:
+        chart.x_axis.tickLblPos = "low"
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(categories)
+    if plain_lines:
+        for series in chart.series:
+            series.smooth = False
+            series.graphicalProperties.line.width = 15000
+    ws.add_chart(chart, anchor)
+
 def _note(text: str, *, width: int = 320, height: int = 130) -> Comment:
     comment = Comment(text, _AUTHOR)
     comment.width = width
@@ -821,22 +856,11 @@ def _build_rolling(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> Non
                              height=80)
     last_col = get_column_letter(1 + n)
     _define(ws, "RollingBetas", f"B{first}:{last_col}{last}")
-    chart = LineChart()
-    chart.title = "Rolling beta to the benchmark"
-    chart.y_axis.title = "Beta"
-    chart.x_axis.title = "Date"
-    chart.x_axis.number_format = "yyyy-mm"
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    chart.height = 12
-    chart.width = 26
-    chart.add_data(Reference(ws, min_col=2, max_col=1 + n, min_row=1, max_row=last),
-                   titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-    for series in chart.series:
-        series.smooth = False
-        series.graphicalProperties.line.width = 15000
-    ws.add_chart(chart, f"{get_column_letter(n + 3)}2")
+    _line_chart(ws, f"{get_column_letter(n + 3)}2",
+                Reference(ws, min_col=2, max_col=1 + n, min_row=1, max_row=last),
+                Reference(ws, min_col=1, min_row=first, max_row=last),
+                title="Rolling beta to the benchmark", y_title="Beta", size=(12, 26),
+                x_title="Date", x_format="yyyy-mm", plain_lines=True)
     _widths(ws, {"A": 12, **{get_column_letter(c): 11 for c in range(2, n + 2)}})
     ws.freeze_panes = "B2"
     _print_setup(ws, title_rows="1:1")
@@ -989,20 +1013,10 @@ def _build_scenarios(ws: Worksheet) -> None:
     ws["E4"].comment = _note("TRUE where the short would be liquidated at that BTC price.",
                              height=60)
     _define(ws, "ScenarioTable", f"A{first}:E{last}")
-    chart = LineChart()
-    chart.title = "P&L with and without the hedge"
-    chart.y_axis.title = "P&L (USD)"
-    chart.x_axis.title = "BTC move"
-    chart.x_axis.number_format = "0%"
-    chart.y_axis.number_format = "#,##0"
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    chart.height = 9
-    chart.width = 18
-    chart.add_data(Reference(ws, min_col=3, max_col=4, min_row=4, max_row=last),
-                   titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-    ws.add_chart(chart, "G4")
+    _line_chart(ws, "G4", Reference(ws, min_col=3, max_col=4, min_row=4, max_row=last),
+                Reference(ws, min_col=1, min_row=first, max_row=last),
+                title="P&L with and without the hedge", y_title="P&L (USD)", size=(9, 18),
+                x_title="BTC move", x_format="0%", y_format="#,##0")
     _widths(ws, {"A": 11, "B": 16, "C": 18, "D": 18, "E": 12})
     ws.freeze_panes = "A5"
     _print_setup(ws, title_rows="4:4")
@@ -1066,24 +1080,11 @@ def _build_backtest(ws: Worksheet, data: _Data) -> None:
         (bt.CHART_BETA_ANCHOR, "Estimated portfolio beta and the rebalance band", "Beta",
          "0.00", (4, 6)),
     ):
-        chart = LineChart()
-        chart.title = title
-        chart.y_axis.title = y_title
-        chart.y_axis.number_format = y_fmt
-        chart.x_axis.number_format = "yyyy-mm"
-        chart.x_axis.delete = False
-        chart.y_axis.delete = False
-        chart.height = 7.5
-        chart.x_axis.tickLblPos = "low"  # dates under the plot, not on the zero line
-        chart.width = 24
-        chart.add_data(Reference(ws, min_col=cols[0], max_col=cols[1],
-                                 min_row=bt.DAILY_HEADER_ROW, max_row=last),
-                       titles_from_data=True)
-        chart.set_categories(dates)
-        for series in chart.series:
-            series.smooth = False
-            series.graphicalProperties.line.width = 15000
-        ws.add_chart(chart, anchor)
+        _line_chart(ws, anchor, Reference(ws, min_col=cols[0], max_col=cols[1],
+                                          min_row=bt.DAILY_HEADER_ROW, max_row=last),
+                    dates, title=title, y_title=y_title, size=(7.5, 24), x_format="yyyy-mm",
+                    y_format=y_fmt, plain_lines=True,
+                    x_labels_low=True)  # dates under the plot, not on the zero line
     _widths(ws, {"A": 34, "B": 16, **{get_column_letter(bt.POLICY_FIRST_COL + j): 12
                                       for j in range(len(bt.POLICY_HEADER))}})
     ws.column_dimensions["C"].width = 12
