@@ -42,7 +42,7 @@ SUMMARY_NAMES: tuple[tuple[str, str], ...] = (
     ("MarginBuffer", "Margin buffer (settlement currency)"),
     ("SettlementCurrency", "Settlement currency"),
     ("LiquidationPrice", "Liquidation price (USD)"),
-    ("FundingCostUSD", "Funding cost of the short (USD, < 0 = income)"),
+    ("FundingCostUSD", "Hedge funding cost over the horizon (USD, < 0 = income)"),
 )
 
 
