@@ -467,7 +467,8 @@ def test_compute_drops_external_links(mode: str, linked: Path, tmp_path: Path,
 
 @pytest.mark.parametrize("command", ["tickets", "check", "backtest"])
 def test_reading_commands_never_keep_links(command: str, linked: Path, tmp_path: Path,
-                                           readers: list[tuple[Path, bool, bool]]) -> None:
+                                           readers: list[tuple[Path, bool, bool]],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     """tickets, check and backtest succeed on a linked book; every reader of a file that
     still has the link does so with keep_links=False (check's formula engine reads a copy
     without links)."""
@@ -476,6 +477,8 @@ def test_reading_commands_never_keep_links(command: str, linked: Path, tmp_path:
     assert main([command, str(linked), *out]) == EXIT_OK
     if command == "backtest":
         assert not _has_link(tmp_path / "out" / f"{linked.stem}-backtest.xlsx")
+        # one unlinked copy serves the reading and the written workbook
+        assert capsys.readouterr().out.count("links to other workbooks") == 1
     assert readers  # openpyxl read it: a copy without the links, or with keep_links=False
     assert all(keep is False for _, keep, has_links in readers if has_links)
 

@@ -249,14 +249,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Replay the hedging policy on the book's history; write the daily path and summaries."""
-    from betaneutral.backtest_io import (
-        OUTPUT_FILES,
-        BacktestOptions,
-        read_backtest_csv_inputs,
-        run_backtest,
-        summary_lines,
-        write_backtest_csvs,
-    )
+    from betaneutral.backtest_io import OUTPUT_FILES, summary_lines, write_backtest_csvs
     from betaneutral.files import check_writable_target
 
     if args.book and (args.holdings or args.prices or args.settings):
@@ -278,27 +271,21 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     report = _progress(args)
     if report:
         report("reading the book")
-    funding = quantities = None
-    if args.book:
-        from betaneutral.workbook.inputs import read_inputs
+    with contextlib.ExitStack() as stack:
+        # One checked (and, if it links to other workbooks, unlinked) copy serves both the
+        # reading and the written workbook; a file problem is exit 3, as in compute.
+        book = (stack.enter_context(_readable_book(Path(args.book))) if args.book
+                else None)
+        run = _replay(args, book, report)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # The workbook first: it is the write most likely to fail, and a failure then
+        # leaves every earlier result file as it was.
+        book_written = []
+        if book is not None and book_out is not None:
+            from betaneutral.workbook.compute import compute_workbook
 
-        with _readable_book(Path(args.book)) as book:  # a file problem is exit 3, as compute
-            inputs = read_inputs(book)
-    else:
-        inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
-                                                               args.settings)
-    options = BacktestOptions(band=args.band, check=args.check, fee_bps=args.fee_bps,
-                              slippage_bps=args.slippage_bps, top_up_below=args.top_up_below,
-                              basis_annual=args.basis)
-    progress = (lambda done, total: report(f"policy {done} of {total} replayed")) \
-        if report else None
-    run = run_backtest(inputs, options, funding=funding, quantities=quantities,
-                       progress=progress)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # The workbook first: it is the write most likely to fail, and a failure then leaves
-    # every earlier result file as it was.
-    book_written = [] if book_out is None else [
-        _write_backtest_book(Path(args.book), book_out, run, force=args.force)]
+            book_written.append(compute_workbook(book, book_out, force=args.force,
+                                                 backtest=run))
     written = write_backtest_csvs(run, out_dir, force=args.force) + book_written
     print("Backtest of the hedging policy")
     for line in summary_lines(run):
@@ -307,12 +294,25 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_backtest_book(src: Path, out: Path, run: Any, *, force: bool) -> Path:
-    """``src`` computed, with the Backtest sheet of ``run``, written to ``out``."""
-    from betaneutral.workbook.compute import compute_workbook
+def _replay(args: argparse.Namespace, book: Path | None,
+            report: Callable[[str], None] | None) -> Any:
+    """The backtest run of the book (a checked workbook path) or of the CSV inputs."""
+    from betaneutral.backtest_io import BacktestOptions, read_backtest_csv_inputs, run_backtest
+    from betaneutral.workbook.inputs import read_inputs
 
-    with _readable_book(src) as book:
-        return compute_workbook(book, out, force=force, backtest=run)
+    funding = quantities = None
+    if book is not None:
+        inputs = read_inputs(book)
+    else:
+        inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
+                                                               args.settings)
+    options = BacktestOptions(band=args.band, check=args.check, fee_bps=args.fee_bps,
+                              slippage_bps=args.slippage_bps, top_up_below=args.top_up_below,
+                              basis_annual=args.basis)
+    progress = (lambda done, total: report(f"policy {done} of {total} replayed")) \
+        if report else None
+    return run_backtest(inputs, options, funding=funding, quantities=quantities,
+                        progress=progress)
 
 
 def cmd_build_template(args: argparse.Namespace) -> int:
