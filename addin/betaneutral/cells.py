@@ -530,28 +530,32 @@ def _check_prices(prices: FloatArray, label: Callable[[int], str]) -> None:
             raise _as_cell_error(exc) from exc
 
 
+def _screened(name: str, value: Any
+              ) -> tuple[Callable[[Blanks], FloatArray], Callable[[int], str]]:
+    """A single row or column checked for error cells, its position labels, and its
+    conversion by the cell rules, deferred so that a pair reports the error cells of
+    both series before any other rule.
+
+    A series of plain floats (:func:`_plain_float_line`) has no error cell and breaks
+    no cell rule, so it is read at once and the order of the checks is unchanged.
+    """
+    fast = _plain_float_line(value)
+    if fast is not None:
+        array, axis = fast
+        return (lambda blanks: array), _position_label(name, axis)
+    cells, label = _column_cells(name, value)
+    _raise_first_error(cells, label)
+    return (lambda blanks: _numbers(cells, label, blanks)), label
+
+
 def _read_pair(
     x_name: str, x: Any, y_name: str, y: Any, blanks: Blanks
 ) -> tuple[FloatArray, Callable[[int], str], FloatArray, Callable[[int], str]]:
-    """Both series read in one pass: error cells (x, then y), cell rules, then lengths.
-
-    A series of plain floats has no error cell and breaks no cell rule, so reading it
-    at once (:func:`_plain_float_line`) leaves the order of the checks unchanged.
-    """
+    """Both series read in one pass: error cells (x, then y), cell rules, then lengths."""
     _check_blanks(blanks)
-    x_fast, y_fast = _plain_float_line(x), _plain_float_line(y)
-    if x_fast is None:
-        x_cells, x_label = _column_cells(x_name, x)
-        _raise_first_error(x_cells, x_label)
-    else:
-        x_label = _position_label(x_name, x_fast[1])
-    if y_fast is None:
-        y_cells, y_label = _column_cells(y_name, y)
-        _raise_first_error(y_cells, y_label)
-    else:
-        y_label = _position_label(y_name, y_fast[1])
-    x_out = _numbers(x_cells, x_label, blanks) if x_fast is None else x_fast[0]
-    y_out = _numbers(y_cells, y_label, blanks) if y_fast is None else y_fast[0]
+    x_convert, x_label = _screened(x_name, x)
+    y_convert, y_label = _screened(y_name, y)
+    x_out, y_out = x_convert(blanks), y_convert(blanks)
     _same_length(x_name, x_out, y_name, y_out)
     return x_out, x_label, y_out, y_label
 
@@ -834,13 +838,9 @@ def number_column(name: str, value: Any, *, blanks: Blanks = "missing") -> Float
 def _read_column(name: str, value: Any, blanks: Blanks
                  ) -> tuple[FloatArray, Callable[[int], str]]:
     """A series read by the rules of :func:`number_column`, and its position labels."""
-    fast = _plain_float_line(value)
-    if fast is not None:
-        _check_blanks(blanks)
-        return fast[0], _position_label(name, fast[1])
-    cells, label = _column_cells(name, value)
-    _raise_first_error(cells, label)
-    return _numbers(cells, label, blanks), label
+    _check_blanks(blanks)
+    convert, label = _screened(name, value)
+    return convert(blanks), label
 
 
 def paired_columns(
