@@ -29,6 +29,7 @@ from betaneutral.workbook.inputs import (
     _check_row_lengths,
     _csv_number,
     _csv_rows,
+    _csv_table,
     _csv_where,
     _held_asset,
     _located,
@@ -106,11 +107,7 @@ def read_holdings_history(holdings_csv: str | os.PathLike[str],
         No rows.
     """
     path = Path(holdings_csv)
-    rows = list(_csv_rows(path))
-    if not rows:
-        raise InsufficientDataError(f"{path}: holdings file must have a header and rows, "
-                                    "got an empty file")
-    (_, header), body = rows[0], rows[1:]
+    header, body = _csv_table(path, "holdings")
     lower = [h.strip().lower() for h in header]
     if sorted(lower) != ["asset", "date", "quantity"]:
         raise UnknownNameError(f"{_csv_where(path, 1)}: a holdings history must have the "

@@ -524,6 +524,15 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
                                  f"got an error: {exc}") from None
 
 
+def _csv_table(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the (row number, fields) body of a CSV file that must not be empty."""
+    rows = list(_csv_rows(path))
+    if not rows:
+        raise InsufficientDataError(f"{path}: {what} file must have a header and rows, "
+                                    "got an empty file")
+    return rows[0][1], rows[1:]
+
+
 def _csv_where(path: Path, row: int, column: str | None = None) -> str:
     return f"{path} row {row}" + ("" if column is None else f", column {column!r}")
 
@@ -591,11 +600,7 @@ AUXILIARY_PRICE_COLUMNS: tuple[str, ...] = ("funding_rate_8h",)
 
 
 def _read_prices_csv(path: Path) -> pd.DataFrame:
-    rows = list(_csv_rows(path))
-    if not rows:
-        raise InsufficientDataError(f"{path}: prices file must have a header and rows, "
-                                    "got an empty file")
-    (_, header), body = rows[0], rows[1:]
+    header, body = _csv_table(path, "prices")
     header = [h.strip() for h in header]
     lower = [h.lower() for h in header]
     long = {"date", "symbol", "close"} <= set(lower)
@@ -653,11 +658,7 @@ def _read_prices_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_holdings_csv(path: Path, price_columns: list[str]) -> pd.DataFrame:
-    rows = list(_csv_rows(path))
-    if not rows:
-        raise InsufficientDataError(f"{path}: holdings file must have a header and rows, "
-                                    "got an empty file")
-    (_, header), body = rows[0], rows[1:]
+    header, body = _csv_table(path, "holdings")
     lower = [h.strip().lower() for h in header]
     for required in ("asset", "quantity"):
         if required not in lower:
