@@ -204,8 +204,7 @@ def _lo_cells(book: Path, result: Path) -> dict[str, int]:
 
 def stages(book: Path, out: Path) -> dict[str, float]:
     """Wall time of each step of ``compute_workbook`` (same calls, same order)."""
-    from openpyxl import load_workbook
-
+    from betaneutral.archive import open_workbook
     from betaneutral.backtest_io import book_backtest_cells
     from betaneutral.workbook.cache import write_cached_values
     from betaneutral.workbook.compute import _check_formulas
@@ -224,7 +223,7 @@ def stages(book: Path, out: Path) -> dict[str, float]:
 
     gc.disable()  # as compute_workbook does from the load to the computed values
     try:
-        wb = load_workbook(book, keep_links=False, data_only=False)
+        wb = open_workbook(book)  # the archive checks, then openpyxl
         lap("load (openpyxl)")
         inputs = read_inputs(wb)
         layout = read_layout(wb)
