@@ -502,7 +502,7 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
     usable = np.flatnonzero(has_beta & (spot_value > 0.0))
     if usable.size == 0 and has_beta.any():
         raise DomainError(
-            "holding quantities must give the book a spot value > 0 USD on some date with "
+            "quantities must give the book a spot value > 0 USD on some date with "
             f"betas, got at most {float(np.max(spot_value[has_beta])):.6g} USD: a net short "
             "or empty book has nothing to hedge")
     hedge_moves = np.diff(hedge)
