@@ -367,10 +367,11 @@ linear_or_inverse = sorted(n for n in with_tiers if CATALOGUE[n].kind != "quanto
 def test_backtest_never_goes_long_futures_and_keeps_its_accounts_finite(
         moves: list, quantities: tuple, name: str, target: float, band: float, check: str,
         method: str, level: float) -> None:
-    """Any price path, book (long, short or empty), contract, target and band: the replay
-    raises a BetaNeutralError, or holds a short (>= 0 contracts, never a long hedge) on a
-    whole number of lots, with every account column finite and the cumulative hedged P&L
-    equal to the running sum of the daily hedged P&L."""
+    """Any price path, book (a long holding and a second of either sign or none, so net
+    short books too), contract, target and band: the replay raises a BetaNeutralError, or
+    holds a short (>= 0 contracts, never a long hedge) on a whole number of lots, with
+    every account column finite and the cumulative hedged P&L equal to the running sum
+    of the daily hedged P&L."""
     spec = get_contract(name)
     prices = level * np.cumprod(np.vstack([np.ones(3), 1.0 + np.array(moves)]), axis=0)
     dates = pd.date_range("2026-01-01", periods=len(prices))
