@@ -519,7 +519,6 @@ def _print_setup(ws: Worksheet, *, title_rows: str | None = None,
     ws.oddFooter.center.text = "&A - page &P of &N"
 
 
-
 def _line_chart(ws: Worksheet, anchor: str, data: Reference, categories: Reference, *,
                 title: str, y_title: str, size: tuple[float, float],
                 x_title: str | None = None, x_format: str | None = None,
