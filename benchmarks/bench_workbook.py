@@ -204,11 +204,11 @@ def _lo_cells(book: Path, result: Path) -> dict[str, int]:
 
 def stages(book: Path, out: Path) -> dict[str, float]:
     """Wall time of each step of ``compute_workbook`` (same calls, same order)."""
-    from betaneutral.archive import open_workbook
     from betaneutral.backtest_io import book_backtest_cells
     from betaneutral.workbook.cache import write_cached_values
     from betaneutral.workbook.compute import _check_formulas
     from betaneutral.workbook.inputs import read_inputs
+    from betaneutral.workbook.loader import load_book
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 
@@ -223,8 +223,8 @@ def stages(book: Path, out: Path) -> dict[str, float]:
 
     gc.disable()  # as compute_workbook does from the load to the computed values
     try:
-        wb = open_workbook(book)  # the archive checks, then openpyxl
-        lap("load (openpyxl)")
+        wb = load_book(book)  # the archive checks, the bulk cells, then openpyxl
+        lap("load")
         inputs = read_inputs(wb)
         layout = read_layout(wb)
         lap("read inputs")

@@ -13,6 +13,7 @@ the target (openpyxl/writer/excel.py, 3.1.5), hence the temporary file.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -164,8 +165,15 @@ def _is_member(name: str, *, final_file_only: bool = False) -> Callable[..., boo
     ``name`` is a descriptor number, while openpyxl writes to an intermediate path)."""
     def match(zf: Any, zinfo_or_arcname: Any, *args: Any, **kwargs: Any) -> bool:
         arcname = getattr(zinfo_or_arcname, "filename", zinfo_or_arcname)
-        return arcname == name and not (final_file_only and isinstance(zf.filename, str))
+        return (arcname == name and not _in_memory(zf)
+                and not (final_file_only and isinstance(zf.filename, str)))
     return match
+
+
+def _in_memory(zf: Any) -> bool:
+    """Whether a zip archive is written to memory (the loader's reduced copy of a book),
+    not to a file."""
+    return isinstance(zf.fp, io.BytesIO)
 
 
 # injection -> (paths it applies to, how to inject)
@@ -209,7 +217,8 @@ def test_the_mid_package_crash_really_is_mid_package(books: dict[str, Path], tmp
     original = zipfile.ZipFile.writestr
 
     def spy(zf: Any, zinfo_or_arcname: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(zinfo_or_arcname, "filename", zinfo_or_arcname) == "xl/workbook.xml":
+        if (getattr(zinfo_or_arcname, "filename", zinfo_or_arcname) == "xl/workbook.xml"
+                and not _in_memory(zf)):
             seen.append([p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")])
             raise SimulatedCrashError("mid-package")
         return original(zf, zinfo_or_arcname, *args, **kwargs)
@@ -250,7 +259,8 @@ def _truncating_writer(monkeypatch: pytest.MonkeyPatch, member: str) -> None:
     original = zipfile.ZipFile.writestr
 
     def writestr(zf: Any, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(zinfo_or_arcname, "filename", zinfo_or_arcname) == member:
+        if (getattr(zinfo_or_arcname, "filename", zinfo_or_arcname) == member
+                and not _in_memory(zf)):
             data = data[: len(data) // 2]
         return original(zf, zinfo_or_arcname, data, *args, **kwargs)
 

@@ -28,6 +28,7 @@ that no output carries them on.
 from __future__ import annotations
 
 import copy
+import io
 import os
 import posixpath
 import re
@@ -135,7 +136,7 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
 
 
 def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
-                  data_only: bool = False) -> Any:
+                  data_only: bool = False, package: bytes | None = None) -> Any:
     """Open a user's workbook with openpyxl after :func:`check_workbook_archive`.
 
     Parameters
@@ -144,6 +145,10 @@ def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
         The ``.xlsx`` or ``.xlsm`` file.
     read_only, data_only : bool, default False
         Passed to ``openpyxl.load_workbook``.
+    package : bytes, optional
+        Load these bytes instead of the file: a package derived from ``path``
+        (see :func:`betaneutral.workbook.loader.load_book`). ``path`` is still
+        checked, and messages name it.
 
     Returns
     -------
@@ -162,7 +167,8 @@ def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
     p = Path(path)
     check_workbook_archive(p)
     try:
-        return load_workbook(p, read_only=read_only, data_only=data_only, keep_links=False)
+        return load_workbook(p if package is None else io.BytesIO(package),
+                             read_only=read_only, data_only=data_only, keep_links=False)
     except Exception as exc:  # any reader failure on a user's file is a file problem
         root: BaseException = exc  # the innermost cause says what is wrong with the file
         while (root.__cause__ or root.__context__) is not None:

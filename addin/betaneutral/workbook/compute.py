@@ -34,7 +34,6 @@ from openpyxl.formula.translate import Translator
 from openpyxl.utils import range_boundaries
 from openpyxl.utils.cell import coordinate_from_string
 
-from betaneutral.archive import open_workbook
 from betaneutral.backtest_io import book_backtest_cells
 from betaneutral.errors import DomainError
 from betaneutral.workbook.cache import write_cached_values
@@ -45,6 +44,7 @@ from betaneutral.workbook.inputs import (
     name_destinations,
     read_inputs,
 )
+from betaneutral.workbook.loader import load_book
 from betaneutral.workbook.model import compute_values, read_layout
 from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
@@ -277,7 +277,7 @@ def compute_workbook(
     src_path = Path(src)
     report(f"reading {src_path.name}")
     with _cyclic_gc_paused():
-        wb = open_workbook(src_path)  # the archive checks, then openpyxl
+        wb = load_book(src_path)  # the archive checks, then openpyxl (bulk cells apart)
         inputs = read_inputs(wb)
         layout = read_layout(wb)
         report("checking the formulas against the template")

@@ -55,6 +55,7 @@ from betaneutral.errors import (
     UnknownNameError,
 )
 from betaneutral.safetext import validate_identifier
+from betaneutral.workbook.loader import price_block
 from betaneutral.workbook.template import DEFAULT_FUTURES_PRICE_FORMULA
 
 __all__ = [
@@ -352,12 +353,12 @@ def _plain_prices(block: list[list[Any]]) -> np.ndarray | None:
 def _open(source: str | os.PathLike[str] | Workbook) -> Workbook:
     if isinstance(source, Workbook):
         return source
-    from betaneutral.archive import open_workbook
+    from betaneutral.workbook.loader import load_book
 
     path = Path(source)
     if not path.is_file():
         raise UnknownNameError(f"workbook {str(path)!r} must be an existing file")
-    return open_workbook(path)
+    return load_book(path)
 
 
 def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
@@ -431,12 +432,19 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
             raise UnknownNameError(f"{ws.title}: price columns must include {required!r}, got "
                                    f"{assets}")
 
-    ws, pr, pc, block = _block(wb, dest["PriceBlock"])
+    preloaded = price_block(wb)
+    if preloaded is not None and (preloaded.sheet, preloaded.ref) != dest["PriceBlock"]:
+        preloaded = None
+    if preloaded is not None:
+        # read by load_book straight from the file: every cell a number > 0 or blank
+        ws, pr, pc, block = wb[preloaded.sheet], 0, 0, preloaded.values
+    else:
+        ws, pr, pc, block = _block(wb, dest["PriceBlock"])
     if len(block) != len(dates) or len(block[0]) != len(assets):
         raise InsufficientDataError(
             f"{ws.title}: PriceBlock must be {len(dates)} x {len(assets)} (Dates x PriceAssets), "
             f"got {len(block)} x {len(block[0])}")
-    values = _plain_prices(block)
+    values = block if preloaded is not None else _plain_prices(block)
     if values is None:  # some cell is not a plain price: check cell by cell, naming it
         values = np.empty((len(dates), len(assets)))
         for i, row in enumerate(block):

@@ -1403,15 +1403,18 @@ def formula_cells(wb: Workbook) -> list[FormulaCell]:
     """Every formula of ``wb``: (sheet, coordinate or CSE range, formula text with ``=``)."""
     out = []
     for ws in wb.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.data_type != "f":
-                    continue
-                value = cell.value
-                if isinstance(value, ArrayFormula):
-                    out.append(FormulaCell(ws.title, value.ref, value.text))
-                else:
-                    out.append(FormulaCell(ws.title, cell.coordinate, str(value)))
+        # The cells the sheet holds, row by row. (iter_rows would create a blank cell at
+        # every gap of the used range: many on a book loaded without its bulk cells.)
+        cells = ws._cells
+        for key in sorted(cells):
+            cell = cells[key]
+            if cell.data_type != "f":
+                continue
+            value = cell.value
+            if isinstance(value, ArrayFormula):
+                out.append(FormulaCell(ws.title, value.ref, value.text))
+            else:
+                out.append(FormulaCell(ws.title, cell.coordinate, str(value)))
     return out
 
 

@@ -1,0 +1,291 @@
+"""Load a BetaNeutral workbook for computing, leaving its bulk cells out of openpyxl.
+
+openpyxl makes one Python object per cell, which is most of the time and memory
+of loading a large book (a 200-holding, 2,000-day book has about 810,000 cells).
+Two kinds of cells need no such object to compute the book:
+
+* the cells of the price block (the ``PriceBlock`` name): when they are all plain
+  numbers or blanks, :func:`load_book` reads them straight from the worksheet
+  part into an array of floats, which :func:`~betaneutral.workbook.inputs.read_inputs`
+  then uses (:func:`price_block`);
+* the cells of a CSE array range other than its first cell (the rolling betas):
+  they hold only the range's cached values, which computing replaces.
+
+openpyxl then loads the package without those cells. Everything else (formulas,
+settings, holdings, styles, names) is read by openpyxl as before. The workbook
+returned is therefore *partial*: it is meant for reading and computing, never for
+saving (nothing in the package saves a workbook loaded from a user's file).
+
+The shortcut is taken only when it gives exactly what the full load gives. When
+a worksheet part is not in the common serialization
+(:func:`~betaneutral.workbook.sheetxml.scan_cells`), the price block has a cell that
+is not a plain positive number or a blank (text, a formula, a date format, a
+rich value, anything unusual), or the reduced package does not load, the book is
+loaded in full by :func:`betaneutral.archive.open_workbook` and every message
+about a bad cell is the one the full load gives.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import weakref
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lxml import etree
+from openpyxl import Workbook
+from openpyxl.utils import range_boundaries
+
+from betaneutral.archive import UnsafeWorkbookError, check_workbook_archive, open_workbook
+from betaneutral.errors import BetaNeutralError
+from betaneutral.workbook.cache import _parse, _sheet_parts, _workbook_part
+from betaneutral.workbook.sheetxml import column_number, scan_cells, splice
+
+__all__ = ["PriceBlock", "load_book", "price_block"]
+
+_NAME_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([A-Za-z_][\w.]*))!"
+                       r"(\$?[A-Z]{1,3}\$?[1-9][0-9]*:\$?[A-Z]{1,3}\$?[1-9][0-9]*)$")
+_PRICE = re.compile(rb"<v>([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)</v>")
+_CACHED = re.compile(rb"(?:<v>[^<&]*</v>|<v/>|<v></v>)?")
+_PLAIN_ATTRIBUTES = re.compile(rb'(?:\s+s="[0-9]+"|\s+t="n")*')
+_ARRAY_FORMULA = re.compile(rb"<f\s([^>]*)>")
+_ATTRIBUTES = re.compile(rb'([A-Za-z_][\w.:-]*)="([^"]*)"')
+_STYLE = re.compile(rb'\ss="([0-9]+)"')
+
+
+@dataclass(frozen=True)
+class PriceBlock:
+    """The price block as :func:`load_book` read it.
+
+    Attributes
+    ----------
+    sheet : str
+        Sheet of the ``PriceBlock`` name.
+    ref : str
+        Its range without ``$`` (e.g. ``"B2:GT2001"``).
+    values : numpy.ndarray
+        Dates x assets, in USD; NaN where a cell is blank. Every other value
+        is finite and > 0.
+    """
+
+    sheet: str
+    ref: str
+    values: np.ndarray
+
+
+_PRICE_BLOCKS: weakref.WeakKeyDictionary[Workbook, PriceBlock] = weakref.WeakKeyDictionary()
+
+
+def price_block(wb: Workbook) -> PriceBlock | None:
+    """The price block :func:`load_book` read for ``wb``, or None (read it from the cells)."""
+    return _PRICE_BLOCKS.get(wb)
+
+
+def _price_block_name(zf: zipfile.ZipFile, workbook_part: str) -> tuple[str, str] | None:
+    """(sheet, range) of the workbook-wide ``PriceBlock`` name, or None."""
+    root = _parse(zf.read(workbook_part), workbook_part).getroot()
+    found = [el for el in root.iter() if isinstance(el.tag, str)
+             and etree.QName(el).localname == "definedName" and el.get("name") == "PriceBlock"
+             and el.get("localSheetId") is None]
+    if len(found) != 1:
+        return None
+    match = _NAME_REF.match((found[0].text or "").strip())
+    if match is None:
+        return None
+    sheet = match.group(1).replace("''", "'") if match.group(1) else match.group(2)
+    return sheet, match.group(3).replace("$", "")
+
+
+def _array_ranges(cells: list[Any]) -> list[tuple[int, int, int, int]]:
+    """(first col, first row, last col, last row) of each CSE array range of a sheet."""
+    out = []
+    for cell in cells:
+        inner = cell[5]
+        if inner is None or b"<f" not in inner:
+            continue
+        match = _ARRAY_FORMULA.match(inner)
+        if match is None:
+            continue
+        attrs = dict(_ATTRIBUTES.findall(match.group(1)))
+        if attrs.get(b"t") == b"array" and attrs.get(b"ref"):
+            try:
+                out.append(range_boundaries(attrs[b"ref"].decode()))
+            except ValueError:
+                continue
+    return out
+
+
+def _column_ranges(ranges: list[tuple[int, int, int, int]]
+                   ) -> dict[int, list[tuple[int, int]]]:
+    """Column -> (first row, last row) of each array range over it."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for c1, r1, c2, r2 in ranges:
+        for col in range(c1, c2 + 1):
+            out.setdefault(col, []).append((r1, r2))
+    return out
+
+
+def _reduce_sheet(data: bytes, block: tuple[int, int, int, int] | None
+                  ) -> tuple[bytes, np.ndarray | None, list[tuple[int, int]]] | None:
+    """The part without its array-range cells (and price-block cells), or None.
+
+    Returns the reduced part, the price block's values (None when ``block`` is
+    None or one of its cells is not a plain number > 0 or blank: the block then
+    stays in the part) and the price cells kept in the part, one per style.
+    """
+    cells = scan_cells(data)
+    if cells is None:
+        return None
+    by_column = _column_ranges(_array_ranges(cells))
+    c1, r1, c2, r2 = block if block is not None else (0, 0, -1, -1)
+    cut, price_cut = [], []
+    positions: list[int] = []  # (row - r1) * width + (col - c1) of each price read
+    numbers: list[float] = []
+    kept: dict[bytes, tuple[int, int]] = {}  # style -> the price cell kept for it
+    plain_attributes: dict[bytes, bytes | None] = {}  # attributes -> style, None if not plain
+    width, plain = c2 - c1 + 1, True
+    for start, end, letters, row_text, attributes, inner in cells:
+        row, col = int(row_text), column_number(letters)
+        if r1 <= row <= r2 and c1 <= col <= c2:
+            if not plain:
+                continue
+            style = plain_attributes.get(attributes, b"?")
+            if style == b"?":
+                style = plain_attributes[attributes] = _plain_style(attributes)
+            if style is None:
+                plain = False
+                continue
+            if inner is None or inner == b"":  # a blank: NaN
+                positions.append((row - r1) * width + col - c1)
+                numbers.append(math.nan)
+                price_cut.append((start, end, b""))
+                continue
+            match = _PRICE.fullmatch(inner)
+            if match is None:
+                plain = False
+                continue
+            positions.append((row - r1) * width + col - c1)
+            numbers.append(float(match.group(1)))
+            if style in kept:
+                price_cut.append((start, end, b""))
+            else:  # stays in the part: openpyxl's value shows what the style does
+                kept[style] = (row, col)
+            continue
+        if inner is not None and b"<f" in inner:
+            continue
+        for rr1, rr2 in by_column.get(col, ()):
+            if rr1 <= row <= rr2:
+                if _CACHED.fullmatch(inner or b""):
+                    cut.append((start, end, b""))
+                break
+    if block is None:
+        return splice(data, cut), None, []
+    values = np.full((r2 - r1 + 1, width), math.nan)
+    if plain:
+        index = np.asarray(positions, dtype=np.int64)
+        read = np.asarray(numbers, dtype=np.float64)
+        present = read[~np.isnan(read)]
+        plain = (len(np.unique(index)) == len(index)  # no cell written twice
+                 and bool(np.isfinite(present).all() and (present > 0).all()))
+        values.flat[index] = read
+    if not plain:  # the price block is loaded as it is, and checked cell by cell
+        return splice(data, cut), None, []
+    return splice(data, sorted(cut + price_cut)), values, list(kept.values())
+
+
+def _plain_style(attributes: bytes) -> bytes | None:
+    """The style of a cell with only ``s`` and ``t="n"`` attributes (b"" if none), or None."""
+    if not _PLAIN_ATTRIBUTES.fullmatch(attributes):
+        return None
+    style = _STYLE.search(attributes)
+    return style.group(1) if style else b""
+
+
+def _reduced_package(path: Path) -> tuple[bytes, PriceBlock | None, list[tuple[int, int]]
+                                          ] | None:
+    """The package without the cells openpyxl need not load, the price block, and the
+    price cells kept in it for their style; None when nothing can be left out."""
+    with zipfile.ZipFile(path) as zin:
+        workbook_part = _workbook_part(zin)
+        parts = _sheet_parts(zin, workbook_part)
+        block_name = _price_block_name(zin, workbook_part)
+        block_part = parts.get(block_name[0]) if block_name else None
+        block = range_boundaries(block_name[1]) if block_name else None
+        sheet_of = {part: sheet for sheet, part in parts.items()}
+        found: PriceBlock | None = None
+        kept: list[tuple[int, int]] = []
+        changed = False
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename in sheet_of:
+                    reduced = _reduce_sheet(data, block if info.filename == block_part
+                                            else None)
+                    if reduced is not None and len(reduced[0]) < len(data):
+                        data, values, kept_here = reduced
+                        changed = True
+                        if values is not None and block_name is not None:
+                            found = PriceBlock(block_name[0], block_name[1], values)
+                            kept = kept_here
+                zout.writestr(info.filename, data)
+    return (out.getvalue(), found, kept) if changed else None
+
+
+def load_book(path: str | os.PathLike[str]) -> Workbook:
+    """Open a user's workbook for reading and computing (archive checks, then openpyxl).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.xlsx`` or ``.xlsm`` file.
+
+    Returns
+    -------
+    openpyxl.Workbook
+        Loaded as :func:`betaneutral.archive.open_workbook` loads it, except that
+        the non-first cells of CSE array ranges and, when it is plain, the price
+        block are left out (module notes); :func:`price_block` then gives the
+        prices. Not for saving.
+
+    Raises
+    ------
+    betaneutral.archive.UnsafeWorkbookError
+        As :func:`~betaneutral.archive.open_workbook`.
+    """
+    p = Path(path)
+    check_workbook_archive(p)
+    try:
+        reduced = _reduced_package(p)
+    except (zipfile.BadZipFile, etree.XMLSyntaxError, BetaNeutralError, OSError, KeyError,
+            ValueError):
+        reduced = None  # the full load reports what is wrong with the file
+    if reduced is None:
+        return open_workbook(p)
+    package, prices, kept = reduced
+    try:
+        wb = open_workbook(p, package=package)
+    except UnsafeWorkbookError:
+        return open_workbook(p)
+    if prices is not None:
+        from betaneutral.workbook.inputs import name_destinations
+
+        try:
+            same = name_destinations(wb, ["PriceBlock"])["PriceBlock"] == (prices.sheet,
+                                                                          prices.ref)
+        except BetaNeutralError:
+            same = False
+        ws = wb[prices.sheet] if same else None
+        # A style that shows numbers as dates makes openpyxl read them as dates, which
+        # the price check refuses: the kept cells show what openpyxl makes of each style.
+        if ws is None or any(type(ws.cell(row=r, column=c).value) not in (int, float)
+                             for r, c in kept):
+            return open_workbook(p)
+        _PRICE_BLOCKS[wb] = prices
+    return wb
