@@ -53,6 +53,7 @@ from betaneutral.archive import check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
+from betaneutral.workbook.sheetxml import cell_at, cell_data, column_number, scan_cells, splice
 
 __all__ = [
     "CALC_ID",
@@ -420,6 +421,199 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
     return _serialize(tree, data)
 
 
+# ----------------------------------------------------- the same, on the bytes ---
+_FORMULA_INNER = re.compile(rb"(<f(?:\s[^<>]*)?(?:/>|>[^<]*</f>))(?:<v>[^<]*</v>|<v/>)?")
+_FORMULA_START = re.compile(rb"<f[\s>/]")
+_CACHED_INNER = re.compile(rb"(?:<v>[^<]*</v>|<v/>)?")
+_PLAIN_INNER = re.compile(rb"(?:<v>[^<]*</v>|<v/>|<is><t>[^<]*</t></is>)?")
+_T_ATTRIBUTE = re.compile(rb'\st="[^"]*"')
+_DIMENSION = re.compile(rb'<dimension ref="([^"]*)"\s*/>')
+_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+_MISSING = object()
+
+
+def _escaped(text: str) -> bytes | None:
+    """Text as lxml writes it in an element, or None when it needs lxml's rules."""
+    if _UNSAFE_TEXT.search(text):
+        return None
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .encode("utf-8"))
+
+
+def _encoded(value: Any) -> tuple[bytes, bytes] | None:
+    """(t, <v> text) of a computed value as the tree-based path stores it, or None."""
+    kind = type(value)
+    if kind is float:
+        return (b"n", b"%r" % value) if math.isfinite(value) else None
+    if kind is bool:
+        return b"b", b"1" if value else b"0"
+    if kind is int:
+        return b"n", b"%d" % value
+    if kind is str:
+        text = _escaped(value)
+        if text is None:
+            return None
+        return (b"e", text) if value in EXCEL_ERRORS else (b"str", text)
+    return None
+
+
+class _Typed(dict[tuple[bytes, bytes], bytes]):
+    """Cell attributes with ``t`` set as lxml's ``set`` does (in place, else last)."""
+
+    def __missing__(self, key: tuple[bytes, bytes]) -> bytes:
+        attributes, kind = key
+        if _T_ATTRIBUTE.search(attributes):
+            out = _T_ATTRIBUTE.sub(b' t="' + kind + b'"', attributes, count=1)
+        else:
+            out = attributes + b' t="' + kind + b'"'
+        self[key] = out
+        return out
+
+
+def _splice_sheet(data: bytes, values: Mapping[str, Any],
+                  plain: Mapping[str, Any] | None = None) -> bytes | None:
+    """What :func:`_rewrite_sheet` gives, by editing the part's bytes; None when the part
+    or a value is one that only the tree-based path handles (the caller then uses it).
+
+    Handled: a part in the common serialization
+    (:func:`~betaneutral.workbook.sheetxml.cell_data`), each formula cell with one
+    ``<f>`` and at most a ``<v>``, every formula and array cell present once with a
+    value each (and no other value), values keyed by plain references (``B5``),
+    finite numbers, booleans and text lxml writes as it is, plain values only for
+    existing cells holding at most a value or a simple inline text, and a
+    ``dimension`` without other attributes. Every cell it changes comes out as the
+    tree-based path writes it; the rest of the part is copied byte for byte.
+    """
+    body = cell_data(data)
+    if body is None or data.count(b"<row") != data.count(b'<row r="'):
+        return None  # (rows without a number: the tree-based path numbers them)
+    b0, b1 = body
+    formulas: dict[int, bytes] = {}  # cell start -> its <f> element
+    ranges = []
+    for match in _FORMULA_START.finditer(data, b0, b1):
+        cell = cell_at(data, data.rfind(b'<c r="', b0, match.start()))
+        if cell is None or cell[1] <= match.start() or cell[0] in formulas:
+            return None
+        found = _FORMULA_INNER.fullmatch(cell[5] or b"")
+        if found is None:
+            return None
+        formula = formulas[cell[0]] = found.group(1)
+        head = formula[:formula.find(b">")]
+        if b"array" in head:
+            attrs = dict(_ATTR.findall(head))
+            if attrs.get(b"t") in (b'"array"', b"'array'") and attrs.get(b"ref"):
+                ranges.append(range_boundaries(attrs[b"ref"][1:-1].decode()))
+    if ranges or plain:
+        cells = scan_cells(data, body)
+        if cells is None:
+            return None
+    else:  # only the formula cells change
+        cells = [cell_at(data, start) for start in formulas]  # type: ignore[misc]
+    by_column: dict[int, list[tuple[int, int]]] = {}
+    for c1, r1, c2, r2 in ranges:
+        for col in range(c1, c2 + 1):
+            by_column.setdefault(col, []).append((r1, r2))
+    # a column under one range (the usual case): its rows, checked without a loop
+    single = {col: spans[0] for col, spans in by_column.items() if len(spans) == 1}
+    plain = plain or {}
+    if not all(map(_CANONICAL.match, plain)):
+        return None
+    typed = _Typed()
+    edits: list[tuple[int, int, bytes]] = []
+    remaining = dict(values)  # each formula or array cell takes its value out
+    plain_done = 0
+    rows: list[int] = []
+    cols: list[int] = []
+    for start, end, letters, row_text, attributes, inner in cells:
+        formula = formulas.get(start)
+        if formula is None:
+            if plain:
+                coordinate = (letters + row_text).decode()
+                if coordinate in plain:
+                    edit = _plain_edit(start, end, letters, row_text, attributes, inner,
+                                       plain[coordinate])
+                    if edit is None:
+                        return None
+                    edits.append(edit)
+                    plain_done += 1
+                    if plain[coordinate] is not None:
+                        rows.append(int(row_text))
+                        cols.append(column_number(letters))
+                    continue
+            if not by_column:
+                continue
+            col = column_number(letters)
+            row = int(row_text)
+            span = single.get(col)
+            if span is not None:
+                if not span[0] <= row <= span[1]:
+                    continue
+            elif not any(r1 <= row <= r2 for r1, r2 in by_column.get(col, ())):
+                continue
+            if inner and not _CACHED_INNER.fullmatch(inner):
+                return None
+            formula = b""
+        else:
+            row, col = int(row_text), column_number(letters)
+        rows.append(row)
+        cols.append(col)
+        value = remaining.pop((letters + row_text).decode(), _MISSING)
+        if type(value) is float and value - value == 0.0:  # finite: the common case
+            kind, text = b"n", b"%r" % value
+        else:
+            encoded = None if value is _MISSING else _encoded(value)
+            if encoded is None:
+                return None
+            kind, text = encoded
+        edits.append((start, end, b'<c r="%b%b"%b>%b<v>%b</v></c>' % (
+            letters, row_text, typed[attributes, kind], formula, text)))
+    if remaining or plain_done != len(plain):
+        return None  # a formula or array cell to create, or a value for another cell
+    return _spliced_dimension(splice(data, edits), rows, cols)
+
+
+def _plain_edit(start: int, end: int, letters: bytes, row_text: bytes, attributes: bytes,
+                inner: bytes | None, value: Any) -> tuple[int, int, bytes] | None:
+    """The edit storing an input value in a cell without a formula, as :func:`_set_plain`."""
+    if not _PLAIN_INNER.fullmatch(inner or b""):
+        return None
+    head = b'<c r="' + letters + row_text + b'"' + _T_ATTRIBUTE.sub(b"", attributes)
+    if value is None:
+        return start, end, head + b"/>"
+    if type(value) is str:
+        text = _escaped(value)
+        if text is None:
+            return None
+        space = b' xml:space="preserve"' if value != value.strip() else b""
+        return start, end, (head + b' t="inlineStr"><is><t' + space + b">" + text
+                            + b"</t></is></c>")
+    if type(value) in (int, bool) or (type(value) is float and math.isfinite(value)):
+        kind, text_value = _encode(value, "")
+        return start, end, (head + b' t="' + kind.encode() + b'"><v>' + text_value.encode()
+                            + b"</v></c>")
+    return None
+
+
+def _spliced_dimension(data: bytes, rows: list[int], cols: list[int]) -> bytes | None:
+    """The part with its dimension grown to cover the written cells, as
+    :func:`_extend_dimension` does; None when the dimension is not a plain one."""
+    count = data.count(b"<dimension")
+    if count == 0 or not rows:
+        return data
+    match = _DIMENSION.search(data)
+    if count != 1 or match is None:
+        return None
+    try:
+        c1, r1, c2, r2 = range_boundaries(match.group(1).decode())
+    except ValueError:
+        return data
+    ref = (f"{get_column_letter(min(*cols, c1, c2))}{min(*rows, r1, r2)}:"
+           f"{get_column_letter(max(*cols, c1, c2))}{max(*rows, r1, r2)}").encode()
+    if ref == match.group(1):
+        return data
+    return data[:match.start(1)] + ref + data[match.end(1):]
+
+
 def _extend_dimension(root: Any, q: Any, positions: set[tuple[int, int]]) -> None:
     dimension = root.find(q("dimension"))
     if dimension is None or not positions or not dimension.get("ref"):
@@ -576,8 +770,10 @@ def write_cached_values(
                     sheet = sheet_of.get(info.filename)
                     if sheet is not None and (sheet in by_sheet or sheet in plain_by_sheet
                                               or _FORMULA_TAG.search(data)):
-                        data = _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}),
+                        data = (_splice_sheet(data, by_sheet.get(sheet, {}),
                                               plain_by_sheet.get(sheet))
+                                or _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}),
+                                                  plain_by_sheet.get(sheet)))
                     elif info.filename == workbook_part:
                         data = _set_calc_properties(data, recalc_on_load)
                     zout.writestr(copy.copy(info), data)
