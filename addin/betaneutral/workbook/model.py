@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 from openpyxl import Workbook
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 
 from betaneutral import udfs
@@ -359,6 +359,11 @@ def _abs(value: Any) -> float | str:
 
 def _fit(result: Any, n_rows: int, n_cols: int) -> list[list[CellValue]]:
     """An array formula's result spread over its fixed range, as Excel fills it."""
+    if (type(result) is list and len(result) == n_rows
+            and all(type(row) is list and len(row) == n_cols for row in result)):
+        # exactly the range's shape (the usual case): each value as the cell shows it
+        return [[v if type(v) is float and v - v == 0.0 else _result(v) for v in row]
+                for row in result]
     if not isinstance(result, list | tuple):
         value = _result(result)
         return [[value] * n_cols for _ in range(n_rows)]
@@ -386,12 +391,21 @@ def _arg(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------ the model ---
-class _Book:
-    """Cell values (inputs and computed) keyed by (sheet, coordinate)."""
+_ABSENT = object()
+_REFERENCE = re.compile(r"([A-Z]{1,3})([1-9][0-9]*)")
 
-    def __init__(self) -> None:
+
+class _Book:
+    """Cell values (inputs and computed) keyed by (sheet, coordinate).
+
+    The price block is kept as rows of floats (``prices``: sheet, first row, first
+    column, rows; NaN for a blank) and looked up by position, not stored cell by cell.
+    """
+
+    def __init__(self, prices: tuple[str, int, int, list[list[float]]]) -> None:
         self.cells: dict[CellKey, Any] = {}
         self.out: dict[CellKey, CellValue] = {}
+        self.prices = prices
 
     def put(self, key: CellKey, value: Any) -> None:
         value = _result(value)
@@ -399,23 +413,40 @@ class _Book:
         self.out[key] = value
 
     def get(self, key: CellKey) -> Any:
-        return self.cells.get(key)
+        value = self.cells.get(key, _ABSENT)
+        return self._price(key) if value is _ABSENT else value
+
+    def _price(self, key: CellKey) -> float | None:
+        """The price-block cell at ``key``: its price, None for a blank or another cell."""
+        sheet, first_row, first_col, rows = self.prices
+        match = _REFERENCE.fullmatch(key[1])
+        if key[0] != sheet or match is None:
+            return None
+        i = int(match.group(2)) - first_row
+        j = column_index_from_string(match.group(1)) - first_col
+        if not (0 <= i < len(rows) and 0 <= j < len(rows[i])):
+            return None
+        value = rows[i][j]
+        return None if math.isnan(value) else value
 
     def col(self, keys: Sequence[CellKey]) -> list[list[Any]]:
         """A column as a function argument: a list of one-cell rows."""
-        return [[_arg(self.cells.get(k))] for k in keys]
+        return [[_arg(self.get(k))] for k in keys]
 
     def col_values(self, keys: Sequence[CellKey]) -> list[Any]:
         """The cells of a column as a function receives them, flat (see :meth:`col`)."""
-        return [_arg(self.cells.get(k)) for k in keys]
+        return [_arg(self.get(k)) for k in keys]
 
-    def put_array(self, grid: Sequence[Sequence[CellKey]], result: Any) -> None:
+    def put_array(self, grid: Sequence[Sequence[CellKey]], result: Any, *,
+                  read_later: bool = True) -> None:
+        """Store an array formula's result over its range (``read_later=False``: only
+        as results, for ranges no other formula reads)."""
         values = _fit(result, len(grid), len(grid[0]))  # already as the cells show them
         cells, out = self.cells, self.out
         for keys, row in zip(grid, values, strict=True):
-            for key, value in zip(keys, row, strict=True):
-                cells[key] = value
-                out[key] = value
+            if read_later:
+                cells.update(zip(keys, row, strict=True))
+            out.update(zip(keys, row, strict=True))
 
 
 def _rows(values: Sequence[Any]) -> list[list[Any]]:
@@ -479,17 +510,12 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
     evaluated in that order.
     """
     _check_inputs(inputs, layout)
-    book = _Book()
+    price_sheet, price_col, price_row, _, _ = layout.bounds("PriceBlock")
+    price_rows = inputs.prices.to_numpy(dtype=float).tolist()
+    book = _Book((price_sheet, price_row, price_col, price_rows))
     s = inputs.settings
 
     # ---- inputs
-    price_grid = layout.grid("PriceBlock")
-    values = inputs.prices.to_numpy(dtype=float).tolist()
-    for i, keys in enumerate(price_grid):
-        row = values[i]
-        for j, key in enumerate(keys):
-            v = row[j]
-            book.cells[key] = None if math.isnan(v) else v
     for key, qty in zip(layout.column("HoldingQuantities"), inputs.holdings["quantity"],
                         strict=True):
         book.cells[key] = float(qty)
@@ -525,10 +551,12 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
                 _mul(0.5, _sub(_div(c, c0), 1.0))))))
 
     # ---- Holdings
-    columns = {asset: [row[j] for row in price_grid]
-               for j, asset in enumerate(layout.price_assets)}
-    # Each function call gets its own argument lists, built from these flat values.
-    column_values = {asset: book.col_values(keys) for asset, keys in columns.items()}
+    # Each function call gets its own argument lists, built from these flat values
+    # (the price columns as a function receives them: a blank as None).
+    column_values = {asset: [None if math.isnan(v) else v for v in column]
+                     for asset, column in zip(layout.price_assets, zip(*price_rows,
+                                                                       strict=True),
+                                              strict=True)}
     bench_values, btc_values = book.col_values(bench), book.col_values(btc)
     # The functions are pure: with the benchmark equal to BTC cell for cell, a holding's
     # "beta vs benchmark" call has the same arguments as its "beta to BTC" call.
@@ -537,7 +565,7 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
         "HoldingPrices", "HoldingValues", "HoldingWeights", "HoldingBenchBetas", "HoldingBetas",
         "HoldingDollarBetas", "HoldingBetaShares", "HoldingQuantities")}
     for i, asset in enumerate(inputs.holdings["asset"]):
-        book.put(hold["HoldingPrices"][i], book.get(columns[asset][-1]))
+        book.put(hold["HoldingPrices"][i], column_values[asset][-1])
         book.put(hold["HoldingValues"][i], _mul(book.get(hold["HoldingQuantities"][i]),
                                                 book.get(hold["HoldingPrices"][i])))
         beta_to_btc = udfs.BETA_VS_BTC(
@@ -583,7 +611,7 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
     for j, asset in enumerate(inputs.holdings["asset"]):
         book.put_array([[row[j]] for row in rolling], udfs.ROLLING_BETA(
             _rows(column_values[asset]), _rows(bench_values), arg("RollingWindow"),
-            arg("MinObs")))
+            arg("MinObs")), read_later=False)  # no formula reads the rolling betas
 
     # ---- Rebalance
     def line(key: str, value: Any) -> None:
