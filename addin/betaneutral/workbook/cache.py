@@ -40,7 +40,7 @@ import os
 import posixpath
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,14 @@ from betaneutral.archive import check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
-from betaneutral.workbook.sheetxml import cell_at, cell_data, column_number, scan_cells, splice
+from betaneutral.workbook.sheetxml import (
+    Splicer,
+    cell_at,
+    cell_data,
+    column_number,
+    count_cells,
+    iter_cells,
+)
 
 __all__ = [
     "CALC_ID",
@@ -430,6 +437,9 @@ _T_ATTRIBUTE = re.compile(rb'\st="[^"]*"')
 _DIMENSION = re.compile(rb'<dimension ref="([^"]*)"\s*/>')
 _UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 _MISSING = object()
+#: zlib level of the rewritten sheet parts: level 1 compresses a large sheet about three
+#: times faster than the default (6), into a part about an eighth larger.
+_SHEET_COMPRESSION = 1
 
 
 def _escaped(text: str) -> bytes | None:
@@ -504,11 +514,11 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
             if attrs.get(b"t") in (b'"array"', b"'array'") and attrs.get(b"ref"):
                 ranges.append(range_boundaries(attrs[b"ref"][1:-1].decode()))
     if ranges or plain:
-        cells = scan_cells(data, body)
-        if cells is None:
-            return None
+        cells: Iterable[Any] = iter_cells(data, body)
+        expected = count_cells(data, body)
     else:  # only the formula cells change
-        cells = [cell_at(data, start) for start in formulas]  # type: ignore[misc]
+        cells = [cell_at(data, start) for start in formulas]
+        expected = len(formulas)
     by_column: dict[int, list[tuple[int, int]]] = {}
     for c1, r1, c2, r2 in ranges:
         for col in range(c1, c2 + 1):
@@ -519,12 +529,14 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     if not all(map(_CANONICAL.match, plain)):
         return None
     typed = _Typed()
-    edits: list[tuple[int, int, bytes]] = []
+    out = Splicer(data)
+    seen = 0
     remaining = dict(values)  # each formula or array cell takes its value out
     plain_done = 0
     rows: list[int] = []
     cols: list[int] = []
     for start, end, letters, row_text, attributes, inner in cells:
+        seen += 1
         formula = formulas.get(start)
         if formula is None:
             if plain:
@@ -534,7 +546,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
                                        plain[coordinate])
                     if edit is None:
                         return None
-                    edits.append(edit)
+                    out.replace(*edit)
                     plain_done += 1
                     if plain[coordinate] is not None:
                         rows.append(int(row_text))
@@ -565,11 +577,13 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
             if encoded is None:
                 return None
             kind, text = encoded
-        edits.append((start, end, b'<c r="%b%b"%b>%b<v>%b</v></c>' % (
-            letters, row_text, typed[attributes, kind], formula, text)))
+        out.replace(start, end, b'<c r="%b%b"%b>%b<v>%b</v></c>' % (
+            letters, row_text, typed[attributes, kind], formula, text))
+    if seen != expected:
+        return None  # a cell the scanner did not match: the part is unusual
     if remaining or plain_done != len(plain):
         return None  # a formula or array cell to create, or a value for another cell
-    return _spliced_dimension(splice(data, edits), rows, cols)
+    return _spliced_dimension(out.result(), rows, cols)
 
 
 def _plain_edit(start: int, end: int, letters: bytes, row_text: bytes, attributes: bytes,
@@ -768,15 +782,17 @@ def write_cached_values(
                 for info in zin.infolist():
                     data = zin.read(info)
                     sheet = sheet_of.get(info.filename)
+                    level = None  # a copied part: compressed as zipfile does by default
                     if sheet is not None and (sheet in by_sheet or sheet in plain_by_sheet
                                               or _FORMULA_TAG.search(data)):
                         data = (_splice_sheet(data, by_sheet.get(sheet, {}),
                                               plain_by_sheet.get(sheet))
                                 or _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}),
                                                   plain_by_sheet.get(sheet)))
+                        level = _SHEET_COMPRESSION
                     elif info.filename == workbook_part:
                         data = _set_calc_properties(data, recalc_on_load)
-                    zout.writestr(copy.copy(info), data)
+                    zout.writestr(copy.copy(info), data, compresslevel=level)
             os.chmod(tmp, _file_mode(Path(dst_path)))
     return Path(dst_path)
 

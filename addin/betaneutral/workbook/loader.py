@@ -35,7 +35,6 @@ import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from lxml import etree
@@ -45,16 +44,16 @@ from openpyxl.utils import range_boundaries
 from betaneutral.archive import UnsafeWorkbookError, check_workbook_archive, open_workbook
 from betaneutral.errors import BetaNeutralError
 from betaneutral.workbook.cache import _parse, _sheet_parts, _workbook_part
-from betaneutral.workbook.sheetxml import column_number, scan_cells, splice
+from betaneutral.workbook.sheetxml import Splicer, cell_data, column_number, count_cells, iter_cells
 
 __all__ = ["PriceBlock", "load_book", "price_block"]
 
 _NAME_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([A-Za-z_][\w.]*))!"
                        r"(\$?[A-Z]{1,3}\$?[1-9][0-9]*:\$?[A-Z]{1,3}\$?[1-9][0-9]*)$")
-_PRICE = re.compile(rb"<v>([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)</v>")
+_UNSEEN = b"?"
 _CACHED = re.compile(rb"(?:<v>[^<&]*</v>|<v/>|<v></v>)?")
 _PLAIN_ATTRIBUTES = re.compile(rb'(?:\s+s="[0-9]+"|\s+t="n")*')
-_ARRAY_FORMULA = re.compile(rb"<f\s([^>]*)>")
+_ARRAY_FORMULA = re.compile(rb"<f\s([^<>]*)>")
 _ATTRIBUTES = re.compile(rb'([A-Za-z_][\w.:-]*)="([^"]*)"')
 _STYLE = re.compile(rb'\ss="([0-9]+)"')
 
@@ -102,32 +101,16 @@ def _price_block_name(zf: zipfile.ZipFile, workbook_part: str) -> tuple[str, str
     return sheet, match.group(3).replace("$", "")
 
 
-def _array_ranges(cells: list[Any]) -> list[tuple[int, int, int, int]]:
+def _array_ranges(data: bytes, body: tuple[int, int]) -> list[tuple[int, int, int, int]]:
     """(first col, first row, last col, last row) of each CSE array range of a sheet."""
     out = []
-    for cell in cells:
-        inner = cell[5]
-        if inner is None or b"<f" not in inner:
-            continue
-        match = _ARRAY_FORMULA.match(inner)
-        if match is None:
-            continue
+    for match in _ARRAY_FORMULA.finditer(data, *body):
         attrs = dict(_ATTRIBUTES.findall(match.group(1)))
         if attrs.get(b"t") == b"array" and attrs.get(b"ref"):
             try:
                 out.append(range_boundaries(attrs[b"ref"].decode()))
             except ValueError:
                 continue
-    return out
-
-
-def _column_ranges(ranges: list[tuple[int, int, int, int]]
-                   ) -> dict[int, list[tuple[int, int]]]:
-    """Column -> (first row, last row) of each array range over it."""
-    out: dict[int, list[tuple[int, int]]] = {}
-    for c1, r1, c2, r2 in ranges:
-        for col in range(c1, c2 + 1):
-            out.setdefault(col, []).append((r1, r2))
     return out
 
 
@@ -139,64 +122,66 @@ def _reduce_sheet(data: bytes, block: tuple[int, int, int, int] | None
     None or one of its cells is not a plain number > 0 or blank: the block then
     stays in the part) and the price cells kept in the part, one per style.
     """
-    cells = scan_cells(data)
-    if cells is None:
+    body = cell_data(data)
+    if body is None:
         return None
-    by_column = _column_ranges(_array_ranges(cells))
+    by_column: dict[int, list[tuple[int, int]]] = {}
+    for rc1, rr1, rc2, rr2 in _array_ranges(data, body):
+        for column in range(rc1, rc2 + 1):
+            by_column.setdefault(column, []).append((rr1, rr2))
+    if block is None and not by_column:
+        return data, None, []  # nothing to leave out
+    single = {column: spans[0] for column, spans in by_column.items() if len(spans) == 1}
     c1, r1, c2, r2 = block if block is not None else (0, 0, -1, -1)
-    cut, price_cut = [], []
-    positions: list[int] = []  # (row - r1) * width + (col - c1) of each price read
-    numbers: list[float] = []
+    width = c2 - c1 + 1
+    size = width * (r2 - r1 + 1)
+    flat = [math.nan] * size  # the block, row by row
+    filled = bytearray(size)
+    out = Splicer(data)
     kept: dict[bytes, tuple[int, int]] = {}  # style -> the price cell kept for it
     plain_attributes: dict[bytes, bytes | None] = {}  # attributes -> style, None if not plain
-    width, plain = c2 - c1 + 1, True
-    for start, end, letters, row_text, attributes, inner in cells:
+    seen = 0
+    for start, end, letters, row_text, attributes, value, inner in iter_cells(
+            data, body, values=True):
+        seen += 1
         row, col = int(row_text), column_number(letters)
         if r1 <= row <= r2 and c1 <= col <= c2:
-            if not plain:
-                continue
-            style = plain_attributes.get(attributes, b"?")
-            if style == b"?":
+            style = plain_attributes.get(attributes, _UNSEEN)
+            if style is _UNSEEN:
                 style = plain_attributes[attributes] = _plain_style(attributes)
-            if style is None:
-                plain = False
-                continue
-            if inner is None or inner == b"":  # a blank: NaN
-                positions.append((row - r1) * width + col - c1)
-                numbers.append(math.nan)
-                price_cut.append((start, end, b""))
-                continue
-            match = _PRICE.fullmatch(inner)
-            if match is None:
-                plain = False
-                continue
-            positions.append((row - r1) * width + col - c1)
-            numbers.append(float(match.group(1)))
-            if style in kept:
-                price_cut.append((start, end, b""))
-            else:  # stays in the part: openpyxl's value shows what the style does
-                kept[style] = (row, col)
+            k = (row - r1) * width + col - c1
+            if style is None or filled[k] or (value is None and inner):
+                return _reduce_sheet(data, None)  # not plain (text, a formula, ...)
+            filled[k] = 1
+            if value is not None:
+                try:
+                    flat[k] = float(value)
+                except ValueError:
+                    return _reduce_sheet(data, None)
+                if style not in kept:  # stays: openpyxl's value shows what the style does
+                    kept[style] = (row, col)
+                    continue
+            out.replace(start, end, b"")
             continue
-        if inner is not None and b"<f" in inner:
+        if not by_column or (inner is not None and b"<f" in inner):
             continue
-        for rr1, rr2 in by_column.get(col, ()):
-            if rr1 <= row <= rr2:
-                if _CACHED.fullmatch(inner or b""):
-                    cut.append((start, end, b""))
-                break
+        span = single.get(col)
+        if span is not None:
+            if not span[0] <= row <= span[1]:
+                continue
+        elif not any(rr1 <= row <= rr2 for rr1, rr2 in by_column.get(col, ())):
+            continue
+        if not inner or _CACHED.fullmatch(inner):  # at most a cached value
+            out.replace(start, end, b"")
+    if seen != count_cells(data, body):
+        return None  # a cell the scanner did not match: the part is unusual
     if block is None:
-        return splice(data, cut), None, []
-    values = np.full((r2 - r1 + 1, width), math.nan)
-    if plain:
-        index = np.asarray(positions, dtype=np.int64)
-        read = np.asarray(numbers, dtype=np.float64)
-        present = read[~np.isnan(read)]
-        plain = (len(np.unique(index)) == len(index)  # no cell written twice
-                 and bool(np.isfinite(present).all() and (present > 0).all()))
-        values.flat[index] = read
-    if not plain:  # the price block is loaded as it is, and checked cell by cell
-        return splice(data, cut), None, []
-    return splice(data, sorted(cut + price_cut)), values, list(kept.values())
+        return out.result(), None, []
+    values = np.array(flat, dtype=np.float64).reshape(r2 - r1 + 1, width)
+    present = values[~np.isnan(values)]
+    if not (np.isfinite(present).all() and (present > 0).all()):
+        return _reduce_sheet(data, None)  # the block is loaded and checked cell by cell
+    return out.result(), values, list(kept.values())
 
 
 def _plain_style(attributes: bytes) -> bytes | None:

@@ -22,18 +22,25 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from openpyxl.utils.cell import column_index_from_string
 
-__all__ = ["ScannedCell", "attribute", "cell_at", "cell_data", "column_number", "scan_cells",
-           "splice"]
+__all__ = ["ScannedCell", "Splicer", "attribute", "cell_at", "cell_data", "column_number",
+           "count_cells", "iter_cells", "scan_cells", "scan_value_cells", "splice"]
 
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _CELL = re.compile(
     rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
     rb"(?:/>|>(.*?)</c>)", re.S)
+#: The same cells, with the text of a lone ``<v>`` apart: (letters, row, attributes,
+#: value text or None, other content or None).
+_VALUE_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
+    rb"(?:/>|>(?:<v>([^<&]*)</v></c>|(.*?)</c>))", re.S)
 _CELL_START = re.compile(rb"<c[\s/>]")
+_AFTER_NAME = (b" ", b"\t", b"\n", b"\r", b"/", b">")
 _ATTRIBUTE = re.compile(rb'\s+([A-Za-z_][\w.:-]*)="([^"]*)"')
 _SHEET_DATA_START = re.compile(rb"<sheetData\s*(/?>)")
 _UNUSUAL = (b"<!--", b"<![CDATA[", b"<?")
@@ -130,6 +137,69 @@ def scan_cells(data: bytes, body: tuple[int, int] | None = None) -> list[Scanned
     if len(cells) != len(_CELL_START.findall(data, start, end)):
         return None
     return cells
+
+
+def scan_value_cells(data: bytes) -> list[tuple[int, int, bytes, bytes, bytes,
+                                               bytes | None, bytes | None]] | None:
+    """As :func:`scan_cells`, with a cell's lone ``<v>`` apart from other content.
+
+    Returns
+    -------
+    list of tuple or None
+        ``(start, end, letters, row, attributes, value, inner)``: ``value`` is the
+        text of a cell whose whole content is one ``<v>`` (``inner`` is then None);
+        otherwise ``value`` is None and ``inner`` the content (None for ``<c .../>``,
+        ``b""`` for ``<c ...></c>``). None when the part is unusual, as there.
+    """
+    body = cell_data(data)
+    if body is None:
+        return None
+    start, end = body
+    cells = [(m.start(), m.end(), *m.groups())
+             for m in _VALUE_CELL.finditer(data, start, end)]
+    if len(cells) != len(_CELL_START.findall(data, start, end)):
+        return None
+    return cells
+
+
+def count_cells(data: bytes, body: tuple[int, int]) -> int:
+    """The number of ``<c`` element starts in ``body`` (a :func:`cell_data` range)."""
+    start, end = body
+    return sum(data.count(b"<c" + after, start, end) for after in _AFTER_NAME)
+
+
+def iter_cells(data: bytes, body: tuple[int, int],
+               *, values: bool = False) -> Iterator[Any]:
+    """The cells of ``body`` (a :func:`cell_data` range) one by one, as :func:`scan_cells`
+    (``values=True``: as :func:`scan_value_cells`) lists them.
+
+    Unlike those, this does not check that every cell was matched: a caller that
+    relies on it compares the number of cells it saw with :func:`count_cells`.
+    """
+    pattern = _VALUE_CELL if values else _CELL
+    for m in pattern.finditer(data, *body):
+        yield (m.start(), m.end(), *m.groups())
+
+
+class Splicer:
+    """Builds a copy of ``data`` with byte ranges replaced, given in increasing order."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._out = bytearray()
+        self._position = 0
+
+    def replace(self, start: int, end: int, replacement: bytes) -> None:
+        """Replace ``data[start:end]`` (after every range replaced so far)."""
+        if start < self._position:
+            raise ValueError("edits must be in increasing order and must not overlap")
+        self._out += self._data[self._position:start]
+        self._out += replacement
+        self._position = end
+
+    def result(self) -> bytes:
+        """The copy: the replacements and the bytes between them."""
+        return bytes(self._out + self._data[self._position:])
 
 
 def splice(data: bytes, edits: Iterable[tuple[int, int, bytes]]) -> bytes:
