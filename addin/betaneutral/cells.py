@@ -497,13 +497,13 @@ def _plain_float_line(value: Any) -> tuple[FloatArray, str] | None:
     if type(first) is list:
         if len(value) == 1:  # one row
             cells, axis = first, ("column" if len(first) > 1 else "row")
-        elif len(first) == 1 and all(type(r) is list and len(r) == 1 for r in value):
-            cells, axis = [r[0] for r in value], "row"
+        elif len(first) == 1 and set(map(type, value)) == {list} and set(map(len, value)) == {1}:
+            cells, axis = [c for (c,) in value], "row"
         else:
             return None
     else:
         cells, axis = value, "row"
-    if not cells or not all(type(c) is float for c in cells):
+    if not cells or set(map(type, cells)) != {float}:
         return None
     out = np.array(cells, dtype=np.float64)
     if not np.isfinite(out).all():

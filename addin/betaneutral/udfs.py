@@ -114,7 +114,7 @@ def ROLLING_BETA(asset_prices, btc_prices, window, min_obs=None):
                                 returns_from_prices(btc.to_numpy()), window=window,
                                 min_obs=min_obs)
     values = np.concatenate([[np.nan], rb.beta])  # the first price has no return
-    return [["#N/A"] if np.isnan(v) else [float(v)] for v in values]
+    return [["#N/A"] if v != v else [v] for v in values.tolist()]  # v != v: NaN
 
 
 # ----------------------------------------------------------------- contracts
