@@ -49,7 +49,7 @@ from betaneutral.workbook.sheetxml import Splicer, cell_data, column_number, cou
 __all__ = ["PriceBlock", "load_book", "price_block"]
 
 _NAME_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([A-Za-z_][\w.]*))!"
-                       r"(\$?[A-Z]{1,3}\$?[1-9][0-9]*:\$?[A-Z]{1,3}\$?[1-9][0-9]*)$")
+                       r"(\$?[A-Z]{1,3}\$?[1-9][0-9]*(?::\$?[A-Z]{1,3}\$?[1-9][0-9]*)?)$")
 _UNSEEN = b"?"
 _CACHED = re.compile(rb"(?:<v>[^<&]*</v>|<v/>|<v></v>)?")
 _PLAIN_ATTRIBUTES = re.compile(rb'(?:\s+s="[0-9]+"|\s+t="n")*')
@@ -86,37 +86,83 @@ def price_block(wb: Workbook) -> PriceBlock | None:
     return _PRICE_BLOCKS.get(wb)
 
 
-def _price_block_name(zf: zipfile.ZipFile, workbook_part: str) -> tuple[str, str] | None:
-    """(sheet, range) of the workbook-wide ``PriceBlock`` name, or None."""
+Rect = tuple[int, int, int, int]  # first col, first row, last col, last row
+
+
+def _defined_ranges(zf: zipfile.ZipFile, workbook_part: str
+                    ) -> dict[str, tuple[str, str, Rect]] | None:
+    """Workbook-wide name -> (sheet, range, its bounds) of each single-range defined name.
+
+    Names scoped to one sheet are left aside: the workbook's readers use
+    workbook-wide names only. None when a name is defined twice or refers to cells
+    in another way (whole rows or columns, several ranges, a formula), which is
+    not followed.
+    """
     root = _parse(zf.read(workbook_part), workbook_part).getroot()
-    found = [el for el in root.iter() if isinstance(el.tag, str)
-             and etree.QName(el).localname == "definedName" and el.get("name") == "PriceBlock"
-             and el.get("localSheetId") is None]
-    if len(found) != 1:
-        return None
-    match = _NAME_REF.match((found[0].text or "").strip())
-    if match is None:
-        return None
-    sheet = match.group(1).replace("''", "'") if match.group(1) else match.group(2)
-    return sheet, match.group(3).replace("$", "")
-
-
-def _array_ranges(data: bytes, body: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """(first col, first row, last col, last row) of each CSE array range of a sheet."""
-    out = []
-    for match in _ARRAY_FORMULA.finditer(data, *body):
-        attrs = dict(_ATTRIBUTES.findall(match.group(1)))
-        if attrs.get(b"t") == b"array" and attrs.get(b"ref"):
-            try:
-                out.append(range_boundaries(attrs[b"ref"].decode()))
-            except ValueError:
-                continue
+    out: dict[str, tuple[str, str, Rect]] = {}
+    for el in root.iter():
+        if (not isinstance(el.tag, str) or etree.QName(el).localname != "definedName"
+                or el.get("localSheetId") is not None):
+            continue
+        if el.get("name") in out:
+            return None
+        text = (el.text or "").strip()
+        match = _NAME_REF.match(text)
+        if match is None:
+            if "!" in text:  # whole rows or columns, several ranges, a formula
+                return None
+            continue  # a constant
+        sheet = match.group(1).replace("''", "'") if match.group(1) else match.group(2)
+        ref = match.group(3).replace("$", "")
+        out[el.get("name", "")] = (sheet, ref, range_boundaries(ref))
     return out
 
 
-def _reduce_sheet(data: bytes, block: tuple[int, int, int, int] | None
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return not (a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1])
+
+
+def _alone(names: dict[str, tuple[str, str, Rect]], name: str, inside: set[str]
+           ) -> tuple[str, str, Rect] | None:
+    """The range of ``name`` when no other name (but those in ``inside``) meets it.
+
+    A cell left out of openpyxl must not be one that any other name reads.
+    """
+    found = names.get(name)
+    if found is None:
+        return None
+    sheet, _, rect = found
+    for other, (other_sheet, _, other_rect) in names.items():
+        if (other != name and other not in inside and other_sheet == sheet
+                and _overlaps(rect, other_rect)):
+            return None
+    return found
+
+
+def _array_ranges(data: bytes, body: tuple[int, int]) -> list[Rect] | None:
+    """(first col, first row, last col, last row) of each CSE array range of a sheet;
+    None when a formula's attributes are written with references or its range is not
+    a block of cells."""
+    out = []
+    for match in _ARRAY_FORMULA.finditer(data, *body):
+        if b"&" in match.group(1):
+            return None
+        attrs = dict(_ATTRIBUTES.findall(match.group(1)))
+        if attrs.get(b"t") == b"array" and attrs.get(b"ref"):
+            try:
+                bounds = range_boundaries(attrs[b"ref"].decode())
+            except ValueError:
+                return None
+            if None in bounds:
+                return None
+            out.append(bounds)  # type: ignore[arg-type]
+    return out
+
+
+def _reduce_sheet(data: bytes, block: Rect | None, area: Rect | None = None
                   ) -> tuple[bytes, np.ndarray | None, list[tuple[int, int]]] | None:
-    """The part without its array-range cells (and price-block cells), or None.
+    """The part without the price-block cells (``block``) and the cells of array ranges
+    inside ``area`` other than their first, or None when the part is unusual.
 
     Returns the reduced part, the price block's values (None when ``block`` is
     None or one of its cells is not a plain number > 0 or blank: the block then
@@ -125,8 +171,13 @@ def _reduce_sheet(data: bytes, block: tuple[int, int, int, int] | None
     body = cell_data(data)
     if body is None:
         return None
+    ranges = _array_ranges(data, body)
+    if ranges is None:
+        return None
     by_column: dict[int, list[tuple[int, int]]] = {}
-    for rc1, rr1, rc2, rr2 in _array_ranges(data, body):
+    for rc1, rr1, rc2, rr2 in ranges if area is not None else ():
+        if not (area[0] <= rc1 and rc2 <= area[2] and area[1] <= rr1 and rr2 <= area[3]):
+            continue  # only ranges inside the area
         for column in range(rc1, rc2 + 1):
             by_column.setdefault(column, []).append((rr1, rr2))
     if block is None and not by_column:
@@ -151,13 +202,13 @@ def _reduce_sheet(data: bytes, block: tuple[int, int, int, int] | None
                 style = plain_attributes[attributes] = _plain_style(attributes)
             k = (row - r1) * width + col - c1
             if style is None or filled[k] or (value is None and inner):
-                return _reduce_sheet(data, None)  # not plain (text, a formula, ...)
+                return _reduce_sheet(data, None, area)  # not plain (text, a formula, ...)
             filled[k] = 1
             if value is not None:
                 try:
                     flat[k] = float(value)
                 except ValueError:
-                    return _reduce_sheet(data, None)
+                    return _reduce_sheet(data, None, area)
                 if style not in kept:  # stays: openpyxl's value shows what the style does
                     kept[style] = (row, col)
                     continue
@@ -180,7 +231,7 @@ def _reduce_sheet(data: bytes, block: tuple[int, int, int, int] | None
     values = np.array(flat, dtype=np.float64).reshape(r2 - r1 + 1, width)
     present = values[~np.isnan(values)]
     if not (np.isfinite(present).all() and (present > 0).all()):
-        return _reduce_sheet(data, None)  # the block is loaded and checked cell by cell
+        return _reduce_sheet(data, None, area)  # the block is loaded and checked cell by cell
     return out.result(), values, list(kept.values())
 
 
@@ -199,9 +250,15 @@ def _reduced_package(path: Path) -> tuple[bytes, PriceBlock | None, list[tuple[i
     with zipfile.ZipFile(path) as zin:
         workbook_part = _workbook_part(zin)
         parts = _sheet_parts(zin, workbook_part)
-        block_name = _price_block_name(zin, workbook_part)
+        names = _defined_ranges(zin, workbook_part)
+        if names is None:
+            return None
+        # the price columns BTCPrices and ETHPrices lie in the block by design
+        block_name = _alone(names, "PriceBlock", {"BTCPrices", "ETHPrices"})
         block_part = parts.get(block_name[0]) if block_name else None
-        block = range_boundaries(block_name[1]) if block_name else None
+        block = block_name[2] if block_name else None
+        rolling = _alone(names, "RollingBetas", set())
+        rolling_part = parts.get(rolling[0]) if rolling else None
         sheet_of = {part: sheet for sheet, part in parts.items()}
         found: PriceBlock | None = None
         kept: list[tuple[int, int]] = []
@@ -211,8 +268,9 @@ def _reduced_package(path: Path) -> tuple[bytes, PriceBlock | None, list[tuple[i
             for info in zin.infolist():
                 data = zin.read(info)
                 if info.filename in sheet_of:
-                    reduced = _reduce_sheet(data, block if info.filename == block_part
-                                            else None)
+                    reduced = _reduce_sheet(
+                        data, block if info.filename == block_part else None,
+                        rolling[2] if rolling and info.filename == rolling_part else None)
                     if reduced is not None and len(reduced[0]) < len(data):
                         data, values, kept_here = reduced
                         changed = True
