@@ -144,9 +144,21 @@ def _encode(value: Any, where: str) -> tuple[str, str]:
             raise DomainError(f"{where}: value must be finite, got {number!r}")
         return "n", repr(number)
     if isinstance(value, str):
+        _xml_text(value, where)
         return ("e", value) if value in EXCEL_ERRORS else ("str", value)
     raise InputTypeError(f"{where}: value must be a number, boolean or text, got "
                          f"{type(value).__name__}")
+
+
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: str, where: str) -> None:
+    """Raise unless ``value`` has only characters an XML document may hold."""
+    bad = _NOT_XML.search(value)
+    if bad is not None:
+        raise InputTypeError(f"{where}: text must hold only characters a workbook can store, "
+                             f"got {bad.group()!r} at position {bad.start()} of {value[:40]!r}")
 
 
 def _number_refs(sheet_data: Any, q: Any) -> None:
@@ -267,6 +279,7 @@ def _set_plain(cell: Any, value: Any, q: Any, where: str) -> None:
     if value is None:
         return
     if isinstance(value, str):  # inline text: never a formula, never an error value
+        _xml_text(value, where)
         inline = etree.SubElement(cell, q("is"))
         text = etree.SubElement(inline, q("t"))
         text.text = value
@@ -323,9 +336,15 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
             formula_cells[coordinate] = cell
             needed.setdefault(r, {})[coordinate] = c
             if formula.get("t") == "array" and formula.get("ref"):
-                c1, r1, c2, r2 = range_boundaries(formula.get("ref"))
-                letters = [(get_column_letter(col), col) for col in range(c1, c2 + 1)]
-                for r in range(r1, r2 + 1):
+                try:
+                    c1, r1, c2, r2 = range_boundaries(formula.get("ref"))
+                    letters = [(get_column_letter(col), col) for col in range(c1, c2 + 1)]
+                    rows_spanned = range(r1, r2 + 1)
+                except (ValueError, TypeError):  # "B2:", "1:2", "A:A": not a block of cells
+                    raise DomainError(f"{sheet}!{coordinate}: an array formula's range must "
+                                      f"be a block of cells, got {formula.get('ref')!r}"
+                                      ) from None
+                for r in rows_spanned:
                     line = needed.setdefault(r, {})
                     for letter, col in letters:
                         line[f"{letter}{r}"] = col
@@ -431,6 +450,7 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
 # ----------------------------------------------------- the same, on the bytes ---
 _FORMULA_INNER = re.compile(rb"(<f(?:\s[^<>]*)?(?:/>|>[^<]*</f>))(?:<v>[^<]*</v>|<v/>)?")
 _FORMULA_START = re.compile(rb"<f[\s>/]")
+_ROW_START = re.compile(rb"<row[\s>/]")
 _CACHED_INNER = re.compile(rb"(?:<v>[^<]*</v>|<v/>)?")
 _PLAIN_INNER = re.compile(rb"(?:<v>[^<]*</v>|<v/>|<is><t>[^<]*</t></is>)?")
 _T_ATTRIBUTE = re.compile(rb'\st="[^"]*"')
@@ -495,9 +515,12 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     tree-based path writes it; the rest of the part is copied byte for byte.
     """
     body = cell_data(data)
-    if body is None or data.count(b"<row") != data.count(b'<row r="'):
-        return None  # (rows without a number: the tree-based path numbers them)
+    if body is None:
+        return None
     b0, b1 = body
+    if (len(_ROW_START.findall(data, b0, b1)) != data.count(b'<row r="', b0, b1)
+            or data.count(b'<c r="', b0, b1) != count_cells(data, body)):
+        return None  # rows or cells without a reference: the tree-based path numbers them
     formulas: dict[int, bytes] = {}  # cell start -> its <f> element
     ranges = []
     for match in _FORMULA_START.finditer(data, b0, b1):
@@ -509,10 +532,17 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
             return None
         formula = formulas[cell[0]] = found.group(1)
         head = formula[:formula.find(b">")]
-        if b"array" in head:
-            attrs = dict(_ATTR.findall(head))
-            if attrs.get(b"t") in (b'"array"', b"'array'") and attrs.get(b"ref"):
-                ranges.append(range_boundaries(attrs[b"ref"][1:-1].decode()))
+        if b"&" in head:
+            return None  # attributes written with references: the tree path reads them
+        attrs = {key: value[1:-1] for key, value in _ATTR.findall(head)}
+        if attrs.get(b"t") == b"array" and attrs.get(b"ref"):
+            try:
+                bounds = range_boundaries(attrs[b"ref"].decode())
+            except ValueError:
+                return None
+            if None in bounds:
+                return None
+            ranges.append(bounds)
     if ranges or plain:
         cells: Iterable[Any] = iter_cells(data, body)
         expected = count_cells(data, body)
@@ -531,6 +561,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     typed = _Typed()
     out = Splicer(data)
     seen = 0
+    interior = 0  # array cells other than the formula cells
     remaining = dict(values)  # each formula or array cell takes its value out
     plain_done = 0
     rows: list[int] = []
@@ -565,6 +596,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
             if inner and not _CACHED_INNER.fullmatch(inner):
                 return None
             formula = b""
+            interior += 1
         else:
             row, col = int(row_text), column_number(letters)
         rows.append(row)
@@ -581,6 +613,8 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
             letters, row_text, typed[attributes, kind], formula, text))
     if seen != expected:
         return None  # a cell the scanner did not match: the part is unusual
+    if interior != sum((c2 - c1 + 1) * (r2 - r1 + 1) - 1 for c1, r1, c2, r2 in ranges):
+        return None  # an array cell absent, given a plain value, or under two ranges
     if remaining or plain_done != len(plain):
         return None  # a formula or array cell to create, or a value for another cell
     return _spliced_dimension(out.result(), rows, cols)

@@ -40,6 +40,7 @@ _VALUE_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
     rb"(?:/>|>(?:<v>([^<&]*)</v></c>|(.*?)</c>))", re.S)
 _CELL_START = re.compile(rb"<c[\s/>]")
+_DECLARATION = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _AFTER_NAME = (b" ", b"\t", b"\n", b"\r", b"/", b">")
 _ATTRIBUTE = re.compile(rb'\s+([A-Za-z_][\w.:-]*)="([^"]*)"')
 _SHEET_DATA_START = re.compile(rb"<sheetData\s*(/?>)")
@@ -85,11 +86,15 @@ def cell_data(data: bytes) -> tuple[int, int] | None:
     tuple of int or None
         (start, end) of the bytes between ``<sheetData>`` and ``</sheetData>``
         (an empty range for ``<sheetData/>``); None when the part uses another
-        namespace layout, has several ``sheetData`` elements, or has comments,
-        CDATA sections or processing instructions among its cells.
+        namespace layout or an encoding other than UTF-8, has several
+        ``sheetData`` elements, or has comments, CDATA sections or processing
+        instructions among its cells.
     """
     if data.count(b'xmlns="') != 1 or _MAIN_NS not in data[:4096]:
         return None
+    declaration = _DECLARATION.match(data)
+    if declaration is not None and declaration.group(1).upper() not in (b"UTF-8", b"UTF8"):
+        return None  # bytes inserted as UTF-8 would be read in another encoding
     if data.count(b"<sheetData") != 1:
         return None
     opening = _SHEET_DATA_START.search(data)
