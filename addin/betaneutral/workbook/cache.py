@@ -55,6 +55,7 @@ from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
 from betaneutral.workbook.sheetxml import (
     Splicer,
+    array_range,
     cell_at,
     cell_data,
     column_number,
@@ -531,17 +532,11 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
         if found is None:
             return None
         formula = formulas[cell[0]] = found.group(1)
-        head = formula[:formula.find(b">")]
-        if b"&" in head:
-            return None  # attributes written with references: the tree path reads them
-        attrs = {key: value[1:-1] for key, value in _ATTR.findall(head)}
-        if attrs.get(b"t") == b"array" and attrs.get(b"ref"):
-            try:
-                bounds = range_boundaries(attrs[b"ref"].decode())
-            except ValueError:
-                return None
-            if None in bounds:
-                return None
+        try:
+            bounds = array_range(formula[2:formula.find(b">")])
+        except ValueError:
+            return None  # the tree path reads such a formula (or reports it)
+        if bounds is not None:
             ranges.append(bounds)
     if ranges or plain:
         cells: Iterable[Any] = iter_cells(data, body)

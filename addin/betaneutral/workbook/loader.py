@@ -18,7 +18,7 @@ saving (nothing in the package saves a workbook loaded from a user's file).
 
 The shortcut is taken only when it gives exactly what the full load gives. When
 a worksheet part is not in the common serialization
-(:func:`~betaneutral.workbook.sheetxml.scan_cells`), the price block has a cell that
+(:func:`~betaneutral.workbook.sheetxml.cell_data`), the price block has a cell that
 is not a plain positive number or a blank (text, a formula, a date format, a
 rich value, anything unusual), or the reduced package does not load, the book is
 loaded in full by :func:`betaneutral.archive.open_workbook` and every message
@@ -44,7 +44,14 @@ from openpyxl.utils import range_boundaries
 from betaneutral.archive import UnsafeWorkbookError, check_workbook_archive, open_workbook
 from betaneutral.errors import BetaNeutralError
 from betaneutral.workbook.cache import _parse, _sheet_parts, _workbook_part
-from betaneutral.workbook.sheetxml import Splicer, cell_data, column_number, count_cells, iter_cells
+from betaneutral.workbook.sheetxml import (
+    Splicer,
+    array_range,
+    cell_data,
+    column_number,
+    count_cells,
+    iter_cells,
+)
 
 __all__ = ["PriceBlock", "load_book", "price_block"]
 
@@ -54,7 +61,6 @@ _UNSEEN = b"?"
 _CACHED = re.compile(rb"(?:<v>[^<&]*</v>|<v/>|<v></v>)?")
 _PLAIN_ATTRIBUTES = re.compile(rb'(?:\s+s="[0-9]+"|\s+t="n")*')
 _ARRAY_FORMULA = re.compile(rb"<f\s([^<>]*)>")
-_ATTRIBUTES = re.compile(rb'([A-Za-z_][\w.:-]*)="([^"]*)"')
 _STYLE = re.compile(rb'\ss="([0-9]+)"')
 
 
@@ -145,17 +151,12 @@ def _array_ranges(data: bytes, body: tuple[int, int]) -> list[Rect] | None:
     a block of cells."""
     out = []
     for match in _ARRAY_FORMULA.finditer(data, *body):
-        if b"&" in match.group(1):
+        try:
+            bounds = array_range(match.group(1))
+        except ValueError:
             return None
-        attrs = dict(_ATTRIBUTES.findall(match.group(1)))
-        if attrs.get(b"t") == b"array" and attrs.get(b"ref"):
-            try:
-                bounds = range_boundaries(attrs[b"ref"].decode())
-            except ValueError:
-                return None
-            if None in bounds:
-                return None
-            out.append(bounds)  # type: ignore[arg-type]
+        if bounds is not None:
+            out.append(bounds)
     return out
 
 

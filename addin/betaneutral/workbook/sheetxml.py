@@ -3,32 +3,34 @@
 A worksheet part (``xl/worksheets/sheetN.xml``) of a large book holds hundreds
 of thousands of ``<c>`` elements. Parsing them into objects (openpyxl cells,
 lxml elements) costs microseconds per cell; most of them are either plain
-numbers or cells whose content is replaced anyway. :func:`scan_cells` finds
-every cell of a part with one regular-expression pass over its bytes, and
-:func:`splice` replaces byte ranges, so large parts are read and rewritten
-without building a tree.
+numbers or cells whose content is replaced anyway. :func:`iter_cells` finds
+the cells of a part with one regular-expression pass over its bytes, and a
+:class:`Splicer` builds a copy with some byte ranges replaced, so large parts
+are read and rewritten without building a tree.
 
 This only works for the serialization that Excel, LibreOffice and openpyxl
-write: the SpreadsheetML namespace as the one default namespace, cells as
-``<c r="B5" ...>`` with the reference first and attribute values in double
+write: UTF-8, the SpreadsheetML namespace as the one default namespace, cells
+as ``<c r="B5" ...>`` with the reference first and attribute values in double
 quotes, and no comments, CDATA sections or processing instructions among the
-cells. :func:`scan_cells` checks this and returns ``None`` for any other part
-(the callers then use their general, tree-based path); its check is that the
-number of cells it matched equals the number of ``<c`` element starts in
-``sheetData``, so no cell can be skipped or run into another.
+cells. :func:`cell_data` checks the part and returns ``None`` for any other
+(the callers then use their general, tree-based path); a caller of
+:func:`iter_cells` compares the number of cells it saw with
+:func:`count_cells`, the number of ``<c`` element starts in ``sheetData``, so
+that no cell can be skipped or run into another.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+from openpyxl.utils import range_boundaries
 from openpyxl.utils.cell import column_index_from_string
 
-__all__ = ["ScannedCell", "Splicer", "attribute", "cell_at", "cell_data", "column_number",
-           "count_cells", "iter_cells", "scan_cells", "scan_value_cells", "splice"]
+__all__ = ["ScannedCell", "Splicer", "array_range", "cell_at", "cell_data", "column_number",
+           "count_cells", "iter_cells"]
 
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _CELL = re.compile(
@@ -40,9 +42,9 @@ _VALUE_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
     rb"(?:/>|>(?:<v>([^<&]*)</v></c>|(.*?)</c>))", re.S)
 _CELL_START = re.compile(rb"<c[\s/>]")
+_TAG_ATTRIBUTE = re.compile(rb"""([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _DECLARATION = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _AFTER_NAME = (b" ", b"\t", b"\n", b"\r", b"/", b">")
-_ATTRIBUTE = re.compile(rb'\s+([A-Za-z_][\w.:-]*)="([^"]*)"')
 _SHEET_DATA_START = re.compile(rb"<sheetData\s*(/?>)")
 _UNUSUAL = (b"<!--", b"<![CDATA[", b"<?")
 
@@ -61,16 +63,6 @@ ScannedCell = tuple[int, int, bytes, bytes, bytes, bytes | None]
 def column_number(letters: bytes) -> int:
     """The column number of column letters such as ``b"AB"`` (28)."""
     return _column(letters)
-
-
-def attribute(attributes: bytes, name: bytes) -> bytes | None:
-    """The value of attribute ``name`` in a cell's ``attributes``, or None."""
-    if name not in attributes:  # the common case, cheaply
-        return None
-    for match in _ATTRIBUTE.finditer(attributes):
-        if match.group(1) == name:
-            return match.group(2)
-    return None
 
 
 def cell_data(data: bytes) -> tuple[int, int] | None:
@@ -117,54 +109,32 @@ def cell_at(data: bytes, start: int) -> ScannedCell | None:
     return None if m is None else (m.start(), m.end(), *m.groups())
 
 
-def scan_cells(data: bytes, body: tuple[int, int] | None = None) -> list[ScannedCell] | None:
-    """Every ``<c>`` of a worksheet part, or None when the part is not in the common form.
-
-    Parameters
-    ----------
-    data : bytes
-        The worksheet part as stored in the package.
-    body : tuple of int, optional
-        What :func:`cell_data` gives for ``data``, when the caller has it.
+def array_range(attributes: bytes) -> tuple[int, int, int, int] | None:
+    """The range of an array formula, from the attributes of its ``<f>`` start tag.
 
     Returns
     -------
-    list of ScannedCell or None
-        The cells in document order (tuples, see :data:`ScannedCell`); None
-        when :func:`cell_data` finds the part unusual or a cell is one this
-        scanner does not match exactly.
+    tuple of int or None
+        (first col, first row, last col, last row); None for a formula that is not
+        an array formula, or one without a range (``ref`` absent or empty).
+
+    Raises
+    ------
+    ValueError
+        The attributes are written with character references (only an XML parser
+        reads them right), or the range is not a block of cells (``"B2:"``,
+        ``"A:A"``).
     """
-    body = body or cell_data(data)
-    if body is None:
+    if b"&" in attributes:
+        raise ValueError("the formula's attributes are written with references")
+    attrs = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
+             for m in _TAG_ATTRIBUTE.finditer(attributes)}
+    if attrs.get(b"t") != b"array" or not attrs.get(b"ref"):
         return None
-    start, end = body
-    cells = [(m.start(), m.end(), *m.groups()) for m in _CELL.finditer(data, start, end)]
-    if len(cells) != len(_CELL_START.findall(data, start, end)):
-        return None
-    return cells
-
-
-def scan_value_cells(data: bytes) -> list[tuple[int, int, bytes, bytes, bytes,
-                                               bytes | None, bytes | None]] | None:
-    """As :func:`scan_cells`, with a cell's lone ``<v>`` apart from other content.
-
-    Returns
-    -------
-    list of tuple or None
-        ``(start, end, letters, row, attributes, value, inner)``: ``value`` is the
-        text of a cell whose whole content is one ``<v>`` (``inner`` is then None);
-        otherwise ``value`` is None and ``inner`` the content (None for ``<c .../>``,
-        ``b""`` for ``<c ...></c>``). None when the part is unusual, as there.
-    """
-    body = cell_data(data)
-    if body is None:
-        return None
-    start, end = body
-    cells = [(m.start(), m.end(), *m.groups())
-             for m in _VALUE_CELL.finditer(data, start, end)]
-    if len(cells) != len(_CELL_START.findall(data, start, end)):
-        return None
-    return cells
+    bounds = range_boundaries(attrs[b"ref"].decode())
+    if None in bounds:
+        raise ValueError(f"an array range must be a block of cells, got {attrs[b'ref']!r}")
+    return bounds  # type: ignore[return-value]
 
 
 def count_cells(data: bytes, body: tuple[int, int]) -> int:
@@ -175,11 +145,30 @@ def count_cells(data: bytes, body: tuple[int, int]) -> int:
 
 def iter_cells(data: bytes, body: tuple[int, int],
                *, values: bool = False) -> Iterator[Any]:
-    """The cells of ``body`` (a :func:`cell_data` range) one by one, as :func:`scan_cells`
-    (``values=True``: as :func:`scan_value_cells`) lists them.
+    """The cells of ``body`` (a :func:`cell_data` range) one by one, in document order.
 
-    Unlike those, this does not check that every cell was matched: a caller that
-    relies on it compares the number of cells it saw with :func:`count_cells`.
+    Parameters
+    ----------
+    data : bytes
+        The worksheet part.
+    body : tuple of int
+        What :func:`cell_data` gives for ``data``.
+    values : bool, default False
+        Give a cell's lone ``<v>`` apart from other content.
+
+    Yields
+    ------
+    tuple
+        :data:`ScannedCell` tuples; with ``values=True``, ``(start, end, letters,
+        row, attributes, value, inner)``, where ``value`` is the text of a cell
+        whose whole content is one ``<v>`` (``inner`` is then None), and otherwise
+        None with ``inner`` the content (None for ``<c .../>``).
+
+    Notes
+    -----
+    A cell this pattern does not match is skipped, not reported: a caller that
+    relies on seeing every cell compares the number it saw with
+    :func:`count_cells`.
     """
     pattern = _VALUE_CELL if values else _CELL
     for m in pattern.finditer(data, *body):
@@ -205,20 +194,3 @@ class Splicer:
     def result(self) -> bytes:
         """The copy: the replacements and the bytes between them."""
         return bytes(self._out + self._data[self._position:])
-
-
-def splice(data: bytes, edits: Iterable[tuple[int, int, bytes]]) -> bytes:
-    """``data`` with each ``(start, end, replacement)`` byte range replaced.
-
-    The ranges must be in increasing order and must not overlap.
-    """
-    pieces = []
-    position = 0
-    for start, end, replacement in edits:
-        if start < position:
-            raise ValueError("edits must be in increasing order and must not overlap")
-        pieces.append(data[position:start])
-        pieces.append(replacement)
-        position = end
-    pieces.append(data[position:])
-    return b"".join(pieces)
