@@ -12,7 +12,8 @@ is a terminal.
 Every target is checked (exists without ``--force``, open in Excel) before any
 work is done, and a user's workbook is opened through
 :func:`betaneutral.archive.open_workbook` (archive checks, links to other
-workbooks dropped, any reader failure reported as a file problem). A workbook
+workbooks dropped, any reader failure reported as a file problem), by way of
+:func:`betaneutral.workbook.loader.load_book` where the book is only read. A workbook
 that links to other workbooks is computed or checked from a copy without those
 links (:func:`betaneutral.archive.copy_without_external_links`), so no output
 carries them on.
@@ -99,7 +100,8 @@ def _readable_book(path: Path) -> Iterator[Path]:
     )
 
     # The archive checks only: every reader after this one opens the file with
-    # open_workbook, which reports a file openpyxl cannot read as a file problem.
+    # open_workbook (or load_book, which ends in it), which reports a file openpyxl
+    # cannot read as a file problem.
     check_workbook_archive(path)
     if not external_link_parts(path):
         yield path
@@ -230,14 +232,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_tickets(args: argparse.Namespace) -> int:
     """Write the hedge tickets of a workbook to CSV."""
-    from betaneutral.archive import open_workbook
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.inputs import read_inputs
+    from betaneutral.workbook.loader import load_book
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
     check_writable_target(Path(args.output), force=args.force)
-    wb = open_workbook(args.book)
+    wb = load_book(args.book)
     inputs = read_inputs(wb)
     values = compute_values(inputs, read_layout(wb))
     tickets = book_tickets(wb, values, book_state(inputs))
