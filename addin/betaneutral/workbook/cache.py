@@ -59,6 +59,7 @@ from betaneutral.workbook.sheetxml import (
     cell_at,
     cell_data,
     column_number,
+    column_spans,
     count_cells,
     iter_cells,
 )
@@ -456,7 +457,6 @@ _CACHED_INNER = re.compile(rb"(?:<v>[^<]*</v>|<v/>)?")
 _PLAIN_INNER = re.compile(rb"(?:<v>[^<]*</v>|<v/>|<is><t>[^<]*</t></is>)?")
 _T_ATTRIBUTE = re.compile(rb'\st="[^"]*"')
 _DIMENSION = re.compile(rb'<dimension ref="([^"]*)"\s*/>')
-_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 _MISSING = object()
 #: zlib level of the rewritten sheet parts: level 1 compresses a large sheet about three
 #: times faster than the default (6), into a part about an eighth larger.
@@ -464,8 +464,9 @@ _SHEET_COMPRESSION = 1
 
 
 def _escaped(text: str) -> bytes | None:
-    """Text as lxml writes it in an element, or None when it needs lxml's rules."""
-    if _UNSAFE_TEXT.search(text):
+    """Text as lxml writes it in an element, or None when it needs lxml's rules
+    (a character XML cannot hold, or a CR, which lxml writes as a reference)."""
+    if "\r" in text or _NOT_XML.search(text):
         return None
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .encode("utf-8"))
@@ -544,12 +545,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     else:  # only the formula cells change
         cells = [cell_at(data, start) for start in formulas]
         expected = len(formulas)
-    by_column: dict[int, list[tuple[int, int]]] = {}
-    for c1, r1, c2, r2 in ranges:
-        for col in range(c1, c2 + 1):
-            by_column.setdefault(col, []).append((r1, r2))
-    # a column under one range (the usual case): its rows, checked without a loop
-    single = {col: spans[0] for col, spans in by_column.items() if len(spans) == 1}
+    by_column, single = column_spans(ranges)
     plain = plain or {}
     if not all(map(_CANONICAL.match, plain)):
         return None
@@ -630,11 +626,10 @@ def _plain_edit(start: int, end: int, letters: bytes, row_text: bytes, attribute
         space = b' xml:space="preserve"' if value != value.strip() else b""
         return start, end, (head + b' t="inlineStr"><is><t' + space + b">" + text
                             + b"</t></is></c>")
-    if type(value) in (int, bool) or (type(value) is float and math.isfinite(value)):
-        kind, text_value = _encode(value, "")
-        return start, end, (head + b' t="' + kind.encode() + b'"><v>' + text_value.encode()
-                            + b"</v></c>")
-    return None
+    encoded = _encoded(value)  # a number or a boolean here
+    if encoded is None:
+        return None
+    return start, end, head + b' t="' + encoded[0] + b'"><v>' + encoded[1] + b"</v></c>"
 
 
 def _spliced_dimension(data: bytes, rows: list[int], cols: list[int]) -> bytes | None:

@@ -49,6 +49,7 @@ from betaneutral.workbook.sheetxml import (
     array_range,
     cell_data,
     column_number,
+    column_spans,
     count_cells,
     iter_cells,
 )
@@ -175,15 +176,11 @@ def _reduce_sheet(data: bytes, block: Rect | None, area: Rect | None = None
     ranges = _array_ranges(data, body)
     if ranges is None:
         return None
-    by_column: dict[int, list[tuple[int, int]]] = {}
-    for rc1, rr1, rc2, rr2 in ranges if area is not None else ():
-        if not (area[0] <= rc1 and rc2 <= area[2] and area[1] <= rr1 and rr2 <= area[3]):
-            continue  # only ranges inside the area
-        for column in range(rc1, rc2 + 1):
-            by_column.setdefault(column, []).append((rr1, rr2))
+    by_column, single = column_spans(  # only the ranges inside the area
+        (rc1, rr1, rc2, rr2) for rc1, rr1, rc2, rr2 in ranges if area is not None
+        and area[0] <= rc1 and rc2 <= area[2] and area[1] <= rr1 and rr2 <= area[3])
     if block is None and not by_column:
         return data, None, []  # nothing to leave out
-    single = {column: spans[0] for column, spans in by_column.items() if len(spans) == 1}
     c1, r1, c2, r2 = block if block is not None else (0, 0, -1, -1)
     width = c2 - c1 + 1
     size = width * (r2 - r1 + 1)

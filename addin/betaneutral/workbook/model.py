@@ -49,7 +49,8 @@ from typing import Any
 
 import numpy as np
 from openpyxl import Workbook
-from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 
 from betaneutral import udfs
@@ -392,7 +393,6 @@ def _arg(value: Any) -> Any:
 
 # ------------------------------------------------------------------ the model ---
 _ABSENT = object()
-_REFERENCE = re.compile(r"([A-Z]{1,3})([1-9][0-9]*)")
 
 
 class _Book:
@@ -419,11 +419,10 @@ class _Book:
     def _price(self, key: CellKey) -> float | None:
         """The price-block cell at ``key``: its price, None for a blank or another cell."""
         sheet, first_row, first_col, rows = self.prices
-        match = _REFERENCE.fullmatch(key[1])
-        if key[0] != sheet or match is None:
+        if key[0] != sheet:
             return None
-        i = int(match.group(2)) - first_row
-        j = column_index_from_string(match.group(1)) - first_col
+        row, col = coordinate_to_tuple(key[1])
+        i, j = row - first_row, col - first_col
         if not (0 <= i < len(rows) and 0 <= j < len(rows[i])):
             return None
         value = rows[i][j]

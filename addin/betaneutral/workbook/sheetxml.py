@@ -23,24 +23,22 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from openpyxl.utils import range_boundaries
 from openpyxl.utils.cell import column_index_from_string
 
 __all__ = ["ScannedCell", "Splicer", "array_range", "cell_at", "cell_data", "column_number",
-           "count_cells", "iter_cells"]
+           "column_spans", "count_cells", "iter_cells"]
 
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-_CELL = re.compile(
-    rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
-    rb"(?:/>|>(.*?)</c>)", re.S)
+#: A cell's start tag: column letters, row, the attributes after ``r``.
+_CELL_TAG = rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
+_CELL = re.compile(_CELL_TAG + rb"(?:/>|>(.*?)</c>)", re.S)
 #: The same cells, with the text of a lone ``<v>`` apart: (letters, row, attributes,
 #: value text or None, other content or None).
-_VALUE_CELL = re.compile(
-    rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
-    rb"(?:/>|>(?:<v>([^<&]*)</v></c>|(.*?)</c>))", re.S)
+_VALUE_CELL = re.compile(_CELL_TAG + rb"(?:/>|>(?:<v>([^<&]*)</v></c>|(.*?)</c>))", re.S)
 _CELL_START = re.compile(rb"<c[\s/>]")
 _TAG_ATTRIBUTE = re.compile(rb"""([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _DECLARATION = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -49,20 +47,40 @@ _SHEET_DATA_START = re.compile(rb"<sheetData\s*(/?>)")
 _UNUSUAL = (b"<!--", b"<![CDATA[", b"<?")
 
 
-@functools.lru_cache(maxsize=4096)
-def _column(letters: bytes) -> int:
-    return column_index_from_string(letters.decode())
-
-
 #: One ``<c>`` element: (start, end) byte range in the part, column letters and row
 #: number as written in its ``r`` reference, the attributes after ``r`` as written
 #: (e.g. ``b' s="3" t="n"'``), and the content between its tags (None for ``<c .../>``).
 ScannedCell = tuple[int, int, bytes, bytes, bytes, bytes | None]
 
 
+@functools.lru_cache(maxsize=4096)
 def column_number(letters: bytes) -> int:
     """The column number of column letters such as ``b"AB"`` (28)."""
-    return _column(letters)
+    return column_index_from_string(letters.decode())
+
+
+def column_spans(ranges: Iterable[tuple[int, int, int, int]]
+                 ) -> tuple[dict[int, list[tuple[int, int]]], dict[int, tuple[int, int]]]:
+    """Where the cells of some ranges are, column by column.
+
+    Parameters
+    ----------
+    ranges : iterable of tuple of int
+        (first col, first row, last col, last row) of each range.
+
+    Returns
+    -------
+    tuple of dict
+        Column -> (first row, last row) of each range over it; and the same for
+        the columns under exactly one range (the usual case), which a caller can
+        check with one comparison.
+    """
+    by_column: dict[int, list[tuple[int, int]]] = {}
+    for c1, r1, c2, r2 in ranges:
+        for col in range(c1, c2 + 1):
+            by_column.setdefault(col, []).append((r1, r2))
+    single = {col: spans[0] for col, spans in by_column.items() if len(spans) == 1}
+    return by_column, single
 
 
 def cell_data(data: bytes) -> tuple[int, int] | None:
