@@ -117,6 +117,9 @@ ARGS: dict[str, list[tuple[str, Any, str, str | None]]] = {
                          ("target_beta", 0.0, "opt_number", "real"),
                          ("band", 0.05, "opt_number", "non_negative"),
                          ("beta_se", None, "opt_series", None)],
+    "REBALANCE_ACTION": [("current_contracts", 0.0, "opt_number", "real"),
+                         ("target_contracts", 7.5, "number", "real"),
+                         ("breach", False, "bool", None)],
     "HEDGE_SCENARIOS": [("spot_values", VALUES, "book", None), ("betas", BETAS, "book", None),
                         ("short_contracts", 1.891, "number", "positive"),
                         ("entry_price", 64_000.0, "number", "positive"),
@@ -160,6 +163,8 @@ TYPE_RULES: dict[str, tuple[Any, ...]] = {
     "name":          (V,  V,  NA,  NA,  V,   V,   V,   V,   V,   V,   V,   V),
     # TRUE/FALSE accepted; blank = FALSE
     "opt_bool":      (OK, OK, V,   V,   OK,  OK,  V,   V,   V,   V,   V,   V),
+    # a required TRUE/FALSE: a blank is not FALSE
+    "bool":          (V,  V,  V,   V,   OK,  OK,  V,   V,   V,   V,   V,   V),
     # a catalogue name or a spec row (a row of 2 cells is neither)
     "contract":      (V,  V,  NA,  NA,  V,   V,   V,   V,   V,   V,   V,   V),
     # a contract, or a number: a flat maintenance rate

@@ -40,11 +40,12 @@ EXPECTED_SHEETS = [
 SPECIFIED_UDFS = {
     "BETA_VS_BTC", "HEDGE_NOTIONAL", "CONTRACTS_TO_SHORT", "MARGIN_BUFFER", "PORTFOLIO_BETA",
     "BETA_STATS", "ROLLING_BETA", "LIQUIDATION_PRICE", "FUNDING_COST", "REBALANCE_SIGNAL",
-    "HEDGE_SCENARIOS", "CONTRACT_SPEC",
+    "HEDGE_SCENARIOS", "CONTRACT_SPEC", "REBALANCE_ACTION",
 }
 
 # Built-in Excel functions the template may use: all exist in Excel 2007 and LibreOffice 7.4.
-ALLOWED_BUILTINS = {"IF", "INDEX", "ROWS", "SUM", "ABS", "ROUND", "N", "ISNUMBER", "SEARCH"}
+ALLOWED_BUILTINS = {"IF", "INDEX", "ROWS", "SUM", "ABS", "ROUND", "N", "ISNUMBER", "SEARCH",
+                    "MATCH", "NA"}
 
 # Features the formula-engine research rules out (dynamic arrays, LET/LAMBDA, lookups that
 # older engines lack, volatile functions).
@@ -365,8 +366,8 @@ def test_formulas_refer_to_existing_sheets_and_names(wb: openpyxl.Workbook) -> N
 
 def test_no_forbidden_formula_features(wb: openpyxl.Workbook) -> None:
     """No formula uses dynamic arrays, LET/LAMBDA, newer lookups, volatile functions,
-    structured or spill references, full-column references, 2-D INDEX or unprefixed
-    2010+ functions."""
+    structured or spill references, full-column references, a 2-D INDEX other than the
+    price block's column found by the asset's name, or unprefixed 2010+ functions."""
     names = {name: next(iter(dn.destinations)) for name, dn in wb.defined_names.items()}
     for sheet, coord, formula in formula_cells(wb):
         functions = _functions(formula)
@@ -380,6 +381,10 @@ def test_no_forbidden_formula_features(wb: openpyxl.Workbook) -> None:
             assert not re.fullmatch(r"[A-Z]{1,3}:[A-Z]{1,3}|\d+:\d+", ref), (coord, operand)
         for match in re.finditer(r"INDEX\(([^,()]+),", formula):
             arg = match.group(1)
+            if arg == "PriceBlock":  # its column is looked up by name: MATCH(asset, header)
+                assert re.search(r"INDEX\(PriceBlock,[^,()]+(?:\([^()]*\))?,MATCH\("
+                                 r"\$?[A-Z]{1,3}\$?\d+,PriceAssets,0\)\)", formula), formula
+                continue
             ref = names[arg][1] if arg in names else arg.rsplit("!", 1)[-1]
             c1, r1, c2, r2 = range_boundaries(ref.replace("$", ""))
             assert c1 == c2 or r1 == r2, (sheet, coord, formula)
@@ -418,11 +423,19 @@ def test_key_formulas(wb: openpyxl.Workbook) -> None:
         '=IF(BenchmarkChoice="BTC",B3,I2*(1+0.5*(B3/B2-1)+0.5*(C3/C2-1)))')
     hold = wb["Holdings"]
     assert hold["A5"].value == "ETH"
-    assert hold["C5"].value == "=INDEX(Benchmark!$C$2:$C$731,ROWS(Benchmark!$C$2:$C$731))"
+    # each row finds its prices by the asset named in column A (sorting, copying a row
+    # down or inserting a price column keeps the meaning); a blank last close is #N/A
+    close = "INDEX(PriceBlock,ROWS(PriceBlock),MATCH($A5,PriceAssets,0))"
+    assert hold["C5"].value == f'=IF({close}="",NA(),{close})'
+    column = "INDEX(PriceBlock,0,MATCH($A5,PriceAssets,0))"
     assert hold["F5"].value == (
-        "=BETA_VS_BTC(Benchmark!$C$2:$C$731,BenchPrices,Window,BetaMethod,MinObs,ReturnType)")
+        f"=BETA_VS_BTC({column},BenchPrices,Window,BetaMethod,MinObs,ReturnType)")
     assert hold["G5"].value == (
-        "=BETA_VS_BTC(Benchmark!$C$2:$C$731,BTCPrices,Window,BetaMethod,MinObs,ReturnType)")
+        f"=BETA_VS_BTC({column},BTCPrices,Window,BetaMethod,MinObs,ReturnType)")
+    assert wb["Stats"]["A5"].value == "=INDEX(HoldingAssets,1)"
+    assert wb["Rolling"]["B1"].value == "=INDEX(HoldingAssets,1)"
+    assert _name_cell(wb, "Action").value == (
+        "=REBALANCE_ACTION(CurrentContracts,TargetContracts,Breach)")
     assert "Holdings betas" in _name_cell(wb, "ReturnType").comment.text
     assert "Benchmark" not in wb.defined_names  # a name equal to a sheet name trips engines
     assert _name_cell(wb, "PortfolioBeta").value == "=PORTFOLIO_BETA(HoldingValues,HoldingBetas)"
@@ -534,8 +547,9 @@ def test_sizes_follow_the_data() -> None:
     assert refs["BenchPrices"] == "$E$2:$E$51"
     assert refs["HoldingValues"] == "$D$5:$D$6"
     assert refs["PortfolioValue"] == "$D$7"
-    assert wb["Holdings"]["C6"].value == (
-        "=INDEX(Benchmark!$B$2:$B$51,ROWS(Benchmark!$B$2:$B$51))")
+    close = "INDEX(PriceBlock,ROWS(PriceBlock),MATCH($A6,PriceAssets,0))"
+    assert wb["Holdings"]["C6"].value == f'=IF({close}="",NA(),{close})'
+    assert refs["PriceBlock"] == "$B$2:$D$51"
     assert wb["Rolling"].array_formulae == {"A2": "A2:A51", "B2": "B2:B51", "C2": "C2:C51"}
     assert wb["Stats"].array_formulae == {"B5": "B5:J5", "B6": "B6:J6"}
     texts = [c.value for row in wb["Start"].iter_rows() for c in row]

@@ -201,7 +201,7 @@ def test_hedge_contracts_margin_and_funding_by_hand(book) -> None:
     assert values[("Rebalance", "B28")] == "SELL"
     assert values[("Rebalance", "B29")] == values[("Rebalance", "B27")]
     assert values[("Rebalance", "C24")] is True
-    assert values[("Rebalance", "B26")] == "REBALANCE"
+    assert values[("Rebalance", "B26")] == "OPEN: no hedge yet"  # no position yet
     assert values[("Rebalance", "B24")] == pytest.approx(dollar_beta / value, rel=1e-9)
     assert values[("Rebalance", "B7")] == "linear"
     assert values[("Rebalance", "B10")] == price  # linear: 1 BTC x futures price

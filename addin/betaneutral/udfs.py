@@ -336,6 +336,20 @@ def REBALANCE_SIGNAL(spot_values, betas, current_hedge_usd, target_beta=None, ba
     return [[float(signal.drift), bool(signal.breach), float(signal.order_notional_usd)]]
 
 
+@xw.func(category=CATEGORY)
+@xw.arg("current_contracts", **_CELL, doc="Contracts held now (> 0 short, 0 = no hedge yet)")
+@xw.arg("target_contracts", **_CELL, doc="Contracts the target beta needs")
+@xw.arg("breach", **_CELL, doc="TRUE if the drift breaches the band (REBALANCE_SIGNAL)")
+@excel_function
+def REBALANCE_ACTION(current_contracts, target_contracts, breach):
+    """What to do now: OPEN (no hedge yet), REBALANCE (band breached) or HOLD."""
+    return rebalance_core.rebalance_action(
+        cells.scalar_number("current_contracts", current_contracts, required=False,
+                            default=0.0),
+        cells.scalar_number("target_contracts", target_contracts),
+        cells.scalar_bool("breach", breach, default=None))
+
+
 _SCENARIO_OUTPUT = ("btc_move", "btc_price_usd", "unhedged_pnl_usd", "hedged_pnl_usd",
                     "liquidated")
 
@@ -370,4 +384,5 @@ def HEDGE_SCENARIOS(spot_values, betas, short_contracts, entry_price, collateral
 #: Every Excel function this module defines, in the order of the README table.
 UDF_NAMES = ("BETA_VS_BTC", "HEDGE_NOTIONAL", "CONTRACTS_TO_SHORT", "MARGIN_BUFFER",
              "PORTFOLIO_BETA", "BETA_STATS", "ROLLING_BETA", "LIQUIDATION_PRICE",
-             "FUNDING_COST", "REBALANCE_SIGNAL", "HEDGE_SCENARIOS", "CONTRACT_SPEC")
+             "FUNDING_COST", "REBALANCE_SIGNAL", "REBALANCE_ACTION", "HEDGE_SCENARIOS",
+             "CONTRACT_SPEC")

@@ -15,9 +15,15 @@ import numpy as np
 
 from betaneutral.core._validate import as_float, non_negative
 from betaneutral.core.portfolio import _book_arrays, hedge_notional
-from betaneutral.errors import DomainError
+from betaneutral.errors import DomainError, InputTypeError
 
-__all__ = ["RebalanceSignal", "rebalance_signal"]
+__all__ = ["ACTION_HOLD", "ACTION_OPEN", "ACTION_REBALANCE", "RebalanceSignal", "rebalance_action",
+           "rebalance_signal"]
+
+#: Actions of :func:`rebalance_action`, as the Rebalance sheet shows them.
+ACTION_OPEN = "OPEN: no hedge yet"
+ACTION_REBALANCE = "REBALANCE"
+ACTION_HOLD = "HOLD: inside the band"
 
 
 @dataclass(frozen=True)
@@ -151,3 +157,55 @@ def rebalance_signal(
         drift_se=drift_se,
         exceeds_se=exceeds,
     )
+
+
+def rebalance_action(current_contracts: float, target_contracts: float, breach: bool) -> str:
+    """Whether the hedge is traded now: the one rule the sheet and the tickets share.
+
+    Parameters
+    ----------
+    current_contracts : float
+        Contracts held now (> 0 short, 0 = no hedge yet).
+    target_contracts : float
+        Contracts the target beta needs, on the contract's lot grid.
+    breach : bool
+        Whether the drift breaches the band (:func:`rebalance_signal`).
+
+    Returns
+    -------
+    str
+        :data:`ACTION_OPEN` when no hedge is held and the target is not zero (the
+        first hedge is placed whatever the drift: the band is a tolerance around a
+        hedge, not a reason to stay unhedged); :data:`ACTION_REBALANCE` when a
+        hedge is held, the band is breached and the target differs from what is
+        held; :data:`ACTION_HOLD` otherwise.
+
+    Raises
+    ------
+    DomainError
+        A non-finite number of contracts.
+    InputTypeError
+        ``breach`` is not a boolean.
+
+    Notes
+    -----
+    trade = (current = 0 and target != 0) or (current != 0 and breach and target != current)
+
+    Examples
+    --------
+    >>> rebalance_action(0.0, 7.684, False)
+    'OPEN: no hedge yet'
+    >>> rebalance_action(7.5, 7.684, False)
+    'HOLD: inside the band'
+    >>> rebalance_action(7.5, 7.684, True)
+    'REBALANCE'
+    """
+    current = as_float("current_contracts", current_contracts)
+    target = as_float("target_contracts", target_contracts)
+    if not isinstance(breach, bool | np.bool_):
+        raise InputTypeError(f"breach must be TRUE or FALSE, got {breach!r}")
+    if current == 0.0:
+        return ACTION_OPEN if target != 0.0 else ACTION_HOLD
+    if bool(breach) and target != current:
+        return ACTION_REBALANCE
+    return ACTION_HOLD

@@ -325,15 +325,6 @@ def _greater(a: Any, b: Any) -> bool | str:
     return cmp if isinstance(cmp, str) else cmp > 0
 
 
-def _n(value: Any) -> float | str:
-    """Excel's N(): numbers as themselves, TRUE 1, FALSE 0, text 0, errors propagate."""
-    if _is_error(value):
-        return value
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    return float(value) if _is_number(value) else 0.0
-
-
 def _search_found(needle: str, haystack: Any) -> bool:
     """ISNUMBER(SEARCH(needle, haystack)) for a needle without wildcards."""
     if _is_error(haystack) or haystack is None:
@@ -564,7 +555,9 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
         "HoldingPrices", "HoldingValues", "HoldingWeights", "HoldingBenchBetas", "HoldingBetas",
         "HoldingDollarBetas", "HoldingBetaShares", "HoldingQuantities")}
     for i, asset in enumerate(inputs.holdings["asset"]):
-        book.put(hold["HoldingPrices"][i], column_values[asset][-1])
+        # =IF(close="",NA(),close): a blank close on the last date is #N/A, never 0
+        last = column_values[asset][-1]
+        book.put(hold["HoldingPrices"][i], "#N/A" if last is None else last)
         book.put(hold["HoldingValues"][i], _mul(book.get(hold["HoldingQuantities"][i]),
                                                 book.get(hold["HoldingPrices"][i])))
         beta_to_btc = udfs.BETA_VS_BTC(
@@ -594,7 +587,12 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
              udfs.PORTFOLIO_BETA(spot, book.col(hold["HoldingBenchBetas"])))
     book.put(layout.cell("PortfolioBeta"), udfs.PORTFOLIO_BETA(spot, betas))
 
-    # ---- Stats and Rolling
+    # ---- Stats and Rolling: labels =INDEX(HoldingAssets,i), then one call per holding
+    stats_sheet, stats_col, stats_row, _, _ = layout.bounds("BetaStats")
+    roll_sheet, roll_col, roll_row, _, _ = layout.bounds("RollingBetas")
+    for i, asset in enumerate(inputs.holdings["asset"]):
+        book.put((stats_sheet, f"{get_column_letter(stats_col - 1)}{stats_row + i}"), asset)
+        book.put((roll_sheet, f"{get_column_letter(roll_col + i)}{roll_row - 1}"), asset)
     for asset, row in zip(inputs.holdings["asset"], layout.grid("BetaStats"), strict=True):
         book.put_array([row], udfs.BETA_STATS(_rows(column_values[asset]), _rows(btc_values),
                                               arg("Window"), arg("MinObs")))
@@ -644,9 +642,8 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
     book.put_array([[(sig_sheet, f"{get_column_letter(c)}{sr}") for c in range(sc1, oc + 1)]],
                    udfs.REBALANCE_SIGNAL(spot, betas, arg("CurrentHedgeUSD"), arg("TargetBeta"),
                                          arg("RebalanceBand")))
-    book.put(layout.cell("Action"), _if(
-        _equal(_n(val("Breach")), 1.0),
-        lambda: "REBALANCE", lambda: "HOLD: inside the band"))
+    book.put(layout.cell("Action"), udfs.REBALANCE_ACTION(
+        arg("CurrentContracts"), arg("TargetContracts"), arg("Breach")))
     book.put(layout.cell("ContractsDelta"),
              _round(_sub(val("TargetContracts"), val("CurrentContracts")), 8))
     delta = val("ContractsDelta")

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 
 from betaneutral.core.contracts import get_contract
 from betaneutral.core.orders import HedgeOrder, hedge_orders
+from betaneutral.core.rebalance import ACTION_HOLD, rebalance_action
 from betaneutral.tickets import Ticket, book_fingerprint, make_tickets
 from betaneutral.workbook.inputs import name_destinations
 
@@ -59,8 +60,9 @@ def named_values(wb: Workbook, values: Mapping[CellKey, Any], names: list[str]
 def book_orders(wb: Workbook, values: Mapping[CellKey, Any]) -> list[HedgeOrder]:
     """Orders that restore the target, or none when the drift is inside the band.
 
-    When the book has no hedge yet, or the rebalance signal breaches the band,
-    the orders move the position from ``CurrentContracts`` to
+    The decision is :func:`betaneutral.core.rebalance.rebalance_action`, the rule the
+    sheet's ``Action`` line shows: when the book has no hedge yet, or the rebalance
+    signal breaches the band, the orders move the position from ``CurrentContracts`` to
     ``TargetContracts``; the reason carries the drift and the band.
     """
     v = named_values(wb, values, ["HedgeContract", "FuturesPrice", "CurrentContracts",
@@ -70,7 +72,9 @@ def book_orders(wb: Workbook, values: Mapping[CellKey, Any]) -> list[HedgeOrder]
         if isinstance(v[key], str):  # an error code from the sheet: nothing can be ordered
             return []
     current = float(v["CurrentContracts"] or 0.0)
-    if current != 0.0 and v["Breach"] is not True:
+    if not isinstance(v["Breach"], bool):
+        return []
+    if rebalance_action(current, float(v["TargetContracts"]), v["Breach"]) == ACTION_HOLD:
         return []
     return hedge_orders(
         current, float(v["TargetContracts"]), get_contract(str(v["HedgeContract"])),

@@ -115,6 +115,7 @@ UDF_NAMES: frozenset[str] = frozenset(
         "CONTRACTS_TO_SHORT",
         "CONTRACT_SPEC",
         "REBALANCE_SIGNAL",
+        "REBALANCE_ACTION",
         "MARGIN_BUFFER",
         "LIQUIDATION_PRICE",
         "FUNDING_COST",
@@ -751,7 +752,44 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
     return ranges
 
 
-def _build_holdings(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
+def price_column(asset_cell: str) -> str:
+    """The price column of the asset named in ``asset_cell``, found by name.
+
+    Formulas look their asset's prices up by the name in their own row (not by a
+    fixed column), so a row keeps its meaning when holdings are sorted, copied down
+    or inserted, and when price columns are added or moved.
+    """
+    return f"INDEX(PriceBlock,0,MATCH({asset_cell},PriceAssets,0))"
+
+
+def last_close(asset_cell: str) -> str:
+    """The asset's close on the last date; ``#N/A`` when that close is blank (a missing
+    close is never valued as 0)."""
+    close = f"INDEX(PriceBlock,ROWS(PriceBlock),MATCH({asset_cell},PriceAssets,0))"
+    return f'IF({close}="",NA(),{close})'
+
+
+def holding_row_formulas(row: int) -> dict[str, tuple[str, str]]:
+    """Formula and number format of each computed column of a Holdings row.
+
+    The same formula (relative to the row) on every row, so that a row copied down
+    or inserted by the user is the template's own.
+    """
+    prices = price_column(f"$A{row}")
+    return {
+        "C": (f"={last_close(f'$A{row}')}", FMT_PRICE),
+        "D": (f"=B{row}*C{row}", FMT_USD),
+        "E": (f"=D{row}/PortfolioValue", FMT_PCT),
+        "F": (f"=BETA_VS_BTC({prices},BenchPrices,Window,BetaMethod,MinObs,ReturnType)",
+              FMT_BETA),
+        "G": (f"=BETA_VS_BTC({prices},BTCPrices,Window,BetaMethod,MinObs,ReturnType)",
+              FMT_BETA),
+        "H": (f"=D{row}*G{row}", FMT_USD),
+        "I": (f"=H{row}/DollarBeta", FMT_PCT),
+    }
+
+
+def _build_holdings(ws: Worksheet, data: _Data) -> None:
     n = len(data.holdings)
     first, last = 5, 4 + n
     total = last + 1
@@ -762,21 +800,11 @@ def _build_holdings(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> No
                     "Share of beta"))
     for i, (asset, qty) in enumerate(data.holdings):
         row = first + i
-        rng = ranges[asset]
         _put(ws, f"A{row}", asset, font=_BOLD, border=_BOX)
         _put(ws, f"B{row}", qty, fill=_INPUT_FILL, fmt=FMT_QTY, border=_BOX)
         fmt = _price_format(data.prices[:, data.assets.index(asset)])
-        _computed(ws, f"C{row}", f"=INDEX({rng},ROWS({rng}))", fmt)
-        _computed(ws, f"D{row}", f"=B{row}*C{row}", FMT_USD)
-        _computed(ws, f"E{row}", f"=D{row}/PortfolioValue", FMT_PCT)
-        _computed(ws, f"F{row}",
-                  f"=BETA_VS_BTC({rng},BenchPrices,Window,BetaMethod,MinObs,ReturnType)",
-                  FMT_BETA)
-        _computed(ws, f"G{row}",
-                  f"=BETA_VS_BTC({rng},BTCPrices,Window,BetaMethod,MinObs,ReturnType)",
-                  FMT_BETA)
-        _computed(ws, f"H{row}", f"=D{row}*G{row}", FMT_USD)
-        _computed(ws, f"I{row}", f"=H{row}/DollarBeta", FMT_PCT)
+        for col, (formula, number_format) in holding_row_formulas(row).items():
+            _computed(ws, f"{col}{row}", formula, fmt if col == "C" else number_format)
     _put(ws, f"A{total}", "Total / portfolio", font=_BOLD)
     totals = {
         "D": (f"=SUM(D{first}:D{last})", FMT_USD),
@@ -817,7 +845,7 @@ def _build_holdings(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> No
     _print_setup(ws, title_rows="4:4")
 
 
-def _build_stats(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
+def _build_stats(ws: Worksheet, data: _Data) -> None:
     n = len(data.holdings)
     first, last = 5, 4 + n
     _title(ws, "Beta statistics (OLS, to BTC)", "One BETA_STATS array per holding: daily "
@@ -825,11 +853,12 @@ def _build_stats(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
     _header(ws, 4, ("Asset", *_STATS_COLUMNS))
     fmts = (FMT_BETA, "0.0000%", FMT_BETA, "0.0000", "0.0000", "0.00", FMT_INT, FMT_BETA,
             FMT_BETA)
-    for i, (asset, _) in enumerate(data.holdings):
+    for i in range(n):
         row = first + i
-        _put(ws, f"A{row}", asset, font=_BOLD, border=_BOX)
+        _put(ws, f"A{row}", _Formula(f"=INDEX(HoldingAssets,{i + 1})"), font=_BOLD,
+             border=_BOX)
         _array(ws, f"B{row}:J{row}",
-               f"=BETA_STATS({ranges[asset]},BTCPrices,Window,MinObs)", fmts)
+               f"=BETA_STATS({price_column(f'$A{row}')},BTCPrices,Window,MinObs)", fmts)
     ws["F4"].comment = _note("Heteroskedasticity- and autocorrelation-consistent (Newey-West) "
                              "standard error of beta.", height=70)
     _define(ws, "BetaStats", f"B{first}:J{last}")
@@ -838,17 +867,18 @@ def _build_stats(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
     _print_setup(ws, title_rows="4:4")
 
 
-def _build_rolling(ws: Worksheet, data: _Data, ranges: Mapping[str, str]) -> None:
+def _build_rolling(ws: Worksheet, data: _Data) -> None:
     t = len(data.dates)
     first, last = 2, t + 1
     n = len(data.holdings)
     _header(ws, 1, ["Date", *[asset for asset, _ in data.holdings]])
     ws.row_dimensions[1].height = 20
     _array(ws, f"A{first}:A{last}", "=Dates", (FMT_DATE,))
-    for j, (asset, _) in enumerate(data.holdings):
+    for j in range(n):
         col = get_column_letter(2 + j)
+        ws[f"{col}1"].value = f"=INDEX(HoldingAssets,{j + 1})"  # the header follows Holdings
         _array(ws, f"{col}{first}:{col}{last}",
-               f"=ROLLING_BETA({ranges[asset]},BenchPrices,RollingWindow,MinObs)",
+               f"=ROLLING_BETA({price_column(f'{col}$1')},BenchPrices,RollingWindow,MinObs)",
                (FMT_BETA,))
     ws["A1"].comment = _note("Rolling betas to the benchmark chosen on Settings, over "
                              "Settings > Rolling beta window; empty until enough days.",
@@ -938,8 +968,9 @@ def _build_rebalance(ws: Worksheet) -> None:
     _define(ws, "Breach", f"C{sig}")
     _define(ws, "OrderNotionalUSD", f"D{sig}")
     line("BandShown", "Rebalance band", "=RebalanceBand", FMT_BETA, "From Settings.")
-    line("Action", "Action", '=IF(N(Breach)=1,"REBALANCE","HOLD: inside the band")', None,
-         "Trade only when the band is breached.", name="Action")
+    line("Action", "Action", "=REBALANCE_ACTION(CurrentContracts,TargetContracts,Breach)", None,
+         "OPEN when no hedge is held yet; then trade only when the band is breached.",
+         name="Action")
     line("ContractsDelta", "Contracts to trade (target - current)",
          "=ROUND(TargetContracts-CurrentContracts,8)", FMT_CONTRACTS,
          "> 0 sell (short more), < 0 buy back.", name="ContractsDelta")
@@ -1367,10 +1398,10 @@ def build_workbook(
     sheets = {name: wb.create_sheet(name) for name in SHEET_NAMES}
     _build_start(sheets["Start"], data, macro=macro)
     _build_settings(sheets["Settings"], default_contract)
-    ranges = _build_benchmark(sheets["Benchmark"], data)
-    _build_holdings(sheets["Holdings"], data, ranges)
-    _build_stats(sheets["Stats"], data, ranges)
-    _build_rolling(sheets["Rolling"], data, ranges)
+    _build_benchmark(sheets["Benchmark"], data)
+    _build_holdings(sheets["Holdings"], data)
+    _build_stats(sheets["Stats"], data)
+    _build_rolling(sheets["Rolling"], data)
     _build_rebalance(sheets["Rebalance"])
     _build_scenarios(sheets["Scenarios"])
     _build_tickets(sheets["Tickets"])
