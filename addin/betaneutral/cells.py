@@ -66,10 +66,12 @@ Two further inputs from classic xlwings on Windows are handled:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from numbers import Real
 from types import MappingProxyType
@@ -94,6 +96,7 @@ __all__ = [
     "CellError",
     "column",
     "error_code",
+    "error_messages",
     "excel_function",
     "number_block",
     "number_column",
@@ -107,6 +110,33 @@ __all__ = [
 ]
 
 _log = logging.getLogger("betaneutral.udfs")
+# Where excel_function reports why it returned an error code (see error_messages).
+_ERROR_SINK: contextvars.ContextVar[list[tuple[str, str, str]] | None] = contextvars.ContextVar(
+    "betaneutral_error_sink", default=None)
+
+
+@contextlib.contextmanager
+def error_messages() -> Iterator[list[tuple[str, str, str]]]:
+    """Collect why the Excel functions called inside the block returned error codes.
+
+    Yields
+    ------
+    list of (str, str, str)
+        Filled in call order with ``(function name, code, message)``; the message is
+        the core's (it names the parameter, the value and the rule).
+    """
+    sink: list[tuple[str, str, str]] = []
+    token = _ERROR_SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _ERROR_SINK.reset(token)
+
+
+def _report(fn_name: str, code: str, exc: BaseException) -> None:
+    sink = _ERROR_SINK.get()
+    if sink is not None:
+        sink.append((fn_name, code, str(exc)))
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -302,12 +332,14 @@ def excel_function(fn: Callable[P, R]) -> Callable[P, R | str]:
             result = fn(*args, **kwargs)
         except OverflowError as exc:  # a number beyond the float range, as Excel's #NUM!
             _log.debug("%s returned #NUM!: %s", fn.__name__, exc)
+            _report(fn.__name__, "#NUM!", exc)
             return "#NUM!"
         except Exception as exc:
             code = error_code(exc)
             if code is None:
                 raise
             _log.debug("%s returned %s: %s", fn.__name__, code, exc)
+            _report(fn.__name__, code, exc)
             return code
         return _finite_result(fn.__name__, result)
 

@@ -66,8 +66,22 @@ from betaneutral.workbook.sheetxml import (
 
 __all__ = [
     "CALC_ID",
+    "KEEP",
     "write_cached_values",
 ]
+
+
+class _Keep:
+    """The value of a formula cell the caller does not compute: left as the file has it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+#: Give this as a formula cell's value to leave the cell (formula and cached value) as it is.
+KEEP = _Keep()
 
 #: calcId written when the cached values are to be shown (Excel 2019 / Microsoft 365 engine).
 CALC_ID = 191029
@@ -379,6 +393,22 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
     def names(coordinates: set[str]) -> list[str]:
         return [f"{sheet}!{c}" for c in sorted(coordinates, key=_position)][:10]
 
+    for coord in plain or {}:  # a value a spreadsheet program saved as a formula (=FALSE())
+        coordinate = _canonical(coord)
+        cell = formula_cells.get(coordinate)
+        if cell is None or coordinate in given:
+            continue
+        formula = cell.find(f_tag)
+        if formula.get("t") == "array":
+            raise UnknownNameError(f"plain values must be for cells without a formula; "
+                                   f"{sheet}!{coord} holds an array formula")
+        cell.remove(formula)
+        del formula_cells[coordinate]
+        r = _position(coordinate)[0]
+        del needed[r][coordinate]
+        if not needed[r]:
+            del needed[r]
+        wanted.discard(coordinate)
     missing = wanted - set(given)
     if missing:
         raise UnknownNameError(f"every formula cell must have a value; none for "
@@ -393,6 +423,8 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
             in_row = None
             for coordinate, col in line.items():
                 value = values[given[coordinate]]
+                if value is KEEP:
+                    continue
                 if type(value) is float and math.isfinite(value):
                     encoded = "n", repr(value)  # what _encode gives a float
                 else:
@@ -416,7 +448,8 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
                     _set_value(cell, None, q, "", encoded)
     except (DomainError, InputTypeError):
         for coordinate in sorted(wanted, key=_position):  # the first bad value, in order
-            _encode(values[given[coordinate]], f"{sheet}!{given[coordinate]}")
+            if values[given[coordinate]] is not KEEP:
+                _encode(values[given[coordinate]], f"{sheet}!{given[coordinate]}")
         raise
     for pos, encoded in sorted(absent):
         _set_value(_new_cell(sheet_data, rows, pos, q), None, q, "", encoded)
@@ -560,6 +593,8 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     for start, end, letters, row_text, attributes, inner in cells:
         seen += 1
         formula = formulas.get(start)
+        if formula is not None and plain and (letters + row_text).decode() in plain:
+            return None  # a plain value for a formula cell: the tree-based path removes it
         if formula is None:
             if plain:
                 coordinate = (letters + row_text).decode()
@@ -593,6 +628,8 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
         rows.append(row)
         cols.append(col)
         value = remaining.pop((letters + row_text).decode(), _MISSING)
+        if value is KEEP:
+            continue  # the user's formula: left as the file has it
         if type(value) is float and value - value == 0.0:  # finite: the common case
             kind, text = b"n", b"%r" % value
         else:

@@ -31,12 +31,12 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.formula.translate import Translator
-from openpyxl.utils import range_boundaries
+from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import coordinate_from_string
 
 from betaneutral.backtest_io import book_backtest_cells
 from betaneutral.errors import DomainError
-from betaneutral.workbook.cache import write_cached_values
+from betaneutral.workbook.cache import KEEP, write_cached_values
 from betaneutral.workbook.cells import write_text
 from betaneutral.workbook.inputs import (
     SETTINGS_NAMES,
@@ -49,8 +49,9 @@ from betaneutral.workbook.model import compute_values, read_layout
 from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
-__all__ = ["build_committed_templates", "compute_workbook", "fill_workbook",
-           "template_formulas"]
+__all__ = ["HEDGE_FIGURES", "PreparedBook", "build_committed_templates", "compute_workbook",
+           "fill_workbook", "hedge_problem", "prepared_book", "template_formulas",
+           "user_formula_cells", "user_values"]
 
 CellKey = tuple[str, str]
 
@@ -187,19 +188,29 @@ def template_formulas(inputs: BookInputs) -> dict[CellKey, str]:
     return _stretch(formulas, rows, n_dates)
 
 
-def _check_formulas(wb: Workbook, inputs: BookInputs) -> None:
-    """Raise unless every formula of ``wb`` is the template's for ``inputs``."""
+#: A reference into another workbook: ``[1]Sheet1!A1`` or ``'[other.xlsx]Sheet1'!A1``.
+_OTHER_WORKBOOK = re.compile(r"(?<![A-Za-z0-9_\]])\[\d+\]|'\[[^\]]+\]")
+
+
+def _check_formulas(wb: Workbook, inputs: BookInputs) -> dict[CellKey, str]:
+    """Raise unless every formula the template has for ``inputs`` is in ``wb`` as it is.
+
+    Other formulas are the user's (their own cells and sheets) and are kept, unless they
+    refer to another workbook (whose links are left out). Returns the template's formulas.
+    """
     expected = template_formulas(inputs)
     actual = _formulas(wb)
     problems = []
-    for key in sorted(set(expected) | set(actual)):
-        want, got = expected.get(key), actual.get(key)
+    for key, got in sorted(actual.items()):
+        if key not in expected and _OTHER_WORKBOOK.search(got):
+            problems.append(f"{key[0]}!{key[1]} has the formula {got!r}, which refers to "
+                            "another workbook (links to other workbooks are not followed)")
+    for key in sorted(expected):
+        want, got = expected[key], actual.get(key)
         if want == got:
             continue
         where = f"{key[0]}!{key[1]}"
-        if want is None:
-            problems.append(f"{where} has the formula {got!r}, which the template does not")
-        elif got is None:
+        if got is None:
             problems.append(f"{where} must hold the formula {want!r}, got a value")
         else:
             problems.append(f"{where} must hold the formula {want!r}, got {got!r}")
@@ -207,7 +218,9 @@ def _check_formulas(wb: Workbook, inputs: BookInputs) -> None:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise DomainError("the workbook's formulas must be the template's for its data; "
                           + "; ".join(problems[:3]) + more
-                          + ". Rebuild the workbook from the template with this data.")
+                          + ". Only the book's own formulas are checked: put your own "
+                          "formulas in other cells or on your own sheets.")
+    return expected
 
 
 @contextlib.contextmanager
@@ -227,6 +240,173 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclasses.dataclass
+class PreparedBook:
+    """A book ready to compute: its file, the workbook read from it and its inputs.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file the values are written next to: the user's own, or (when the data
+        outgrew the book's ranges) the resized copy in a temporary folder.
+    wb : openpyxl.Workbook
+        The workbook read from ``path`` (with :func:`load_book`: not for saving).
+    inputs : BookInputs
+        Its inputs.
+    resized : tuple of str
+        Why the book was resized (:func:`~betaneutral.workbook.living.book_growth`);
+        empty when it was computed as it is.
+    """
+
+    path: Path
+    wb: Workbook
+    inputs: BookInputs
+    resized: tuple[str, ...] = ()
+
+
+def _same_vba(src: Path, built: Path) -> None:
+    """Give the resized ``.xlsm`` the user's own VBA project (the template's is a default)."""
+    with zipfile.ZipFile(src) as zin:
+        if "xl/vbaProject.bin" not in zin.namelist():
+            return
+        project = zin.read("xl/vbaProject.bin")
+    tmp = built.with_name(built.stem + ".vba" + built.suffix)
+    with zipfile.ZipFile(built) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = project if info.filename == "xl/vbaProject.bin" else zin.read(info)
+            zout.writestr(info, data)
+    os.replace(tmp, built)
+
+
+@contextlib.contextmanager
+def prepared_book(src: str | os.PathLike[str], *,
+                  progress: Callable[[str], None] | None = None) -> Iterator[PreparedBook]:
+    """The book of ``src`` as it must be computed, following the data its sheets hold.
+
+    Parameters
+    ----------
+    src : path-like
+        The user's workbook.
+    progress : callable, optional
+        Called with a short message at each stage.
+
+    Yields
+    ------
+    PreparedBook
+        When the sheets hold exactly what the book's names cover, the file itself;
+        otherwise (closes typed under the prices, a holding under the list, a new
+        price column, a blank row or column inside) a copy rebuilt for the data with
+        the user's sheets, names, notes and formulas carried over
+        (:func:`~betaneutral.workbook.living.resize_book`), in a temporary folder
+        removed afterwards.
+
+    Raises
+    ------
+    BetaNeutralError
+        An input that cannot be read (named), a sheet of the book renamed or deleted,
+        or one of the book's own formulas changed (the cell and the formula
+        expected are named).
+    """
+    from betaneutral.archive import open_workbook
+    from betaneutral.workbook.living import (
+        book_growth,
+        check_book_sheets,
+        check_grown_formulas,
+        resize_book,
+        scan_inputs,
+    )
+
+    def report(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
+    src_path = Path(src)
+    report(f"reading {src_path.name}")
+    with _cyclic_gc_paused():
+        wb = load_book(src_path)  # the archive checks, then openpyxl (bulk cells apart)
+        check_book_sheets(wb)
+        growth = book_growth(wb)
+        inputs = read_inputs(wb)
+        report("checking the book's own formulas")
+        expected = _check_formulas(wb, inputs)
+    if not growth:
+        yield PreparedBook(src_path, wb, inputs)
+        return
+    check_grown_formulas(wb, expected)
+    del wb
+    report("the sheets hold more than the book's ranges (" + "; ".join(growth.reasons)
+           + "): resizing the book to its data")
+    macro = src_path.suffix.lower() == ".xlsm"
+    with _cyclic_gc_paused():
+        old = open_workbook(src_path)  # in full: the user's content is carried over
+        inputs = scan_inputs(old)
+        new = resize_book(old, inputs, macro=macro)
+    del old
+    with tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
+        resized = Path(tmp) / f"resized{src_path.suffix}"
+        new.save(resized)
+        del new
+        if macro:
+            _same_vba(src_path, resized)
+        with _cyclic_gc_paused():
+            wb = load_book(resized)
+            inputs = read_inputs(wb)
+            _check_formulas(wb, inputs)
+        yield PreparedBook(resized, wb, inputs, growth.reasons)
+
+
+#: The Rebalance and Holdings figures a hedge order is made from, in the order a failure
+#: propagates (an error in an earlier one explains the later ones).
+HEDGE_FIGURES: tuple[str, ...] = (
+    "HoldingPrices", "HoldingValues", "HoldingBetas", "PortfolioValue", "PortfolioBeta",
+    "FuturesPrice", "ContractNotionalUSD", "CurrentHedgeUSD", "CurrentBeta", "TargetHedgeUSD",
+    "TargetContracts", "ShortNotionalUSD", "ResidualBeta", "Drift", "Breach", "Action",
+    "ContractsDelta", "OrderSide", "OrderContracts", "MarginBuffer", "LiquidationPrice",
+)
+
+
+def hedge_problem(wb: Workbook, values: Mapping[CellKey, Any],
+                  reasons: Mapping[CellKey, str]) -> str | None:
+    """Why the book's hedge cannot be trusted, or None when every hedge figure is a value.
+
+    Parameters
+    ----------
+    wb : openpyxl.Workbook
+        The computed book (its names say where the figures are).
+    values : mapping
+        The computed values (:func:`~betaneutral.workbook.model.compute_values`).
+    reasons : mapping
+        The causes it reported for error values.
+
+    Returns
+    -------
+    str or None
+        ``"Holdings!C7 is #N/A: ETH has no close on the valuation date ..."``: the
+        first hedge figure (in the order errors propagate) that is an error, with
+        the first known cause among the figures up to it.
+    """
+    from betaneutral.cells import EXCEL_ERRORS
+
+    dest = name_destinations(wb, [n for n in HEDGE_FIGURES if n in wb.defined_names])
+    first_error = None
+    for name in HEDGE_FIGURES:
+        if name not in dest:
+            continue
+        sheet, ref = dest[name]
+        c1, r1, c2, r2 = range_boundaries(ref)
+        for row in range(r1, r2 + 1):
+            for col in range(c1, c2 + 1):
+                key = (sheet, f"{get_column_letter(col)}{row}")
+                value = values.get(key)
+                if not (isinstance(value, str) and value in EXCEL_ERRORS):
+                    continue
+                if key in reasons:
+                    return f"{sheet}!{key[1]} ({name}) is {value}: {reasons[key]}"
+                if first_error is None:
+                    first_error = f"{sheet}!{key[1]} ({name}) is {value}"
+    return first_error
+
+
 def compute_workbook(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -235,17 +415,19 @@ def compute_workbook(
     force: bool = False,
     recalc_on_load: bool = False,
     backtest: Any = None,
+    strict: bool = False,
 ) -> Path:
     """Compute every formula of a BetaNeutral workbook and save a copy with the values.
 
     Parameters
     ----------
     src : path-like
-        The workbook (``.xlsx``/``.xlsm``), with the template's layout and
-        formulas and the user's inputs.
+        The workbook (``.xlsx``/``.xlsm``) with the user's data, possibly grown,
+        sorted or edited (:func:`prepared_book`).
     dst : path-like
         The output; the source package is copied part by part, only the
-        formula cells' cached values (and ``calcPr``) change.
+        formula cells' cached values (and ``calcPr``) change. When the data
+        outgrew the book's ranges, the copy is of the resized book.
     progress : callable, optional
         Called with a short message at each stage.
     force : bool, default False
@@ -255,6 +437,8 @@ def compute_workbook(
     backtest : betaneutral.backtest_io.BacktestRun, optional
         The run shown on the Backtest sheet; by default the book's own policy
         is replayed (:func:`betaneutral.backtest_io.book_backtest_cells`).
+    strict : bool, default False
+        After writing, raise when a hedge figure is an error (:func:`hedge_problem`).
 
     Returns
     -------
@@ -264,38 +448,93 @@ def compute_workbook(
     Raises
     ------
     BetaNeutralError
-        Unreadable inputs (:func:`~betaneutral.workbook.inputs.read_inputs`),
-        or :class:`~betaneutral.errors.DomainError` when a formula differs
-        from the template's (the message names the cells).
+        As :func:`prepared_book`; with ``strict``, a
+        :class:`~betaneutral.errors.DomainError` naming the first hedge figure that
+        is an error and its cause (the book is written first, showing the codes).
     betaneutral.files.FileProblemError
         ``dst`` exists without ``force``, is open in Excel or cannot be written.
+
+    Notes
+    -----
+    Formulas that are not the book's own (the user's, on their sheets or beside
+    ours) keep their formula; their values are computed by the formula engine
+    (:func:`user_values`) where it can, and otherwise kept as the file has them,
+    the copy then asking Excel to recalculate on open.
     """
     def report(message: str) -> None:
         if progress is not None:
             progress(message)
 
-    src_path = Path(src)
-    report(f"reading {src_path.name}")
-    with _cyclic_gc_paused():
-        wb = load_book(src_path)  # the archive checks, then openpyxl (bulk cells apart)
-        inputs = read_inputs(wb)
-        layout = read_layout(wb)
-        report("checking the formulas against the template")
-        _check_formulas(wb, inputs)
+    with prepared_book(src, progress=progress) as book:
         report("computing the formula cells")
-        values = compute_values(inputs, layout)
-    tickets = book_tickets(wb, values, book_state(inputs))
-    report("replaying the hedging policy for the Backtest sheet")
-    plain = {**tickets_cells(wb, tickets),
-             **book_backtest_cells(wb.sheetnames, inputs, backtest)}
-    # The loaded workbook is no longer needed; its objects refer to each other, so only
-    # the collector frees them. Freed before writing, they no longer add to the peak.
-    del wb
-    gc.collect()
-    report(f"writing {len(values)} values and {len(tickets)} ticket(s) to {Path(dst).name}")
-    out = write_cached_values(src_path, dst, values, force=force,
-                              recalc_on_load=recalc_on_load, plain_values=plain)
+        reasons: dict[CellKey, str] = {}
+        with _cyclic_gc_paused():
+            values = compute_values(book.inputs, read_layout(book.wb), reasons=reasons)
+        tickets = book_tickets(book.wb, values, book_state(book.inputs))
+        report("replaying the hedging policy for the Backtest sheet")
+        plain = {**tickets_cells(book.wb, tickets),
+                 **book_backtest_cells(book.wb.sheetnames, book.inputs, backtest)}
+        users = user_formula_cells(book.wb, values, plain)
+        problem = hedge_problem(book.wb, values, reasons)
+        if users:
+            report(f"refreshing {len(users)} formula cell(s) of your own")
+        fresh = user_values(book.path, users) if users else {}
+        stale = [key for key in users if key not in fresh]
+        # The loaded workbook is no longer needed; its objects refer to each other, so
+        # only the collector frees them. Freed before writing, they no longer add to the
+        # peak.
+        del book.wb
+        gc.collect()
+        report(f"writing {len(values)} values and {len(tickets)} ticket(s) to "
+               f"{Path(dst).name}")
+        out = write_cached_values(book.path, dst,
+                                  {**values, **fresh, **dict.fromkeys(stale, KEEP)},
+                                  force=force, recalc_on_load=recalc_on_load or bool(stale),
+                                  plain_values=plain)
+    if strict and problem is not None:
+        raise DomainError(f"wrote {Path(dst).name}, but its hedge figures are errors: "
+                          f"{problem}")
     report("done")
+    return out
+
+
+def user_values(path: Path, cells: list[CellKey]) -> dict[CellKey, Any]:
+    """The user's formula cells evaluated by the formula engine (pycel, the ``check``
+    extra), from the book's inputs; the cells it cannot evaluate are left out.
+
+    Returns an empty mapping when pycel is not installed or the book holds a function
+    it does not implement: those cells keep their values, and Excel recalculates
+    them on open.
+    """
+    import math
+
+    try:
+        from betaneutral.workbook.engine import evaluate_compiler, load_compiler
+
+        xl = load_compiler(path)
+        got = evaluate_compiler(xl, cells=cells)
+    except Exception:
+        return {}
+    out = {}
+    for key, value in got.items():
+        if isinstance(value, bool | str) or (isinstance(value, int | float)
+                                             and math.isfinite(value)):
+            out[key] = value
+    return out
+
+
+def user_formula_cells(wb: Workbook, values: Mapping[CellKey, Any],
+                       plain: Mapping[CellKey, Any]) -> list[CellKey]:
+    """Formula cells (array ranges expanded) the book does not compute: the user's."""
+    out = []
+    for cell in formula_cells(wb):
+        if ":" in cell.coordinate:
+            c1, r1, c2, r2 = range_boundaries(cell.coordinate)
+            keys = [(cell.sheet, f"{get_column_letter(c)}{r}")
+                    for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+        else:
+            keys = [(cell.sheet, cell.coordinate)]
+        out.extend(k for k in keys if k not in values and k not in plain)
     return out
 
 

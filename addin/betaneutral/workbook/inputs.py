@@ -63,8 +63,12 @@ __all__ = [
     "SETTINGS_NAMES",
     "BookInputs",
     "BookSettings",
+    "located",
+    "price_value",
     "read_csv_inputs",
     "read_inputs",
+    "read_position",
+    "read_settings",
 ]
 
 #: Values of the Settings benchmark choice (compared without regard to case, as Excel's ``=``).
@@ -250,6 +254,10 @@ def _located(where: str, check: Callable[[], Any]) -> Any:
         raise type(exc)(f"{where}: {exc}") from None
 
 
+#: Public name of :func:`_located` (other modules of the package use it).
+located = _located
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "a blank cell"
@@ -323,6 +331,10 @@ def _price(name: str, value: Any) -> float:
     if isinstance(value, str):
         raise InputTypeError(f"{name} must be a number > 0 or blank, got {_describe(value)}")
     return positive(name, value)
+
+
+#: A price cell's value as a float (blank = NaN), or the error naming the rule.
+price_value = _price
 
 
 def _plain_prices(block: list[list[Any]]) -> np.ndarray | None:
@@ -477,7 +489,14 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
         raise InsufficientDataError("Holdings: holdings must have >= 1 row, got 0")
     holdings = pd.DataFrame({"asset": held, "quantity": quantities})
 
-    # Settings and position.
+    return BookInputs(prices=prices, holdings=holdings, settings=read_settings(wb),
+                      current_contracts=read_position(wb))
+
+
+def read_settings(wb: Workbook) -> BookSettings:
+    """The Settings values of a workbook, through their defined names (see
+    :func:`read_inputs`)."""
+    dest = name_destinations(wb, list(SETTINGS_NAMES.values()))
     raw: dict[str, Any] = {}
     cells: dict[str, str] = {}
     for key, name in SETTINGS_NAMES.items():
@@ -497,19 +516,20 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
                 raise InputTypeError(f"{cells[key]}: {key} must be a value, got "
                                      f"{_describe(text)}")
         raw[key] = value
-    settings = _settings_from(raw, lambda key: cells[key])
+    return _settings_from(raw, lambda key: cells[key])
 
-    sheet, ref = dest["CurrentContracts"]
+
+def read_position(wb: Workbook) -> float:
+    """The current futures position (``CurrentContracts``; blank = 0)."""
+    sheet, ref = name_destinations(wb, ["CurrentContracts"])["CurrentContracts"]
     cell = wb[sheet][ref.split(":")[0]]
     where = f"{sheet}!{cell.coordinate}"
     position = cell.value
     if isinstance(position, str) or cell.data_type == "f":
         raise InputTypeError(f"{where}: current_contracts must be a number, got "
                              f"{_describe(str(getattr(position, 'text', position)))}")
-    current = 0.0 if position is None else _located(
+    return 0.0 if position is None else _located(
         where, lambda: as_float("current_contracts", position))
-    return BookInputs(prices=prices, holdings=holdings, settings=settings,
-                      current_contracts=current)
 
 
 # ------------------------------------------------------------------ from CSV ---

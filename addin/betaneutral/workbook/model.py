@@ -53,7 +53,7 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 
-from betaneutral import udfs
+from betaneutral import cells, udfs
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import InsufficientDataError, UnknownNameError
 from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, name_destinations
@@ -393,15 +393,25 @@ class _Book:
     column, rows; NaN for a blank) and looked up by position, not stored cell by cell.
     """
 
-    def __init__(self, prices: tuple[str, int, int, list[list[float]]]) -> None:
+    def __init__(self, prices: tuple[str, int, int, list[list[float]]],
+                 messages: list[tuple[str, str, str]] | None = None) -> None:
         self.cells: dict[CellKey, Any] = {}
         self.out: dict[CellKey, CellValue] = {}
         self.prices = prices
+        self.messages = messages if messages is not None else []  # the functions' reasons
+        self.reasons: dict[CellKey, str] = {}
+        self._read = 0  # messages already given to a cell
 
-    def put(self, key: CellKey, value: Any) -> None:
+    def put(self, key: CellKey, value: Any, reason: str | None = None) -> None:
         value = _result(value)
         self.cells[key] = value
         self.out[key] = value
+        if len(self.messages) > self._read:  # the function that gave this value said why
+            if reason is None and _is_error(value):
+                reason = self.messages[-1][2]
+            self._read = len(self.messages)
+        if reason is not None and _is_error(value):
+            self.reasons[key] = reason
 
     def get(self, key: CellKey) -> Any:
         value = self.cells.get(key, _ABSENT)
@@ -432,6 +442,10 @@ class _Book:
         """Store an array formula's result over its range (``read_later=False``: only
         as results, for ranges no other formula reads)."""
         values = _fit(result, len(grid), len(grid[0]))  # already as the cells show them
+        if len(self.messages) > self._read:
+            if read_later and any(_is_error(v) for row in values for v in row):
+                self.reasons[grid[0][0]] = self.messages[-1][2]
+            self._read = len(self.messages)
         cells, out = self.cells, self.out
         for keys, row in zip(grid, values, strict=True):
             if read_later:
@@ -463,7 +477,8 @@ def _check_inputs(inputs: BookInputs, layout: Layout) -> None:
                                f"workbook's {list(layout.holding_assets)}")
 
 
-def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValue]:
+def compute_values(inputs: BookInputs, layout: Layout, *,
+                   reasons: dict[CellKey, str] | None = None) -> dict[CellKey, CellValue]:
     """Value of every formula cell of the workbook for the given inputs.
 
     Parameters
@@ -473,6 +488,11 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
         dates and holdings must match the workbook's (``layout``).
     layout : Layout
         Where the workbook's cells are (:func:`read_layout`).
+    reasons : dict, optional
+        Filled with ``(sheet, coordinate) -> why`` for the error values whose cause
+        is known: the message of the function that returned the code (it names the
+        parameter, the value and the rule), or the input that made a native formula
+        an error (a blank close on the valuation date).
 
     Returns
     -------
@@ -500,9 +520,18 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
     evaluated in that order.
     """
     _check_inputs(inputs, layout)
+    with cells.error_messages() as messages:
+        book = _compute(inputs, layout, messages)
+    if reasons is not None:
+        reasons.update(book.reasons)
+    return book.out
+
+
+def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, str]]
+             ) -> _Book:
     price_sheet, price_col, price_row, _, _ = layout.bounds("PriceBlock")
     price_rows = inputs.prices.to_numpy(dtype=float).tolist()
-    book = _Book((price_sheet, price_row, price_col, price_rows))
+    book = _Book((price_sheet, price_row, price_col, price_rows), messages)
     s = inputs.settings
 
     # ---- inputs
@@ -557,7 +586,12 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
     for i, asset in enumerate(inputs.holdings["asset"]):
         # =IF(close="",NA(),close): a blank close on the last date is #N/A, never 0
         last = column_values[asset][-1]
-        book.put(hold["HoldingPrices"][i], "#N/A" if last is None else last)
+        where = (f"{price_sheet}!{get_column_letter(price_col + layout.price_assets.index(asset))}"
+                 f"{price_row + len(price_rows) - 1}")
+        book.put(hold["HoldingPrices"][i], "#N/A" if last is None else last,
+                 reason=f"{asset} has no close on the valuation date "
+                        f"{inputs.prices.index[-1]:%Y-%m-%d} ({where} is blank); a holding "
+                        "is never valued at 0: type the close")
         book.put(hold["HoldingValues"][i], _mul(book.get(hold["HoldingQuantities"][i]),
                                                 book.get(hold["HoldingPrices"][i])))
         beta_to_btc = udfs.BETA_VS_BTC(
@@ -674,4 +708,4 @@ def compute_values(inputs: BookInputs, layout: Layout) -> dict[CellKey, CellValu
     for i, (_, name, _, _) in enumerate(START_FIGURES):
         book.put((layout.start_sheet, f"{START_FIGURES_COLUMN}{START_FIGURES_FIRST_ROW + i}"),
                  val(name))
-    return book.out
+    return book
