@@ -195,7 +195,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
         if backup is not None:
             print(f"Backup: {backup}")
         try:
-            compute_workbook(book, out, progress=_progress(args), force=force)
+            compute_workbook(book, out, progress=_progress(args), force=force, strict=True)
         except BaseException:
             # nothing was replaced: a backup identical to the input is not needed
             if backup is not None and filecmp.cmp(backup, src, shallow=False):
@@ -233,16 +233,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_tickets(args: argparse.Namespace) -> int:
     """Write the hedge tickets of a workbook to CSV."""
     from betaneutral.tickets import write_tickets_csv
-    from betaneutral.workbook.inputs import read_inputs
-    from betaneutral.workbook.loader import load_book
+    from betaneutral.workbook.compute import hedge_problem, prepared_book
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
     check_writable_target(Path(args.output), force=args.force)
-    wb = load_book(args.book)
-    inputs = read_inputs(wb)
-    values = compute_values(inputs, read_layout(wb))
-    tickets = book_tickets(wb, values, book_state(inputs))
+    # The book is computed here, from its inputs as its sheets hold them: never from the
+    # values a spreadsheet last stored in it.
+    with _readable_book(Path(args.book)) as path, prepared_book(
+            path, progress=_progress(args)) as book:
+        if book.resized:
+            print(f"Note: {Path(args.book).name} holds data beyond its ranges ("
+                  + "; ".join(book.resized) + "); the tickets follow all of it (run "
+                  "betaneutral compute to resize the file)")
+        reasons: dict[Any, str] = {}
+        values = compute_values(book.inputs, read_layout(book.wb), reasons=reasons)
+        problem = hedge_problem(book.wb, values, reasons)
+        if problem is not None:
+            raise BetaNeutralError(f"no ticket written: the book's hedge figures are errors: "
+                                   f"{problem}")
+        tickets = book_tickets(book.wb, values, book_state(book.inputs))
     write_tickets_csv(tickets, args.output, fmt=args.format, force=args.force)
     print(f"Wrote {len(tickets)} ticket(s) to {args.output}" if tickets else
           f"No order: the drift is inside the band; wrote an empty {args.output}")
@@ -300,11 +310,13 @@ def _replay(args: argparse.Namespace, book: Path | None,
             report: Callable[[str], None] | None) -> Any:
     """The backtest run of the book (a checked workbook path) or of the CSV inputs."""
     from betaneutral.backtest_io import BacktestOptions, read_backtest_csv_inputs, run_backtest
-    from betaneutral.workbook.inputs import read_inputs
 
     funding = quantities = None
     if book is not None:
-        inputs = read_inputs(book)
+        from betaneutral.workbook.compute import prepared_book
+
+        with prepared_book(book) as prepared:  # the data the sheets hold, grown or not
+            inputs = prepared.inputs
     else:
         inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
                                                                args.settings)

@@ -192,6 +192,19 @@ def template_formulas(inputs: BookInputs) -> dict[CellKey, str]:
 _OTHER_WORKBOOK = re.compile(r"(?<![A-Za-z0-9_\]])\[\d+\]|'\[[^\]]+\]")
 
 
+def _normal(formula: str) -> str:
+    """A formula as its meaning: function names in capitals (Excel ignores their case;
+    LibreOffice saves the add-in's in lower case) and no spaces between tokens."""
+    from openpyxl.formula.tokenizer import Token, Tokenizer
+
+    try:
+        tokens = Tokenizer(formula).items
+    except Exception:  # noqa: BLE001 - not a formula the tokenizer reads: compare as text
+        return formula
+    return "=" + "".join(t.value.upper() if t.type == Token.FUNC else t.value
+                         for t in tokens if t.type != Token.WSPACE)
+
+
 def _check_formulas(wb: Workbook, inputs: BookInputs) -> dict[CellKey, str]:
     """Raise unless every formula the template has for ``inputs`` is in ``wb`` as it is.
 
@@ -207,7 +220,7 @@ def _check_formulas(wb: Workbook, inputs: BookInputs) -> dict[CellKey, str]:
                             "another workbook (links to other workbooks are not followed)")
     for key in sorted(expected):
         want, got = expected[key], actual.get(key)
-        if want == got:
+        if want == got or (got is not None and _normal(want) == _normal(got)):
             continue
         where = f"{key[0]}!{key[1]}"
         if got is None:

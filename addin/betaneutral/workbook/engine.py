@@ -813,12 +813,14 @@ def check_workbook(path: str | Path, *, rtol: float = 1e-9) -> list[Mismatch]:
 
     Notes
     -----
-    The engine evaluates every formula cell and every cell the Python path
-    gives a value for, so a formula the Python path does not compute and a
-    value it gives for a cell without a formula both show as mismatches.
+    The engine evaluates every cell the Python path gives a value for, so a value
+    it gives for a cell without a formula shows as a mismatch. Formulas the Python
+    path does not compute are the user's own (on their sheets or beside ours, or a
+    value another spreadsheet program saved as a formula, such as LibreOffice's
+    ``=FALSE()``): they are not compared.
     """
     expected = python_values(path)
     xl = load_compiler(path)
-    keys = list(dict.fromkeys([*_formula_map(xl), *expected]))
+    keys = list(expected)
     actual = evaluate_compiler(xl, cells=keys)
     return compare(expected, actual, rtol=rtol)

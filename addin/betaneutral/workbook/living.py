@@ -335,6 +335,12 @@ def scan_inputs(wb: Workbook) -> BookInputs:
                       current_contracts=read_position(wb))
 
 
+def _normal(formula: str) -> str:
+    from betaneutral.workbook.compute import _normal as normal
+
+    return normal(formula)
+
+
 def _moved(formula: str, origin: str, target: str) -> str:
     return Translator(formula, origin=origin).translate_formula(target)
 
@@ -370,7 +376,7 @@ def check_grown_formulas(wb: Workbook, expected: Mapping[tuple[str, str], str]) 
         if model is None:
             continue  # a column the book does not compute: the user's
         want = _moved(model, f"{get_column_letter(c)}{first}", coord)
-        if str(cell.value) != want:
+        if _normal(str(cell.value)) != _normal(want):
             raise DomainError(f"{hs.title}!{coord} must hold the formula {want!r} (the "
                               f"holdings row formula), got {str(cell.value)!r}")
     ws = wb[f.prices_sheet]
@@ -385,7 +391,7 @@ def check_grown_formulas(wb: Workbook, expected: Mapping[tuple[str, str], str]) 
             raise DomainError(f"{ws.title}!{coord}: prices must be values, got the formula "
                               f"{str(cell.value)!r}")
         want = _moved(model, model_coord, coord)
-        if str(cell.value) != want:
+        if _normal(str(cell.value)) != _normal(want):
             raise DomainError(f"{ws.title}!{coord} must hold the formula {want!r} (the "
                               f"benchmark column's), got {str(cell.value)!r}")
 
