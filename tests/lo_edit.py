@@ -18,6 +18,7 @@ LibreOffice adjusts references, defined names and array ranges as it does for a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def main(argv: list[str]) -> int:
                 ctx = resolver.resolve(
                     f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
                 break
-            except Exception:  # noqa: BLE001 - office still starting
+            except Exception:
                 time.sleep(0.25)
         if ctx is None:
             print("LibreOffice did not start", file=sys.stderr)
@@ -106,10 +107,8 @@ def main(argv: list[str]) -> int:
         doc.close(True)
         return 0
     finally:
-        try:
+        with contextlib.suppress(Exception):
             desktop.terminate()  # type: ignore[possibly-undefined]
-        except Exception:  # noqa: BLE001
-            pass
         try:
             office.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -199,7 +199,7 @@ def _normal(formula: str) -> str:
 
     try:
         tokens = Tokenizer(formula).items
-    except Exception:  # noqa: BLE001 - not a formula the tokenizer reads: compare as text
+    except Exception:
         return formula
     return "=" + "".join(t.value.upper() if t.type == Token.FUNC else t.value
                          for t in tokens if t.type != Token.WSPACE)
