@@ -161,7 +161,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
         raise BetaNeutralError(f"output must end in .xlsx or .xlsm, got {out.name!r}")
     check_writable_target(out, force=args.force)
     inputs = read_csv_inputs(args.holdings, args.prices, args.settings)
-    wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm")
+    wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm", all_columns=False)
     summary, tickets = _compute_book(wb, out, force=args.force, tickets_csv=None)
     _print_summary(summary, tickets)
     print(f"Wrote {out}")
@@ -233,7 +233,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_tickets(args: argparse.Namespace) -> int:
     """Write the hedge tickets of a workbook to CSV."""
     from betaneutral.tickets import write_tickets_csv
-    from betaneutral.workbook.compute import hedge_problem, prepared_book
+    from betaneutral.workbook.compute import RISK_FIGURES, hedge_problem, prepared_book
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
@@ -252,6 +252,9 @@ def cmd_tickets(args: argparse.Namespace) -> int:
         if problem is not None:
             raise BetaNeutralError(f"no ticket written: the book's hedge figures are errors: "
                                    f"{problem}")
+        risk = hedge_problem(book.wb, values, reasons, figures=RISK_FIGURES)
+        if risk is not None:
+            print(f"Warning: {risk}", file=sys.stderr)
         tickets = book_tickets(book.wb, values, book_state(book.inputs))
     write_tickets_csv(tickets, args.output, fmt=args.format, force=args.force)
     print(f"Wrote {len(tickets)} ticket(s) to {args.output}" if tickets else

@@ -22,6 +22,7 @@ import dataclasses
 import gc
 import os
 import re
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -49,9 +50,9 @@ from betaneutral.workbook.model import compute_values, read_layout
 from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
-__all__ = ["HEDGE_FIGURES", "PreparedBook", "build_committed_templates", "compute_workbook",
-           "fill_workbook", "hedge_problem", "prepared_book", "template_formulas",
-           "user_formula_cells", "user_values"]
+__all__ = ["HEDGE_FIGURES", "RISK_FIGURES", "PreparedBook", "build_committed_templates",
+           "compute_workbook", "fill_workbook", "hedge_problem", "prepared_book",
+           "template_formulas", "user_formula_cells", "user_values"]
 
 CellKey = tuple[str, str]
 
@@ -63,7 +64,8 @@ def _name_cell(wb: Workbook, name: str) -> Cell:
     return wb[sheet][ref.split(":")[0]]
 
 
-def fill_workbook(inputs: BookInputs, *, macro: bool = False) -> Workbook:
+def fill_workbook(inputs: BookInputs, *, macro: bool = False,
+                  all_columns: bool = True) -> Workbook:
     """A fresh template holding ``inputs`` (no cached values).
 
     Parameters
@@ -72,6 +74,9 @@ def fill_workbook(inputs: BookInputs, *, macro: bool = False) -> Workbook:
         Prices, holdings, settings and current futures position.
     macro : bool, default False
         Build the macro-enabled variant (save it as ``.xlsm``).
+    all_columns : bool, default True
+        Keep every price column of ``inputs.prices`` (a book's own columns); False
+        keeps BTC, ETH and the held assets only (a prices file with more coins).
 
     Returns
     -------
@@ -86,7 +91,8 @@ def fill_workbook(inputs: BookInputs, *, macro: bool = False) -> Workbook:
         As :func:`~betaneutral.workbook.template.build_workbook`.
     """
     holdings = inputs.holdings[["asset", "quantity"]]
-    wb = build_workbook(prices=inputs.prices, holdings=holdings, macro=macro)
+    wb = build_workbook(prices=inputs.prices, holdings=holdings, macro=macro,
+                        all_columns=all_columns)
     for key, name in SETTINGS_NAMES.items():
         value = getattr(inputs.settings, key)
         if value is None:  # futures_price: keep the template's formula
@@ -205,11 +211,23 @@ def _normal(formula: str) -> str:
                          for t in tokens if t.type != Token.WSPACE)
 
 
-def _check_formulas(wb: Workbook, inputs: BookInputs) -> dict[CellKey, str]:
+def _blank(wb: Workbook, key: CellKey) -> bool:
+    """Whether the cell (the first of a range) holds nothing."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    row, col = coordinate_to_tuple(key[1].split(":")[0])
+    cell = wb[key[0]]._cells.get((row, col))
+    return cell is None or cell.value is None
+
+
+def _check_formulas(wb: Workbook, inputs: BookInputs, *,
+                    missing: list[str] | None = None) -> dict[CellKey, str]:
     """Raise unless every formula the template has for ``inputs`` is in ``wb`` as it is.
 
     Other formulas are the user's (their own cells and sheets) and are kept, unless they
-    refer to another workbook (whose links are left out). Returns the template's formulas.
+    refer to another workbook (whose links are left out). A formula cell of the book's
+    left blank (a row inserted inside a block) is listed in ``missing`` when it is given,
+    to be restored by resizing, instead of refused. Returns the template's formulas.
     """
     expected = template_formulas(inputs)
     actual = _formulas(wb)
@@ -223,6 +241,9 @@ def _check_formulas(wb: Workbook, inputs: BookInputs) -> dict[CellKey, str]:
         if want == got or (got is not None and _normal(want) == _normal(got)):
             continue
         where = f"{key[0]}!{key[1]}"
+        if got is None and missing is not None and _blank(wb, key):
+            missing.append(f"{where}: the book's formula is missing (an inserted row?)")
+            continue
         if got is None:
             problems.append(f"{where} must hold the formula {want!r}, got a value")
         else:
@@ -318,13 +339,14 @@ def prepared_book(src: str | os.PathLike[str], *,
     BetaNeutralError
         An input that cannot be read (named), a sheet of the book renamed or deleted,
         or one of the book's own formulas changed (the cell and the formula
-        expected are named).
+        expected are named; in a resized book, the formula expected where the cell
+        was before the resize).
     """
     from betaneutral.archive import open_workbook
     from betaneutral.workbook.living import (
+        Growth,
         book_growth,
         check_book_sheets,
-        check_grown_formulas,
         resize_book,
         scan_inputs,
     )
@@ -339,13 +361,15 @@ def prepared_book(src: str | os.PathLike[str], *,
         wb = load_book(src_path)  # the archive checks, then openpyxl (bulk cells apart)
         check_book_sheets(wb)
         growth = book_growth(wb)
-        inputs = read_inputs(wb)
-        report("checking the book's own formulas")
-        expected = _check_formulas(wb, inputs)
+        if not growth:
+            inputs = read_inputs(wb)
+            report("checking the book's own formulas")
+            missing: list[str] = []
+            _check_formulas(wb, inputs, missing=missing)
+            growth = Growth(tuple(missing[:1]))
     if not growth:
         yield PreparedBook(src_path, wb, inputs)
         return
-    check_grown_formulas(wb, expected)
     del wb
     report("the sheets hold more than the book's ranges (" + "; ".join(growth.reasons)
            + "): resizing the book to its data")
@@ -374,12 +398,16 @@ HEDGE_FIGURES: tuple[str, ...] = (
     "HoldingPrices", "HoldingValues", "HoldingBetas", "PortfolioValue", "PortfolioBeta",
     "FuturesPrice", "ContractNotionalUSD", "CurrentHedgeUSD", "CurrentBeta", "TargetHedgeUSD",
     "TargetContracts", "ShortNotionalUSD", "ResidualBeta", "Drift", "Breach", "Action",
-    "ContractsDelta", "OrderSide", "OrderContracts", "MarginBuffer", "LiquidationPrice",
+    "ContractsDelta", "OrderSide", "OrderContracts",
 )
+#: Figures of the hedge's risk, not of its size: an error there (a margin buffer for a
+#: long hedge, which the stress rally does not define) is reported, and the order stands.
+RISK_FIGURES: tuple[str, ...] = ("MarginBuffer", "LiquidationPrice")
 
 
 def hedge_problem(wb: Workbook, values: Mapping[CellKey, Any],
-                  reasons: Mapping[CellKey, str]) -> str | None:
+                  reasons: Mapping[CellKey, str], *,
+                  figures: tuple[str, ...] = HEDGE_FIGURES) -> str | None:
     """Why the book's hedge cannot be trusted, or None when every hedge figure is a value.
 
     Parameters
@@ -390,6 +418,9 @@ def hedge_problem(wb: Workbook, values: Mapping[CellKey, Any],
         The computed values (:func:`~betaneutral.workbook.model.compute_values`).
     reasons : mapping
         The causes it reported for error values.
+    figures : tuple of str, default HEDGE_FIGURES
+        The defined names to look at, in the order errors propagate
+        (:data:`RISK_FIGURES` for the margin figures).
 
     Returns
     -------
@@ -400,9 +431,9 @@ def hedge_problem(wb: Workbook, values: Mapping[CellKey, Any],
     """
     from betaneutral.cells import EXCEL_ERRORS
 
-    dest = name_destinations(wb, [n for n in HEDGE_FIGURES if n in wb.defined_names])
+    dest = name_destinations(wb, [n for n in figures if n in wb.defined_names])
     first_error = None
-    for name in HEDGE_FIGURES:
+    for name in figures:
         if name not in dest:
             continue
         sheet, ref = dest[name]
@@ -413,10 +444,10 @@ def hedge_problem(wb: Workbook, values: Mapping[CellKey, Any],
                 value = values.get(key)
                 if not (isinstance(value, str) and value in EXCEL_ERRORS):
                     continue
-                if key in reasons:
-                    return f"{sheet}!{key[1]} ({name}) is {value}: {reasons[key]}"
                 if first_error is None:
                     first_error = f"{sheet}!{key[1]} ({name}) is {value}"
+                if key in reasons:
+                    return f"{first_error}: {reasons[key]}"
     return first_error
 
 
@@ -489,6 +520,9 @@ def compute_workbook(
                  **book_backtest_cells(book.wb.sheetnames, book.inputs, backtest)}
         users = user_formula_cells(book.wb, values, plain)
         problem = hedge_problem(book.wb, values, reasons)
+        risk = hedge_problem(book.wb, values, reasons, figures=RISK_FIGURES)
+        if risk is not None and problem is None:
+            print(f"Warning: {risk}", file=sys.stderr)
         if users:
             report(f"refreshing {len(users)} formula cell(s) of your own")
         fresh = user_values(book.path, users) if users else {}

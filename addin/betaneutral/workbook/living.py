@@ -16,8 +16,6 @@ it, keeping what belongs to the user.
   ETH first, then the others in sheet order), every Holdings row with an asset
   (in sheet order, the totals row skipped), and the Settings and position cells
   through their names.
-* :func:`check_grown_formulas` refuses a formula in a grown row that is not the
-  book's own row formula moved to that row (what Excel's copy-down gives).
 * :func:`resize_book` builds the book anew for those inputs
   (:func:`~betaneutral.workbook.compute.fill_workbook`) and carries over the
   user's content: their own sheets whole (cells, styles, notes, links, column
@@ -26,7 +24,12 @@ it, keeping what belongs to the user.
   the book does not use (on the fixed forms at the same place; on Holdings,
   Stats and Rolling the cells to the right of the book's columns move with their
   holding). A cell of the user's that the resized book needs for itself is
-  refused, naming it.
+  refused, naming it. So is one of the book's own formulas that the user changed:
+  each formula the old book has on the Holdings rows, the benchmark column and the
+  Rebalance, Scenarios, Start and Settings forms, with its references moved as the
+  resize moves cells, must be the new book's formula at the cell's new place (a
+  formula copied down a new row is the book's own; the derived blocks, Stats,
+  Rolling and the totals, are rebuilt for the data).
 
 Reading never guesses: a non-date under the dates, prices below a blank row, a
 headerless column holding numbers, a holding whose asset has no price column are
@@ -70,8 +73,7 @@ from betaneutral.workbook.inputs import (
 )
 from betaneutral.workbook.template import SHEET_NAMES
 
-__all__ = ["Growth", "book_growth", "check_book_sheets", "check_grown_formulas",
-           "resize_book", "scan_inputs"]
+__all__ = ["Growth", "book_growth", "check_book_sheets", "resize_book", "scan_inputs"]
 
 #: The label of the Holdings totals row (``A`` of the ``PortfolioValue`` row).
 TOTAL_LABEL = "Total / portfolio"
@@ -206,6 +208,30 @@ def book_growth(wb: Workbook) -> Growth:
         if r not in rows:
             reasons.append(f"{_where(hs, r, f.asset_col)}: a blank row inside the holdings")
             break
+    for r in range(f.first_holding_row, f.last_holding_row + 1):
+        cell = hs._cells.get((r, f.asset_col + 2))  # the price, the first computed column
+        if r in rows and (cell is None or cell.data_type != "f"):
+            reasons.append(f"{_where(hs, r, f.asset_col + 2)}: a holding row without the "
+                           "book's formulas (an inserted row)")
+            break
+    for r in range(f.first_date_row, f.last_date_row + 1):
+        cell = ws._cells.get((r, f.bench_col))
+        if cell is None or cell.data_type != "f":
+            reasons.append(f"{_where(ws, r, f.bench_col)}: a dated row without the benchmark "
+                           "formula (an inserted row)")
+            break
+    n_held = f.last_holding_row - f.first_holding_row + 1
+    n_dates = f.last_date_row - f.first_date_row + 1
+    dest = name_destinations(wb, ["BetaStats", "RollingBetas"])
+    c1, r1, c2, r2 = range_boundaries(dest["BetaStats"][1])
+    if r2 - r1 + 1 != n_held:
+        reasons.append(f"{dest['BetaStats'][0]}!A{r1}: the statistics are sized for "
+                       f"{r2 - r1 + 1} holdings, the list has {n_held}")
+    c1, r1, c2, r2 = range_boundaries(dest["RollingBetas"][1])
+    if c2 - c1 + 1 != n_held or r2 - r1 + 1 != n_dates:
+        reasons.append(f"{dest['RollingBetas'][0]}!A{r1}: the rolling betas are sized for "
+                       f"{c2 - c1 + 1} holdings and {r2 - r1 + 1} dates, the book has "
+                       f"{n_held} and {n_dates}")
     if f.total_row in rows and _value(hs, f.total_row, f.asset_col) != TOTAL_LABEL:
         reasons.append(f"{_where(hs, f.total_row, f.asset_col)}: the totals row holds "
                        f"{_value(hs, f.total_row, f.asset_col)!r}")
@@ -343,57 +369,6 @@ def _normal(formula: str) -> str:
 
 def _moved(formula: str, origin: str, target: str) -> str:
     return Translator(formula, origin=origin).translate_formula(target)
-
-
-def check_grown_formulas(wb: Workbook, expected: Mapping[tuple[str, str], str]) -> None:
-    """Refuse a formula in a grown row that is not the book's own, moved to that row.
-
-    Parameters
-    ----------
-    wb : openpyxl.Workbook
-        The book, loaded with formulas.
-    expected : mapping
-        The book's own formulas for its named ranges (``(sheet, coordinate) ->
-        formula``, as :func:`~betaneutral.workbook.compute.template_formulas`).
-
-    Raises
-    ------
-    DomainError
-        A Holdings row outside the list, or a row under the last date, holds a
-        formula in one of the book's columns that differs from the row formula the
-        book has there (named, with the formula expected).
-    """
-    f = _frame(wb)
-    hs = wb[f.holdings_sheet]
-    first = f.first_holding_row
-    for (r, c), cell in sorted(hs._cells.items()):
-        if cell.data_type != "f" or r < first or first <= r <= f.last_holding_row:
-            continue
-        if r == f.total_row:
-            continue
-        coord = f"{get_column_letter(c)}{r}"
-        model = expected.get((hs.title, f"{get_column_letter(c)}{first}"))
-        if model is None:
-            continue  # a column the book does not compute: the user's
-        want = _moved(model, f"{get_column_letter(c)}{first}", coord)
-        if _normal(str(cell.value)) != _normal(want):
-            raise DomainError(f"{hs.title}!{coord} must hold the formula {want!r} (the "
-                              f"holdings row formula), got {str(cell.value)!r}")
-    ws = wb[f.prices_sheet]
-    bench = get_column_letter(f.bench_col)
-    model_coord = f"{bench}{f.last_date_row}"
-    model = expected.get((ws.title, model_coord))
-    for (r, c), cell in sorted(ws._cells.items()):
-        if r <= f.last_date_row or cell.data_type != "f":
-            continue
-        coord = f"{get_column_letter(c)}{r}"
-        if c != f.bench_col or model is None:
-            raise DomainError(f"{ws.title}!{coord}: prices must be values, got the formula "
-                              f"{str(cell.value)!r}")
-        want = _moved(model, model_coord, coord)
-        if _normal(str(cell.value)) != _normal(want):
-            raise DomainError(f"{ws.title}!{coord} must hold the formula {want!r} (the "
-                              f"benchmark column's), got {str(cell.value)!r}")
 
 
 # ------------------------------------------------------------------ carrying over ---
@@ -568,6 +543,14 @@ def resize_book(old: Workbook, inputs: BookInputs, *, macro: bool) -> Workbook:
         if header in new_cols:
             cols[c] = new_cols[header]
     refs: Moves = {f.holdings_sheet: (rows, {}), f.prices_sheet: ({}, cols)}
+    first_computed = f.asset_col + 2  # the price: C..I are the book's on a holding row
+    places = [(f.holdings_sheet, r, c, rows[r], c) for r in held_rows
+              for c in range(first_computed, first_computed + 7)]
+    places += [(f.prices_sheet, r, f.bench_col, r, g.bench_col)
+               for r in range(f.first_date_row, f.first_date_row + len(inputs.prices))]
+    places += [(name, r, c, r, c) for name in ("Rebalance", "Scenarios", "Start", "Settings")
+               for (r, c) in list(old[name]._cells)]
+    _check_moved_formulas(old, new, places, refs)
 
     ours = set(new.defined_names)
     for name, dn in old.defined_names.items():
@@ -618,6 +601,45 @@ def resize_book(old: Workbook, inputs: BookInputs, *, macro: bool) -> Workbook:
                                   "right or to your own sheet")
         _carry(o, n, moves, _used(n), refs)
     return new
+
+
+def _formula_text(cell: Cell) -> str | None:
+    if cell is None or cell.data_type != "f":
+        return None
+    value = cell.value
+    return value.text if isinstance(value, ArrayFormula) else str(value)
+
+
+def _check_moved_formulas(old: Workbook, new: Workbook, places: Iterable[tuple[
+        str, int, int, int, int]], refs: Moves) -> None:
+    """Refuse a formula of the book's own the user changed (see the module notes).
+
+    ``places`` are ``(sheet, old row, old column, new row, new column)`` of the book's
+    formula cells; an old cell without a formula (a value typed where the book's
+    formula was refuses only where the new book has a formula and the old one held a
+    value) and a place the new book does not compute are skipped.
+    """
+    from betaneutral.workbook.compute import _normal
+
+    for sheet, r, c, nr, nc in places:
+        cell = old[sheet]._cells.get((r, c))
+        want = _formula_text(new[sheet]._cells.get((nr, nc)))
+        if cell is None or want is None:
+            continue
+        got = _formula_text(cell)
+        where = f"{sheet}!{get_column_letter(c)}{r}"
+        if got is None:
+            if cell.value is None:
+                continue  # blank: the book's formula is restored
+            raise DomainError(f"{where} must hold the book's formula {want!r} (at "
+                              f"{sheet}!{get_column_letter(nc)}{nr} once resized), got the "
+                              f"value {cell.value!r}")
+        moved = _moved_formula(got, sheet, refs)
+        if _normal(moved) != _normal(want):
+            raise DomainError(f"{where} must hold the book's formula (at "
+                              f"{sheet}!{get_column_letter(nc)}{nr} once resized: {want!r}), "
+                              f"got {got!r}. Only the book's own formulas are checked: put "
+                              "your own formulas in other cells or on your own sheets.")
 
 
 def _block_right(wb: Workbook, sheet: str) -> int:

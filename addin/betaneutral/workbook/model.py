@@ -597,10 +597,11 @@ def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, 
         beta_to_btc = udfs.BETA_VS_BTC(
             _rows(column_values[asset]), _rows(btc_values), arg("Window"), arg("BetaMethod"),
             arg("MinObs"), arg("ReturnType"))
+        book.put(hold["HoldingBetas"][i], beta_to_btc)
         book.put(hold["HoldingBenchBetas"][i], beta_to_btc if bench_is_btc else udfs.BETA_VS_BTC(
             _rows(column_values[asset]), _rows(bench_values), arg("Window"), arg("BetaMethod"),
-            arg("MinObs"), arg("ReturnType")))
-        book.put(hold["HoldingBetas"][i], beta_to_btc)
+            arg("MinObs"), arg("ReturnType")),
+            reason=book.reasons.get(hold["HoldingBetas"][i]) if bench_is_btc else None)
     value_cells = hold["HoldingValues"]
     book.put(layout.cell("PortfolioValue"), _sum([book.get(k) for k in value_cells]))
     for i, key in enumerate(value_cells):

@@ -319,7 +319,8 @@ class _Data:
     is_sample: bool
 
 
-def _prepare(prices: pd.DataFrame | None, holdings: pd.DataFrame | None) -> _Data:
+def _prepare(prices: pd.DataFrame | None, holdings: pd.DataFrame | None, *,
+             all_columns: bool = False) -> _Data:
     is_sample = prices is None or holdings is None
     if prices is None:
         prices = sample_prices()
@@ -367,6 +368,8 @@ def _prepare(prices: pd.DataFrame | None, holdings: pd.DataFrame | None) -> _Dat
 
     assets = ["BTC", "ETH"]
     assets += [a for a, _ in rows if a not in assets]
+    if all_columns:  # every price column, in the given order after BTC and ETH
+        assets = ["BTC", "ETH", *[a for a in prices.columns if a not in ("BTC", "ETH")]]
     assets = list(dict.fromkeys(assets))
     block = float_array("prices", prices[assets].to_numpy(), ndim=2)
     return _Data(
@@ -1357,6 +1360,7 @@ def build_workbook(
     prices: pd.DataFrame | None = None,
     holdings: pd.DataFrame | None = None,
     macro: bool = False,
+    all_columns: bool = False,
 ) -> Workbook:
     """Build the template workbook, filled with the sample data by default.
 
@@ -1372,6 +1376,9 @@ def build_workbook(
     macro : bool, default False
         Start from xlwings' ``quickstart_standalone.xlsm`` (VBA kept) so that the
         workbook can be saved as ``.xlsm``.
+    all_columns : bool, default False
+        Keep every price column (BTC and ETH first, then the others in their
+        order); by default only BTC, ETH and the held assets.
 
     Returns
     -------
@@ -1389,7 +1396,7 @@ def build_workbook(
     DomainError
         Dates not strictly increasing, or infinite prices.
     """
-    data = _prepare(prices, holdings)
+    data = _prepare(prices, holdings, all_columns=all_columns)
     contracts = catalogue_rows()
     names = [row.name for row in contracts]
     default_contract = _DEFAULT_CONTRACT if _DEFAULT_CONTRACT in names or not names else names[0]
