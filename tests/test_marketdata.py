@@ -603,3 +603,25 @@ def test_only_read_methods_can_be_called(monkeypatch):
     client = open_client("binance")
     with pytest.raises(MarketDataError, match="create_order is not a read method"):
         client.call("an order", "create_order", "BTC/USDT", "market", "sell", 1.0)
+
+
+def test_excel_functions_use_the_catalogue_named_in_the_environment(monkeypatch, tmp_path):
+    """BETANEUTRAL_CATALOGUE: CONTRACT_SPEC answers from it; a broken file shows its reason."""
+    import dataclasses
+
+    import betaneutral.udfs as udfs
+
+    mine = dataclasses.replace(get_contract("BINANCE:BTCUSDT"), min_notional_usd=42.0)
+    path = write_catalogue([mine], tmp_path / "c.json", fetched="2024-06-01T00:00:00Z",
+                           exchange="binanceusdm")
+    monkeypatch.setenv("BETANEUTRAL_CATALOGUE", str(path))
+    monkeypatch.setattr(udfs, "_CATALOGUE_STATE", [])
+    try:
+        assert udfs.CONTRACT_SPEC("BINANCE:BTCUSDT", "min_notional_usd") == 42.0
+        broken = tmp_path / "broken.json"
+        broken.write_text("{", encoding="utf-8")
+        monkeypatch.setenv("BETANEUTRAL_CATALOGUE", str(broken))
+        monkeypatch.setattr(udfs, "_CATALOGUE_STATE", [])
+        assert udfs.CONTRACT_SPEC("BINANCE:BTCUSDT", "kind") == "#VALUE!"
+    finally:
+        use_catalogue(None)
