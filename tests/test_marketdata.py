@@ -625,3 +625,10 @@ def test_excel_functions_use_the_catalogue_named_in_the_environment(monkeypatch,
         assert udfs.CONTRACT_SPEC("BINANCE:BTCUSDT", "kind") == "#VALUE!"
     finally:
         use_catalogue(None)
+
+
+def test_deribit_without_tiers_in_its_api_says_so_before_any_request(monkeypatch):
+    session = install(monkeypatch, {})
+    with pytest.raises(MarketDataError, match="deribit: the exchange gives no leverage tiers"):
+        fetch_contract_specs("deribit", ["BTC-PERPETUAL"], now=LATER)
+    assert session.calls == []

@@ -173,6 +173,9 @@ def fetch_contract_specs(
                 "market specifications alone")
         client = open_client(exchange_id, credentials=private,
                              options=derivative_options(exchange_id))
+    if tiers and not (client.exchange.has or {}).get("fetchMarketLeverageTiers"):
+        raise MarketDataError(f"{client.id}: the exchange gives no leverage tiers through its "
+                              "API; give --no-tiers for the market specifications alone")
     markets = client.call("markets", "load_markets")
     if symbols:
         chosen = [find_market(client, markets, str(s).strip().upper()) for s in symbols]
