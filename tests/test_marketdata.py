@@ -632,3 +632,34 @@ def test_deribit_without_tiers_in_its_api_says_so_before_any_request(monkeypatch
     with pytest.raises(MarketDataError, match="deribit: the exchange gives no leverage tiers"):
         fetch_contract_specs("deribit", ["BTC-PERPETUAL"], now=LATER)
     assert session.calls == []
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["prices", "--exchange", "kraken"], "exchange must be one of"),
+    (["prices", "--since", "01/02/2024"], "since must be an ISO 8601 date"),
+    (["prices", "--assets", "=HYPERLINK(1)"], "asset"),
+    (["prices", "--quote", "US DT"], "quote"),
+    (["prices", "--since", "2024-02-01", "--until", "2024-01-01"], "since must be before"),
+    (["funding", "--contract", "BINANCEBTCUSDT"], "contract must be EXCHANGE:SYMBOL"),
+    (["funding", "--contract", "KRAKEN:XBTUSD"], "contract must be EXCHANGE:SYMBOL"),
+    (["contracts", "--exchange", "binance"], "exchange must be one of"),
+], ids=lambda v: v if isinstance(v, str) else "-".join(v[:2]))
+def test_bad_fetch_arguments_are_one_line_errors_before_any_request(monkeypatch, tmp_path,
+                                                                      capsys, argv, message):
+    session = install(monkeypatch, {})
+    out = tmp_path / "out.csv"
+    assert main(["fetch", *argv, "-o", str(out)]) == EXIT_DATA
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
+    assert session.calls == []
+    assert not out.exists()
+
+
+def test_an_existing_output_is_refused_before_any_request(monkeypatch, tmp_path, capsys):
+    session = install(monkeypatch, binance_spot_routes(_closes()))
+    out = tmp_path / "prices.csv"
+    out.write_text("mine\n", encoding="utf-8")
+    assert main(["fetch", "prices", "-o", str(out)]) == 3
+    assert session.calls == []
+    assert out.read_text(encoding="utf-8") == "mine\n"
