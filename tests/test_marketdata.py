@@ -663,3 +663,14 @@ def test_an_existing_output_is_refused_before_any_request(monkeypatch, tmp_path,
     assert main(["fetch", "prices", "-o", str(out)]) == 3
     assert session.calls == []
     assert out.read_text(encoding="utf-8") == "mine\n"
+
+
+def test_catalogue_file_keeps_every_field_and_open_ended_tiers(tmp_path):
+    """write_catalogue then load_catalogue gives back equal specifications (inf caps as null)."""
+    from betaneutral.core.contracts import CATALOGUE
+
+    specs = list(CATALOGUE.values())
+    path = write_catalogue(specs, tmp_path / "all.json", fetched="2024-06-01T00:00:00Z",
+                           exchange="several")
+    assert load_catalogue(path) == specs
+    assert "Infinity" not in path.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ only after everything it holds was fetched and checked.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -164,11 +165,8 @@ def write_catalogue(specs: Sequence[ContractSpec], path: str | os.PathLike[str],
     """Write a user catalogue: ``fetched`` (UTC time), ``exchange``, the contracts."""
     entries = []
     for spec in specs:
-        entry = {k: getattr(spec, k) for k in (
-            "exchange", "symbol", "kind", "contract_size", "quantity_step", "min_quantity",
-            "min_notional_usd", "settlement_currency", "underlying", "ccxt_symbol",
-            "perpetual", "taker_fee_rate", "funding_interval_hours", "source", "checked",
-            "expiry", "notes")}
+        entry = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
+                 if f.init and f.name != "margin_tiers"}
         entry["margin_tiers"] = [
             [t.notional_floor, _inf_or(t.notional_cap), t.maintenance_rate,
              t.maintenance_amount, _inf_or(t.max_leverage)] for t in spec.margin_tiers]
