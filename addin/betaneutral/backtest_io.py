@@ -22,8 +22,9 @@ import pandas as pd
 from betaneutral.core._validate import in_range
 from betaneutral.core.backtest import BacktestResult, compare_policies
 from betaneutral.core.contracts import get_contract
+from betaneutral.core.funding import funding_sums_by_period
 from betaneutral.core.returns import composite_index
-from betaneutral.errors import BetaNeutralError, InsufficientDataError
+from betaneutral.errors import BetaNeutralError, DomainError, InsufficientDataError
 from betaneutral.files import atomic_output, check_writable_target
 from betaneutral.workbook import backtest_sheet
 from betaneutral.workbook.inputs import BookInputs
@@ -110,6 +111,36 @@ def _funding_rates(inputs: BookInputs, funding: pd.Series | None) -> tuple[Any, 
     return rates.fillna(constant).to_numpy(), text
 
 
+def _history_rates(inputs: BookInputs, history: tuple[pd.DataFrame, str, str],
+                   spec: Any) -> tuple[Any, str]:
+    """Per-day rates for the core from a funding history, accrued payment by payment.
+
+    The day ``t`` runs from the close of ``t-1`` to the close of ``t``, each close
+    taken at the end of its UTC day; its funding is the sum of the rates paid in it
+    (3 a day at 8 h, 24 at 1 h). The core accrues ``rate x 24 / h x dt`` per day, so
+    that sum is handed over as its average per contract interval ``h``.
+    """
+    frame, contract, label = history
+    if contract.upper() != spec.name.upper():
+        raise DomainError(f"funding history must be of the hedge contract {spec.name}, got "
+                          f"{contract} ({label})")
+    dates = inputs.prices.index
+    ends = (dates + pd.Timedelta(days=1)).to_numpy()
+    sums, covered = funding_sums_by_period(frame["time"].to_numpy(),
+                                           frame["funding_rate"].to_numpy(), ends)
+    days = np.diff(((dates - dates[0]) // pd.Timedelta(days=1)).to_numpy(), prepend=0)
+    constant = inputs.settings.funding_rate_8h
+    per_day = 24.0 / (spec.funding_interval_hours or 8.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.where(covered, sums / (per_day * days), constant)
+    known, total = int(covered.sum()), len(dates) - 1
+    text = (f"{contract} funding history ({label}), each payment accrued, on {known} of "
+            f"{total} days")
+    if known < total:
+        text += f"; {constant:.4%} per 8 h (Settings) on the others"
+    return rates, text
+
+
 def _benchmark(inputs: BookInputs) -> tuple[np.ndarray, str]:
     prices = inputs.prices
     if inputs.settings.benchmark.strip().upper() == "BTC":
@@ -125,7 +156,8 @@ def _benchmark(inputs: BookInputs) -> tuple[np.ndarray, str]:
 
 def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(), *,
                  funding: pd.Series | None = None, quantities: np.ndarray | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> BacktestRun:
+                 progress: Callable[[int, int], None] | None = None,
+                 funding_history: tuple[pd.DataFrame, str, str] | None = None) -> BacktestRun:
     """Replay the book's hedging policy and the policy table.
 
     Parameters
@@ -143,6 +175,11 @@ def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(
         (default: the holdings' fixed quantities).
     progress : callable, optional
         ``progress(done, total)`` after each policy.
+    funding_history : (DataFrame, str, str), optional
+        A funding history (``time``, ``funding_rate``), its contract and a label
+        (the file name), as :func:`betaneutral.marketdata.files.read_funding_csv`
+        reads it: each payment is accrued on the day it falls in, days it does
+        not cover take the Settings rate. Not with ``funding``.
 
     Returns
     -------
@@ -165,7 +202,11 @@ def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(
             f"prices must have a {spec.underlying} close on every date to mark the hedge "
             f"daily, got a gap on {day:%Y-%m-%d}")
     bench, bench_name = _benchmark(inputs)
-    rates, funding_text = _funding_rates(inputs, funding)
+    if funding_history is not None and funding is not None:
+        raise DomainError("funding must come from the prices file's funding_rate_8h column or "
+                          "from a funding history, not both")
+    rates, funding_text = (_funding_rates(inputs, funding) if funding_history is None
+                           else _history_rates(inputs, funding_history, spec))
     band = s.rebalance_band if options.band is None else in_range("band", options.band, 0, 1)
     qty = inputs.holdings["quantity"].to_numpy(dtype=float) if quantities is None \
         else quantities

@@ -1,7 +1,10 @@
 """The ``betaneutral`` command.
 
 Commands: ``demo``, ``fill``, ``compute``, ``check``, ``tickets``,
-``backtest`` and ``build-template`` (``betaneutral COMMAND --help`` describes each).
+``backtest``, ``fetch`` and ``build-template`` (``betaneutral COMMAND --help``
+describes each). ``--catalogue FILE`` (or the ``BETANEUTRAL_CATALOGUE``
+environment variable) makes every command use a catalogue written by
+``fetch contracts`` before the built-in one.
 
 Exit codes: 0 success; 1 data or validation error (including mismatches found
 by ``check``); 2 usage error; 3 a file is locked, exists, or cannot be read or
@@ -314,7 +317,11 @@ def _replay(args: argparse.Namespace, book: Path | None,
     """The backtest run of the book (a checked workbook path) or of the CSV inputs."""
     from betaneutral.backtest_io import BacktestOptions, read_backtest_csv_inputs, run_backtest
 
-    funding = quantities = None
+    funding = quantities = history = None
+    if args.funding_csv:
+        from betaneutral.marketdata.files import read_funding_csv
+
+        history = (*read_funding_csv(args.funding_csv), Path(args.funding_csv).name)
     if book is not None:
         from betaneutral.workbook.compute import prepared_book
 
@@ -329,7 +336,7 @@ def _replay(args: argparse.Namespace, book: Path | None,
     progress = (lambda done, total: report(f"policy {done} of {total} replayed")) \
         if report else None
     return run_backtest(inputs, options, funding=funding, quantities=quantities,
-                        progress=progress)
+                        progress=progress, funding_history=history)
 
 
 def cmd_build_template(args: argparse.Namespace) -> int:
@@ -375,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neutralise a crypto book's beta to BTC with short futures.",
     )
     parser.add_argument("--version", action="version", version=f"betaneutral {__version__}")
+    parser.add_argument("--catalogue", help="contract catalogue written by 'fetch contracts', "
+                        "used before the built-in one (default: $BETANEUTRAL_CATALOGUE)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], text: str
@@ -432,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(a holdings history)")
     p.add_argument("--prices", help="CSV of daily closes as for fill; a wide file may add a "
                    "funding_rate_8h column")
+    p.add_argument("--funding-csv", help="funding history of the hedge perpetual written by "
+                   "'fetch funding' (accrued payment by payment instead of a constant rate)")
     p.add_argument("--settings", help="TOML file with Settings values (with CSV inputs)")
     p.add_argument("--band", type=float, help="rebalance band in beta (default: the book's "
                    "Settings, 0.05 in the template)")
@@ -448,6 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder to write the results to")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+
+    from betaneutral.marketdata.commands import add_fetch_parser
+
+    add_fetch_parser(sub, add)
 
     p = add("build-template", cmd_build_template, "Regenerate templates/BetaNeutral.xlsx and "
             "BetaNeutral.xlsm from code.")
@@ -466,7 +481,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():  # openpyxl's notes would break the one-line rule
             warnings.filterwarnings("ignore", module=r"openpyxl(\.|$)")
-            return func(args)
+            from betaneutral.marketdata.files import install_catalogue_from_environment
+
+            with _user_catalogue(install_catalogue_from_environment(args.catalogue)):
+                return func(args)
     except FileProblemError as exc:
         _error(str(exc))
         return EXIT_FILE
@@ -479,6 +497,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         _error(f"{exc.filename or ''}: {exc.strerror or exc}")
         return EXIT_FILE
+
+
+@contextlib.contextmanager
+def _user_catalogue(path: Path | None) -> Iterator[None]:
+    """Say which catalogue is used; restore the built-in one afterwards."""
+    if path is not None:
+        print(f"Contracts: the catalogue {path} first, the built-in one otherwise",
+              file=sys.stderr)
+    try:
+        yield
+    finally:
+        if path is not None:
+            from betaneutral.core.contracts import use_catalogue
+
+            use_catalogue(None)
 
 
 def _error(message: str) -> None:

@@ -120,6 +120,24 @@ def ROLLING_BETA(asset_prices, btc_prices, window, min_obs=None):
 # ----------------------------------------------------------------- contracts
 
 
+_CATALOGUE_STATE: list[str] = []  # "" once a user catalogue (or none) is installed, or why not
+
+
+def _catalogue_ready() -> None:
+    """Install the user catalogue named by BETANEUTRAL_CATALOGUE once; its problem is an error."""
+    if not _CATALOGUE_STATE:
+        from betaneutral.errors import BetaNeutralError
+        from betaneutral.marketdata.files import install_catalogue_from_environment
+
+        try:
+            install_catalogue_from_environment()
+            _CATALOGUE_STATE.append("")
+        except (BetaNeutralError, OSError) as exc:
+            _CATALOGUE_STATE.append(f"the catalogue in BETANEUTRAL_CATALOGUE cannot be used: {exc}")
+    if _CATALOGUE_STATE[0]:
+        raise cells.CellError("#VALUE!", _CATALOGUE_STATE[0])
+
+
 def _contract(value, name="contract"):
     """A catalogue name (e.g. "BINANCE:BTCUSDT") or a specification row.
 
@@ -128,6 +146,7 @@ def _contract(value, name="contract"):
     """
     line = cells.column(name, value)
     if len(line) == 1:
+        _catalogue_ready()
         return contracts_core.get_contract(cells.scalar_text(name, line[0]))
     if len(line) not in (4, 5):
         raise cells.CellError(
@@ -245,6 +264,7 @@ _SPEC_FIELDS = ("exchange", "symbol", "kind", "contract_size", "quantity_step", 
 @excel_function
 def CONTRACT_SPEC(contract, field):
     """One field of a catalogue contract (maintenance_rate = the first margin tier's rate)."""
+    _catalogue_ready()
     spec = contracts_core.get_contract(cells.scalar_text("contract", contract))
     key = cells.scalar_text("field", field).lower()
     if key not in _SPEC_FIELDS:

@@ -14,12 +14,32 @@ from betaneutral.core.contracts import (
     CATALOGUE,
     ContractSpec,
     MarginTier,
+    _brackets,
     contracts_for_notional,
     custom_contract,
     get_contract,
     inverse_hedge_with_coin_collateral,
 )
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
+
+#: The BTCUSD COIN-M table Binance's liquidation FAQ works its examples on
+#: (https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46, read 2026-11-25):
+#: caps 10 / 20 / 30 / 50 / 100 / 200 / 400 / 1,000 / 1,500 BTC. The catalogue now holds
+#: the later table; the FAQ's worked numbers are checked against the FAQ's own table.
+FAQ_COINM_TIERS = _brackets(
+    (
+        (10.0, 0.004, 125.0),
+        (20.0, 0.005, 100.0),
+        (30.0, 0.01, 50.0),
+        (50.0, 0.025, 20.0),
+        (100.0, 0.05, 10.0),
+        (200.0, 0.10, 5.0),
+        (400.0, 0.125, 4.0),
+        (1_000.0, 0.15, 3.0),
+        (1_500.0, 0.25, 2.0),
+        (math.inf, 0.25, 1.0),
+    )
+)
 
 REQUIRED = {
     "BINANCE:BTCUSDT",
@@ -116,13 +136,13 @@ def test_binance_usdm_brackets_reproduce_the_published_maintenance_amounts():
     assert tiers[0].max_leverage == 125.0
 
 
-def test_binance_coinm_brackets_reproduce_the_published_maintenance_amounts():
-    """The BTCUSD COIN-M table gives the FAQ's 0.56, 1.81 and 11.81 BTC amounts."""
+def test_binance_coinm_faq_table_reproduces_the_published_maintenance_amounts():
+    """The FAQ's own BTCUSD COIN-M table gives its 0.56, 1.81 and 11.81 BTC amounts."""
     # Binance "How to Calculate Liquidation Price of COIN-M Futures Contracts",
     # https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46 (read 2026-11-25):
     # "Level 5 = 50 BTC * (5% - 2.5%) + 0.56 BTC = 1.81 BTC"; 300 BTC -> 12.5% and 11.81 BTC.
-    tiers = get_contract("BINANCE:BTCUSD_PERP").margin_tiers
-    by_floor = {t.notional_floor: t for t in tiers}
+    # The FAQ works on an older table (caps 10/20/30/50/... BTC), not today's catalogue entry.
+    by_floor = {t.notional_floor: t for t in FAQ_COINM_TIERS}
     assert by_floor[30.0].maintenance_amount == pytest.approx(0.56)
     assert by_floor[50.0].maintenance_amount == pytest.approx(1.81)
     assert by_floor[200.0].maintenance_rate == 0.125
@@ -276,11 +296,11 @@ def test_below_minimum_quantity_sets_contracts_to_zero():
 
 
 def test_below_minimum_notional_is_flagged_only():
-    """An order under the venue's minimum notional (5 USDT on Binance) is flagged, not zeroed."""
+    """An order under the venue's minimum notional (100 USDT for BTCUSDT) is flagged, not zeroed."""
     spec = get_contract("BINANCE:BTCUSDT")
-    s = contracts_for_notional(4.0, 4_000.0, spec)  # 0.001 BTC x 4,000 = 4 USDT < 5
+    s = contracts_for_notional(60.0, 60_000.0, spec)  # 0.001 BTC x 60,000 = 60 USDT < 100
     assert (s.contracts, s.below_min_notional, s.below_minimum) == (0.001, True, False)
-    assert not contracts_for_notional(8.0, 4_000.0, spec).below_min_notional
+    assert not contracts_for_notional(120.0, 60_000.0, spec).below_min_notional
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -146,3 +148,45 @@ def test_bad_inputs_raise_typed_errors_naming_the_rule():
         basis(61_000.0, 0.0, 30.0)
     with pytest.raises(DomainError, match="futures_price_usd must be > 0"):
         basis(-1.0, 60_000.0, 30.0)
+
+
+# ----------------------------------------------------------------- funding by period
+
+
+def test_funding_sums_by_period_follow_each_payment_interval():
+    """Hand-checked: 8-hour payments, then hourly ones from 2024-03-11 09:00 (UTC).
+
+    Days end at 24:00 (inclusive): 03-10 gets 08:00, 16:00, 24:00 = 3 x 0.01%;
+    03-11 gets 08:00 (0.01%) and 16 hourly 0.002% = 0.042%; 03-12 gets 24 x 0.002%.
+    """
+    from betaneutral.core.funding import funding_sums_by_period
+
+    switch = np.datetime64("2024-03-11T08:00")
+    times = np.concatenate([
+        np.arange(np.datetime64("2024-03-09T16:00"), switch + 1, np.timedelta64(8, "h")),
+        np.arange(switch + np.timedelta64(1, "h"), np.datetime64("2024-03-13T01:00"),
+                  np.timedelta64(1, "h"))])
+    rates = np.where(times <= switch, 0.0001, 0.00002)
+    ends = np.array(["2024-03-10T00:00", "2024-03-11T00:00", "2024-03-12T00:00",
+                     "2024-03-13T00:00"], dtype="datetime64[m]")
+    sums, covered = funding_sums_by_period(times, rates, ends)
+    assert np.isnan(sums[0])
+    assert sums[1:].tolist() == pytest.approx([0.0003, 0.00042, 0.00048], rel=1e-12)
+    assert covered.tolist() == [False, True, True, True]
+
+
+def test_funding_sums_by_period_mark_uncovered_days_and_check_inputs():
+    from betaneutral.core.funding import funding_sums_by_period
+
+    times = np.array([16.0, 24.0, 32.0])  # hours; the history starts at 16 (interval 8)
+    sums, covered = funding_sums_by_period(times, [1e-4, 2e-4, 3e-4], [0.0, 24.0, 48.0])
+    assert sums[1:].tolist() == pytest.approx([3e-4, 3e-4])
+    # day 1 (0, 24]: first payment 16 - 8 = 8 > 0, so hours 0-8 are not known;
+    # day 2 (24, 48]: the history ends at 32
+    assert covered.tolist() == [False, False, False]
+    with pytest.raises(InsufficientDataError, match="at least 2 payments"):
+        funding_sums_by_period([1.0], [1e-4], [0.0, 1.0])
+    with pytest.raises(DomainError, match="funding_times must be strictly increasing"):
+        funding_sums_by_period([2.0, 1.0], [1e-4, 1e-4], [0.0, 1.0])
+    with pytest.raises(DomainError, match="finite"):
+        funding_sums_by_period([1.0, 2.0], [1e-4, math.nan], [0.0, 1.0])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from betaneutral.core.contracts import MarginTier, custom_contract, get_contract
+from betaneutral.core.contracts import MarginTier, _brackets, custom_contract, get_contract
 from betaneutral.core.margin import (
     liquidation_price_short,
     maintenance_for_notional,
@@ -17,8 +18,27 @@ from betaneutral.core.margin import (
 )
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 
+#: The BTCUSD COIN-M table Binance's liquidation FAQ works its examples on
+#: (https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46, read 2026-11-25):
+#: caps 10 / 20 / 30 / 50 / 100 / 200 / 400 / 1,000 / 1,500 BTC. The catalogue now holds
+#: the later table; the FAQ's worked numbers are checked against the FAQ's own table.
+FAQ_COINM_TIERS = _brackets(
+    (
+        (10.0, 0.004, 125.0),
+        (20.0, 0.005, 100.0),
+        (30.0, 0.01, 50.0),
+        (50.0, 0.025, 20.0),
+        (100.0, 0.05, 10.0),
+        (200.0, 0.10, 5.0),
+        (400.0, 0.125, 4.0),
+        (1_000.0, 0.15, 3.0),
+        (1_500.0, 0.25, 2.0),
+        (math.inf, 0.25, 1.0),
+    )
+)
+
 USDM = get_contract("BINANCE:BTCUSDT").margin_tiers  # USD notional brackets
-COINM = get_contract("BINANCE:BTCUSD_PERP").margin_tiers  # BTC notional brackets
+COINM = FAQ_COINM_TIERS  # BTC notional brackets of the FAQ
 
 
 # ----------------------------------------------------------------------------- brackets
@@ -135,7 +155,8 @@ def test_inverse_bracket_is_chosen_at_the_liquidation_notional():
     # Bracket 4: P = 3e6 x 0.975 / (50 - 22 - 0.56) = 106,596 -> notional 28.14 BTC < 30: wrong.
     # Bracket 3 (20-30 BTC: 1%, cum 0.11): P = 3e6 x 0.99 / (50 - 22 - 0.11) = 106,489.78,
     #   notional 28.17 BTC in (20, 30]: consistent.
-    price = liquidation_price_short(get_contract("BINANCE:BTCUSD_PERP"), 30_000.0, 60_000.0, 22.0)
+    spec = dataclasses.replace(get_contract("BINANCE:BTCUSD_PERP"), margin_tiers=FAQ_COINM_TIERS)
+    price = liquidation_price_short(spec, 30_000.0, 60_000.0, 22.0)
     assert price == pytest.approx(2_970_000.0 / 27.89, rel=1e-12)
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "custom_contract",
     "get_contract",
     "inverse_hedge_with_coin_collateral",
+    "use_catalogue",
 ]
 
 ContractKind = Literal["linear", "inverse", "quanto"]
@@ -345,20 +346,69 @@ _BINANCE_USDM_TIERS_2021 = _brackets(
     )
 )
 
-_BINANCE_COINM_BTC_TIERS_2021 = _brackets(
+_BINANCE_COINM_BTC_TIERS = _brackets(
     (
-        (10.0, 0.004, 125.0),
-        (20.0, 0.005, 100.0),
-        (30.0, 0.01, 50.0),
+        (5.0, 0.004, 125.0),
+        (10.0, 0.005, 100.0),
+        (20.0, 0.01, 50.0),
         (50.0, 0.025, 20.0),
         (100.0, 0.05, 10.0),
         (200.0, 0.10, 5.0),
         (400.0, 0.125, 4.0),
         (1_000.0, 0.15, 3.0),
         (1_500.0, 0.25, 2.0),
-        (math.inf, 0.25, 1.0),
+        (math.inf, 0.50, 1.0),
     )
 )
+
+_BYBIT_BTCUSDT_TIERS = _brackets(
+    (
+        (2_000_000.0, 0.005, 100.0),
+        (2_600_000.0, 0.0056, 90.0),
+        (3_200_000.0, 0.0063, 80.0),
+        (3_800_000.0, 0.0067, 75.0),
+        (4_400_000.0, 0.0071, 70.0),
+        (5_000_000.0, 0.0077, 65.0),
+        (5_600_000.0, 0.0091, 55.0),
+        (8_500_000.0, 0.01, 50.0),
+        (10_000_000.0, 0.013, 45.0),
+        (14_000_000.0, 0.015, 40.0),
+        (20_000_000.0, 0.016, 35.0),
+        (28_000_000.0, 0.02, 30.0),
+        (38_000_000.0, 0.025, 25.0),
+        (50_000_000.0, 0.029, 20.0),
+        (55_000_000.0, 0.03, 19.0),
+        (60_000_000.0, 0.035, 18.0),
+        (65_000_000.0, 0.036, 17.0),
+        (70_000_000.0, 0.038, 16.0),
+        (75_000_000.0, 0.04, 15.0),
+        (80_000_000.0, 0.045, 14.0),
+    )
+)
+
+
+def _deribit_btc_tiers() -> tuple[MarginTier, ...]:
+    """Deribit's BTC futures maintenance margin ``1% + 0.005% x size in BTC`` as brackets.
+
+    The maintenance margin of ``n`` BTC is ``MM(n) = 0.01 n + 0.00005 n^2``, a
+    convex curve. Each bracket ``(a, b]`` is its chord: rate ``0.01 + 0.00005 (a + b)``
+    and maintenance amount ``0.00005 a b``, so that ``n * rate - amount`` equals
+    ``MM(n)`` at every bracket edge and exceeds it in between by at most
+    ``0.00005 (b - a)^2 / 4`` BTC (under 1.6% of MM with these edges). Edges: every
+    BTC to 10, every 10 to 100, every 50 to 1,000, every 250 to 5,000 BTC; beyond the
+    last edge the last bracket is extended (it understates MM there). The maximum
+    leverage is ``1 / IM`` at the bracket's cap, with ``IM = 2% + 0.005% x size``.
+    """
+    edges = [*range(0, 10), *range(10, 100, 10), *range(100, 1_000, 50),
+             *range(1_000, 5_001, 250)]
+    tiers = []
+    for a, b in itertools.pairwise(edges):
+        tiers.append(MarginTier(float(a), float(b), 0.01 + 0.00005 * (a + b),
+                                0.00005 * a * b, round(1.0 / (0.02 + 0.00005 * b), 2)))
+    return tuple(tiers)
+
+
+_DERIBIT_BTC_TIERS = _deribit_btc_tiers()
 
 
 def _single(rate: float, max_leverage: float) -> tuple[MarginTier, ...]:
@@ -388,7 +438,7 @@ _SPECS: tuple[ContractSpec, ...] = (
         contract_size=1.0,
         quantity_step=0.001,
         min_quantity=0.001,
-        min_notional_usd=5.0,
+        min_notional_usd=100.0,
         settlement_currency="USDT",
         underlying="BTC",
         ccxt_symbol="BTC/USDT:USDT",
@@ -397,7 +447,8 @@ _SPECS: tuple[ContractSpec, ...] = (
         taker_fee_rate=0.0005,
         funding_interval_hours=8.0,
         source=(
-            f"{_BINANCE_USDM_SPECS} (contract unit, 5 USDT minimum notional); "
+            f"{_BINANCE_USDM_SPECS} (contract unit; 'the Minimum Notional Value for BTCUSDT "
+            "is 100 USDT', read 2026-12-05); "
             "https://www.binance.com/en/support/announcement/86cf9aa472574b8cb2e05bb751c2a9a6 "
             "(BTCUSDT brackets from 2021-03-18); "
             "https://www.binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93 "
@@ -422,21 +473,23 @@ _SPECS: tuple[ContractSpec, ...] = (
         underlying="BTC",
         ccxt_symbol="BTC/USD:BTC",
         perpetual=True,
-        margin_tiers=_BINANCE_COINM_BTC_TIERS_2021,
+        margin_tiers=_BINANCE_COINM_BTC_TIERS,
         taker_fee_rate=0.0005,
         funding_interval_hours=8.0,
         source=(
             f"{_BINANCE_COINM_SPECS} (100 USD multiplier); {_BINANCE_COINM_LEVERAGE} "
-            "(leverage caps per bracket); "
-            "https://www.binance.com/en/support/announcement/9c6a1766be424fccacd2549db3d61a3f "
-            "(BTCUSD COIN-M maintenance rates before the 2021-04 adjustment); "
-            "https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46 "
-            "(maintenance amounts 0.56 / 1.81 / 11.81 BTC)"
+            "(BTCUSD perpetual: 125x up to 5 BTC, 100x to 10, 50x to 20, 20x to 50, 10x to "
+            "100, 5x to 200, 4x to 400, 3x to 1,000; read 2026-12-05); maintenance rates "
+            "0.4/0.5/1/2.5/5/10/12.5/15/25/50% from floors 0/5/10/20/50/100/200/400/1,000/"
+            "1,500 BTC as GET /dapi/v2/leverageBracket returns them (recorded in ccxt's "
+            "ts/src/test/static/response/binance.json); "
+            "https://www.binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93 "
+            "(maintenance amount rule)"
         ),
         checked=_CHECKED,
         notes=(
-            "Brackets in BTC notional. Historical table consistent with Binance's COIN-M "
-            "liquidation FAQ worked numbers; current brackets differ: fetch "
+            "Brackets in BTC notional. Binance's COIN-M liquidation FAQ works its examples "
+            "on an older table (caps 10 / 20 / 30 BTC); brackets change: fetch "
             "GET /dapi/v2/leverageBracket. " + _UNVERIFIED_FEE
         ),
     ),
@@ -501,15 +554,20 @@ _SPECS: tuple[ContractSpec, ...] = (
         underlying="BTC",
         ccxt_symbol="BTC/USDT:USDT",
         perpetual=True,
-        margin_tiers=_single(0.005, 100.0),
+        margin_tiers=_BYBIT_BTCUSDT_TIERS,
         taker_fee_rate=0.00055,
         funding_interval_hours=8.0,
-        source=f"{_BYBIT_USDT_LIQ} (0.5% MMR in the worked examples)",
-        checked=_CHECKED,
+        source=(
+            "https://www.bybit.com/en/announcement-info/margin-parameters (BTCUSDT risk "
+            "limits: 0.5% up to 2,000,000 USDT, then 0.56% with deduction 1,200 and rising "
+            "to 4.5% at 80,000,000; read 2026-12-05); "
+            f"{_BYBIT_USDT_LIQ} (0.5% MMR in the worked examples)"
+        ),
+        checked="2026-12-05",
         notes=(
-            "Quantity in BTC. Single tier at the base risk-limit MMR; Bybit raises the "
-            "MMR with the risk limit. Step/minimum as commonly listed, not re-checked. "
-            + _UNVERIFIED_FEE
+            "Quantity in BTC. Tier notionals in USDT (risk limit); beyond the last "
+            "published level (80,000,000) the last rate is extended. Step/minimum as "
+            "commonly listed, not re-checked. " + _UNVERIFIED_FEE
         ),
     ),
     ContractSpec(
@@ -591,15 +649,21 @@ _SPECS: tuple[ContractSpec, ...] = (
         underlying="BTC",
         ccxt_symbol="BTC/USD:BTC",
         perpetual=True,
-        margin_tiers=_single(0.005, 50.0),
+        margin_tiers=_DERIBIT_BTC_TIERS,
         taker_fee_rate=0.0005,
         funding_interval_hours=8.0,
-        source="https://legacy.deribit.com/pages/docs/futures (contract size 10 USD)",
-        checked=_CHECKED,
+        source=(
+            "https://legacy.deribit.com/pages/docs/futures (contract size 10 USD); "
+            "https://support.deribit.com/hc/en-us/articles/25944826427293-11-January-2022 "
+            "(BTC maintenance margin 1% + 0.005% per BTC of position, initial 2% + 0.005% "
+            "per BTC, from 2022-01-11; read 2026-12-05)"
+        ),
+        checked="2026-12-05",
         notes=(
             "Deribit's API takes amounts in USD (multiples of 10 = contracts x 10). Deribit "
-            "funding accrues continuously and its maintenance margin grows with position "
-            "size; the single 0.5% tier is a base-rate placeholder, not verified. "
+            "funding accrues continuously. The maintenance rule 1% + 0.005% x BTC size is "
+            "held as chord brackets in BTC notional, exact at each edge and at most 1.6% "
+            "above it in between (see _deribit_btc_tiers). "
             "Fee: 0.05% taker as on Deribit's legacy contract pages."
         ),
     ),
@@ -763,12 +827,47 @@ def get_contract(name: str) -> ContractSpec:
     if not isinstance(name, str):
         raise InputTypeError(f"name must be text, got {name!r}")
     key = name.strip().upper()
-    try:
-        return CATALOGUE[key]
-    except KeyError:
+    spec = _USER_CATALOGUE.get(key) or CATALOGUE.get(key)
+    if spec is None:
         raise UnknownNameError(
-            f"name must be one of {sorted(CATALOGUE)}, got {name!r}"
-        ) from None
+            f"name must be one of {sorted({*CATALOGUE, *_USER_CATALOGUE})}, got {name!r}"
+        )
+    return spec
+
+
+#: Entries of the user's catalogue (see :func:`use_catalogue`), consulted before CATALOGUE.
+_USER_CATALOGUE: dict[str, ContractSpec] = {}
+
+
+def use_catalogue(specs: Sequence[ContractSpec] | None) -> None:
+    """Make :func:`get_contract` answer from a user's catalogue first (None: built-in only).
+
+    Parameters
+    ----------
+    specs : sequence of ContractSpec or None
+        Entries (e.g. fetched from an exchange) that replace the built-in entry of
+        the same name and add new names; None or empty restores the built-in catalogue.
+
+    Raises
+    ------
+    InputTypeError
+        If an item is not a ContractSpec.
+
+    Examples
+    --------
+    >>> spec = custom_contract("linear", 1.0, 0.001, 0.001)
+    >>> use_catalogue([spec]); get_contract("custom:custom").source
+    'user'
+    >>> use_catalogue(None); "CUSTOM:CUSTOM" in CATALOGUE
+    False
+    """
+    entries = list(specs or ())
+    for spec in entries:
+        if not isinstance(spec, ContractSpec):
+            raise InputTypeError(f"specs must contain only ContractSpec items, got "
+                                 f"{type(spec).__name__}")
+    _USER_CATALOGUE.clear()
+    _USER_CATALOGUE.update({spec.name.upper(): spec for spec in entries})
 
 
 def custom_contract(

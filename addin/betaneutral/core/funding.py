@@ -29,6 +29,7 @@ __all__ = [
     "basis",
     "funding_carry_usd",
     "funding_payment_usd",
+    "funding_sums_by_period",
 ]
 
 _HOURS_PER_YEAR = 365.0 * 24.0
@@ -169,6 +170,76 @@ def funding_carry_usd(
     if frac > 0.0:
         total += frac * float(rates[whole])
     return notional * total
+
+
+def funding_sums_by_period(
+    funding_times: Any, rates: Any, period_ends: Any
+) -> tuple[FloatArray, np.ndarray]:
+    """Sum of the funding rates paid in each period ``(end[t-1], end[t]]``.
+
+    Parameters
+    ----------
+    funding_times : array_like of datetime64 or numbers, shape (K,)
+        Times of the funding payments, strictly increasing.
+    rates : array_like, shape (K,)
+        Rate paid at each time (> 0: longs pay shorts).
+    period_ends : array_like, same type as ``funding_times``, shape (T,)
+        Ends of the periods, strictly increasing (e.g. each day's close).
+
+    Returns
+    -------
+    sums : numpy.ndarray, shape (T,)
+        ``sums[t] = sum of rates[k] with end[t-1] < time[k] <= end[t]`` for
+        ``t >= 1``; ``sums[0]`` is NaN (the period before the first end is open).
+    covered : numpy.ndarray of bool, shape (T,)
+        True where the history spans the whole period: the first payment is no
+        later than one interval (its gap to the second) after ``end[t-1]``, and
+        the last payment is at or after ``end[t]``. False for ``t = 0``.
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 2 payments, or lengths that differ.
+    DomainError
+        Times or ends not strictly increasing, or a rate that is not finite.
+
+    Notes
+    -----
+    Payments are counted at their own interval, however it changes over time:
+    a day of 8-hour funding sums 3 rates, a day of 1-hour funding 24. The
+    period end is inclusive, so a payment at 00:00 UTC belongs to the day
+    that closes at that instant.
+
+    Examples
+    --------
+    >>> t = np.array([8, 16, 24, 25, 26], dtype=float)  # hours: 8 h, then 1 h
+    >>> rates = [1e-4, 1e-4, 1e-4, 2e-5, 2e-5]
+    >>> sums, covered = funding_sums_by_period(t, rates, [0.0, 24.0, 26.0])
+    >>> [round(float(x), 10) for x in sums[1:]], covered.tolist()
+    ([0.0003, 4e-05], [False, True, True])
+    """
+    times = np.asarray(funding_times)
+    ends = np.asarray(period_ends)
+    values = float_array("rates", rates, ndim=1)
+    if times.ndim != 1 or times.shape[0] != values.shape[0]:
+        raise InsufficientDataError(f"funding_times and rates must have the same length, got "
+                                    f"{times.shape} and {values.shape}")
+    if times.shape[0] < 2:
+        raise InsufficientDataError(f"funding_times must hold at least 2 payments, got "
+                                    f"{times.shape[0]}")
+    if not np.isfinite(values).all():
+        raise DomainError("rates must be finite numbers (no NaN or inf)")
+    for name, arr in (("funding_times", times), ("period_ends", ends)):
+        if arr.ndim != 1 or not (arr[1:] > arr[:-1]).all():
+            raise DomainError(f"{name} must be strictly increasing")
+    idx = np.searchsorted(times, ends, side="right")
+    cum = np.concatenate([[0.0], np.cumsum(values)])
+    sums = np.full(ends.shape[0], np.nan)
+    sums[1:] = cum[idx[1:]] - cum[idx[:-1]]
+    first_gap = times[1] - times[0]
+    covered = np.zeros(ends.shape[0], dtype=bool)
+    covered[1:] = (times[0] - first_gap <= ends[:-1]) & (ends[1:] <= times[-1])
+    return sums, covered
 
 
 def annualised_funding_rate(
