@@ -49,7 +49,8 @@ def test_tournament_file_and_console_match_the_core(tmp_path, capsys):
                                rtol=1e-12)
     text = (out / TOURNAMENT_FILE).read_text(encoding="utf-8")
     rec = [line for line in text.splitlines() if line.startswith("# recommendation,")]
-    assert len(rec) == 1 and core.recommendation in rec[0]
+    assert len(rec) == 1
+    assert core.recommendation in rec[0]
     printed = capsys.readouterr().out
     assert "Estimators (same book and costs" in printed
     assert core.recommendation in printed

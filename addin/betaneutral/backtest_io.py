@@ -385,7 +385,7 @@ def tournament_lines(tournament: Any) -> list[str]:
         note = "default" if record["default"] else ""
         if record["note"]:
             note = "not run: " + str(record["note"])
-        table.append(cells + [note])
+        table.append([*cells, note])
     widths = [max(len(r[j]) for r in table) for j in range(len(cols))]
     lines = ["", f"Estimators (same book and costs; {tournament.days} days scored, "
                  f"{_fmt(tournament.start, None)} to {_fmt(tournament.end, None)}):"]

@@ -307,9 +307,8 @@ def _replay(args: argparse.Namespace, book: Path | None,
             report: Callable[[str], None] | None) -> Any:
     """The backtest run of the book (a checked workbook path) or of the CSV inputs."""
     from betaneutral.backtest_io import BacktestOptions, read_backtest_csv_inputs, run_backtest
-    from betaneutral.workbook.inputs import read_inputs
-
     from betaneutral.hourly_io import hourly_book_inputs, read_intraday_prices
+    from betaneutral.workbook.inputs import read_inputs
 
     funding = quantities = intraday = None
     if book is not None:

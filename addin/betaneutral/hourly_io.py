@@ -17,6 +17,7 @@ import pandas as pd
 
 from betaneutral.core.intraday import IntradayPrices, daily_closes, intraday_prices
 from betaneutral.errors import DomainError, InsufficientDataError
+from betaneutral.safetext import validate_identifier
 from betaneutral.workbook.inputs import (
     _DATE_COLUMNS,
     BookInputs,
@@ -28,7 +29,6 @@ from betaneutral.workbook.inputs import (
     _located,
     _read_holdings_csv,
 )
-from betaneutral.safetext import validate_identifier
 
 __all__ = ["hourly_book_inputs", "read_intraday_prices"]
 
@@ -60,7 +60,7 @@ def read_intraday_prices(prices_csv: str | os.PathLike[str]) -> pd.DataFrame | N
     if not header or lower[0] not in _DATE_COLUMNS or {"symbol", "close"} <= set(lower):
         return None
     stamps = []
-    for row, fields_ in body:
+    for _row, fields_ in body:
         text = fields_[0].strip() if fields_ else ""
         try:
             stamp = pd.Timestamp(text) if text else pd.NaT

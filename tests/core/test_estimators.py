@@ -122,7 +122,8 @@ def test_trailing_paths_match_statsmodels_on_each_window(method, window):
 def test_trailing_paths_need_min_obs():
     x = np.linspace(-0.02, 0.02, 30)
     beta, _ = trailing_paths(np.c_[x, x, x], x, method="ewls", window=None, min_obs=10)
-    assert np.isnan(beta[:9]).all() and not np.isnan(beta[9:]).any()
+    assert np.isnan(beta[:9]).all()
+    assert not np.isnan(beta[9:]).any()
 
 
 # ----------------------------------------------------------------- realised beta

@@ -52,7 +52,8 @@ def test_decayed_estimators_track_a_drifting_beta_better_than_180_day_ols():
     ranks = dict(zip(tour.table["candidate"], tour.table["rank"], strict=True))
     assert ranks["ewls 180d"] < ranks["ols 180d"]
     assert ranks["welch-decay 180d"] < ranks["ols 180d"]
-    assert tour.best != tour.default and tour.test is not None
+    assert tour.best != tour.default
+    assert tour.test is not None
     assert tour.test.p_value < 0.05
     assert tour.recommendation.startswith(f"Use {tour.best}")
 
@@ -67,10 +68,12 @@ def test_tournament_table_and_the_test_it_reports():
     assert tuple(tour.table.columns) == TOURNAMENT_COLUMNS
     assert len(tour.table) == 8
     assert tour.table["rank"].tolist() == list(range(1, 9))
-    assert tour.table["default"].sum() == 1 and tour.default == "ols 90d"
+    assert tour.table["default"].sum() == 1
+    assert tour.default == "ols 90d"
     # the same days for everyone: returns after the latest first check
     first = max(r.summary.start for r in tour.results.values())
-    assert tour.start == first and tour.days == (prices.index[-1] - first).days
+    assert tour.start == first
+    assert tour.days == (prices.index[-1] - first).days
 
     def hedged(label):
         d = tour.results[label].daily.set_index("date")
@@ -85,7 +88,8 @@ def test_tournament_table_and_the_test_it_reports():
         assert row["mean_squared_return"] == pytest.approx(np.mean(r_h**2), rel=1e-12)
     best, default = hedged(tour.best)[0], hedged(tour.default)[0]
     ref = diebold_mariano(best**2, default**2)
-    assert tour.test is not None and tour.test.p_value == pytest.approx(ref.p_value, rel=1e-12)
+    assert tour.test is not None
+    assert tour.test.p_value == pytest.approx(ref.p_value, rel=1e-12)
     # the candidate's replay is the single backtest with that estimator and window
     single = backtest_hedge(prices, btc, qty, get_contract(SPEC), method="ewls", window=30,
                             min_obs=30, half_life=40.0)
@@ -98,8 +102,10 @@ def test_tournament_keeps_the_default_when_it_wins_and_notes_failed_candidates()
                                 estimators=["ols", "vasicek"], windows=[60],
                                 default=("ols", 60))
     row = tour.table.set_index("candidate").loc["vasicek 60d"]
-    assert "at least 3 assets" in row["note"] and pd.isna(row["rank"])
-    assert tour.best == tour.default == "ols 60d" and tour.test is None
+    assert "at least 3 assets" in row["note"]
+    assert pd.isna(row["rank"])
+    assert tour.best == tour.default == "ols 60d"
+    assert tour.test is None
     assert tour.recommendation.startswith("Keep ols 60d")
 
 
@@ -137,7 +143,8 @@ def test_hourly_closes_value_the_book_daily_and_feed_the_betas():
     realised beta of the hourly returns up to it, never a later one."""
     assets, btc = _hourly_book()
     daily = daily_closes(assets.assign(BTC=btc))
-    assert len(daily) == 120 and (daily.index == daily.index.normalize()).all()
+    assert len(daily) == 120
+    assert (daily.index == daily.index.normalize()).all()
     assert daily["A"].iloc[0] == assets["A"].iloc[23]
     intraday = intraday_prices(assets, btc)
     assert intraday.per_day == 24
@@ -176,7 +183,8 @@ def test_real_five_coin_tournament(coinmetrics_prices):
                                 estimators=["ols", "ewls", "welch", "welch-decay", "vasicek"],
                                 windows=[30, 90, 180])
     table = tour.table
-    assert len(table) == 15 and (table["note"] == "").all()
+    assert len(table) == 15
+    assert (table["note"] == "").all()
     assert (table["variance_ratio"] < 0.75).all()
     assert (table["realised_beta_hedged"].abs() < 0.2).all()
     assert tour.default == "ols 90d"

@@ -334,10 +334,7 @@ def _window_sums(a: FloatArray, window: int | None, lam: float) -> FloatArray:
     ``E_t = lam E_{t-1} + a_t`` (scipy's ``lfilter``) and, for a window,
     ``S_t = E_t - lam^w E_{t-w}``.
     """
-    if lam == 1.0:
-        c = np.cumsum(a, axis=0)
-    else:
-        c = signal.lfilter([1.0], [1.0, -lam], a, axis=0)
+    c = np.cumsum(a, axis=0) if lam == 1.0 else signal.lfilter([1.0], [1.0, -lam], a, axis=0)
     if window is not None and window < len(c):
         c[window:] = c[window:] - (lam ** window) * c[:-window].copy()
     return c

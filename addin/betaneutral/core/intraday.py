@@ -135,7 +135,7 @@ def intraday_prices(asset_prices: pd.DataFrame, hedge_prices: pd.Series) -> Intr
         raise DomainError(f"intraday closes must be spaced a whole fraction of a day apart "
                           f"(hourly: 24 a day), got a median spacing of {step}")
     return IntradayPrices(times=pd.DatetimeIndex(times), asset_prices=prices,
-                          hedge_prices=hedge, per_day=int(round(per_day)))
+                          hedge_prices=hedge, per_day=round(per_day))
 
 
 def daily_closes(frame: pd.DataFrame) -> pd.DataFrame:

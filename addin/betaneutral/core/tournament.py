@@ -32,8 +32,8 @@ from betaneutral.core.backtest import (
     _simulate,
 )
 from betaneutral.core.beta import ols_beta
-from betaneutral.core.estimators import ROBUST_METHODS, DieboldMariano, diebold_mariano
 from betaneutral.core.contracts import ContractSpec
+from betaneutral.core.estimators import ROBUST_METHODS, DieboldMariano, diebold_mariano
 from betaneutral.errors import BetaNeutralError, InputTypeError, InsufficientDataError
 
 __all__ = [
