@@ -531,8 +531,6 @@ def diebold_mariano(loss_a: Any, loss_b: Any, *, lags: int | None = None) -> Die
     InsufficientDataError
         Fewer than 3 pairs or mismatched lengths.
 
-    Identical series (no difference to test) give a NaN statistic, p-value 0.5.
-
     Notes
     -----
     :math:`d_t = L_{a,t} - L_{b,t}`, :math:`\\bar d` its mean,
@@ -540,7 +538,8 @@ def diebold_mariano(loss_a: Any, loss_b: Any, *, lags: int | None = None) -> Die
     the Newey-West (Bartlett) long-run variance
     :math:`\\hat\\sigma^2 = \\hat\\gamma_0 + 2 \\sum_{k=1}^{L} (1 - \\frac{k}{L+1}) \\hat\\gamma_k`,
     and :math:`DM = \\bar d / \\sqrt{\\hat\\sigma^2 / n}`, asymptotically
-    standard normal under equal expected loss.
+    standard normal under equal expected loss. Identical series (nothing to
+    test) give a NaN statistic and p-value 0.5.
 
     Examples
     --------
