@@ -229,3 +229,27 @@ def test_diebold_mariano_variance_is_statsmodels_newey_west():
     fit = sm.OLS(a - b, np.ones(400)).fit(cov_type="HAC", cov_kwds={"maxlags": r.lags,
                                                                    "use_correction": False})
     assert r.statistic == pytest.approx(fit.params[0] / fit.bse[0], rel=1e-10)
+
+
+def test_beta_vs_btc_offers_the_robust_methods():
+    """The Excel function's new methods: statsmodels WLS / OLS on the same returns, the
+    realised beta by its formula, and Vasicek refused for one asset (#N/A or #VALUE!)."""
+    from betaneutral import udfs
+    from betaneutral.sample import sample_prices
+
+    prices = sample_prices()
+    eth = [[float(v)] for v in prices["ETH"]]
+    btc = [[float(v)] for v in prices["BTC"]]
+    x = prices["BTC"].pct_change().to_numpy()[1:]
+    y = prices["ETH"].pct_change().to_numpy()[1:]
+    w = 0.5 ** ((len(x) - 1 - np.arange(len(x))) / 126.0)
+    assert udfs.BETA_VS_BTC(eth, btc, None, "ewls") == pytest.approx(_wls(y, x, w)[0],
+                                                                      abs=1e-10)
+    yw = np.clip(y, np.minimum(-2 * x, 4 * x), np.maximum(-2 * x, 4 * x))
+    assert udfs.BETA_VS_BTC(eth, btc, None, "Welch") == pytest.approx(
+        sm.OLS(yw, sm.add_constant(x)).fit().params[1], abs=1e-10)
+    assert udfs.BETA_VS_BTC(eth, btc, None, "welch-decay") == pytest.approx(
+        _wls(yw, x, w)[0], abs=1e-10)
+    assert udfs.BETA_VS_BTC(eth, btc, 90, "realised") == pytest.approx(
+        (x[-90:] @ y[-90:]) / (x[-90:] @ x[-90:]), rel=1e-12)
+    assert udfs.BETA_VS_BTC(eth, btc, None, "vasicek") in ("#N/A", "#VALUE!")
