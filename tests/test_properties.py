@@ -338,7 +338,9 @@ def test_ols_beta_recovers_an_exact_line(x: list, beta: float, alpha: float) -> 
 @PROPERTY
 @given(st.lists(st.tuples(st.floats(-0.3, 0.3), st.floats(-0.3, 0.3)), min_size=4,
                 max_size=30),
-       st.sampled_from([1e-12, 1.0, 1e12]), st.sampled_from(["ols", "blume", "ewma"]))
+       st.sampled_from([1e-12, 1.0, 1e12]),
+       st.sampled_from(["ols", "blume", "ewma", "ewls", "welch", "welch-decay", "realised",
+                        "vasicek"]))
 def test_betas_from_prices_is_finite_or_a_typed_error(moves: list, level: float,
                                                       method: str) -> None:
     """Prices at any level (1e-12 .. 1e12 USD) give a finite beta or a BetaNeutralError
@@ -362,7 +364,9 @@ linear_or_inverse = sorted(n for n in with_tiers if CATALOGUE[n].kind != "quanto
        st.tuples(st.floats(1e-6, 1e6),
                  st.one_of(st.just(0.0), st.floats(-1e6, 1e6))),
        st.sampled_from(linear_or_inverse), st.floats(-1.0, 1.0), st.floats(0.0, 0.3),
-       st.sampled_from(["daily", "weekly"]), st.sampled_from(["ols", "blume", "ewma"]),
+       st.sampled_from(["daily", "weekly"]),
+       st.sampled_from(["ols", "blume", "ewma", "ewls", "welch", "welch-decay", "realised",
+                        "vasicek"]),
        st.sampled_from([1e-3, 1.0, 1e5]))
 def test_backtest_never_goes_long_futures_and_keeps_its_accounts_finite(
         moves: list, quantities: tuple, name: str, target: float, band: float, check: str,

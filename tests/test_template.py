@@ -185,7 +185,7 @@ def test_settings_have_validation_notes_and_defaults(wb: openpyxl.Workbook) -> N
     expected = {
         "BenchmarkChoice": ("list", None, '"BTC,BTC/ETH 50/50"', None),
         "ReturnType": ("list", None, '"simple,log"', None),
-        "BetaMethod": ("list", None, '"ols,blume,ewma"', None),
+        "BetaMethod": ("list", None, '"ols,blume,ewma,ewls,welch,welch-decay"', None),
         "Window": ("whole", "greaterThanOrEqual", "0", None),
         "MinObs": ("whole", "greaterThanOrEqual", "3", None),
         "TargetBeta": ("decimal", "between", "-2", "2"),

@@ -22,6 +22,7 @@ import pandas as pd
 from betaneutral.core._validate import in_range
 from betaneutral.core.backtest import BacktestResult, compare_policies
 from betaneutral.core.contracts import get_contract
+from betaneutral.core.estimators import DEFAULT_HALF_LIFE
 from betaneutral.core.funding import funding_sums_by_period
 from betaneutral.core.returns import composite_index
 from betaneutral.errors import BetaNeutralError, DomainError, InsufficientDataError
@@ -32,6 +33,7 @@ from betaneutral.workbook.inputs import BookInputs
 __all__ = [
     "DEFAULT_BANDS",
     "OUTPUT_FILES",
+    "TOURNAMENT_FILE",
     "BacktestOptions",
     "BacktestRun",
     "book_backtest_cells",
@@ -48,6 +50,8 @@ __all__ = [
 DEFAULT_BANDS: tuple[float, ...] = (0.02, 0.05, 0.10)
 #: Files written by :func:`write_backtest_csvs`.
 OUTPUT_FILES: tuple[str, ...] = ("backtest_daily.csv", "backtest_summary.csv", "policies.csv")
+#: Written besides them when estimators are compared (``--estimators``).
+TOURNAMENT_FILE = "tournament.csv"
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ class BacktestOptions:
         Settings stress move).
     basis_annual : float
         Annualised basis earned by a dated future's short.
+    estimators : tuple of str, optional
+        Beta methods of the estimator tournament (None: no tournament).
+    windows : tuple of int, optional
+        Windows (days) of the tournament; default the book's window.
+    half_life : float
+        Half-life in days of the decayed estimators (``ewls``, ``welch-decay``).
     """
 
     band: float | None = None
@@ -75,6 +85,9 @@ class BacktestOptions:
     slippage_bps: float = 0.0
     top_up_below: float | None = None
     basis_annual: float = 0.0
+    estimators: tuple[str, ...] | None = None
+    windows: tuple[int, ...] | None = None
+    half_life: float = DEFAULT_HALF_LIFE
 
 
 @dataclass(frozen=True)
@@ -91,12 +104,15 @@ class BacktestRun:
         Keys of :data:`betaneutral.workbook.backtest_sheet.SETTING_ROWS`.
     target_beta : float
         Target the hedge aimed at.
+    tournament : betaneutral.core.tournament.Tournament or None
+        The estimator tournament, when estimators were asked for.
     """
 
     result: BacktestResult
     policies: pd.DataFrame
     settings: dict[str, Any]
     target_beta: float
+    tournament: Any = None
 
 
 def _funding_rates(inputs: BookInputs, funding: pd.Series | None) -> tuple[Any, str]:
@@ -157,7 +173,8 @@ def _benchmark(inputs: BookInputs) -> tuple[np.ndarray, str]:
 def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(), *,
                  funding: pd.Series | None = None, quantities: np.ndarray | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 funding_history: tuple[pd.DataFrame, str, str] | None = None) -> BacktestRun:
+                 funding_history: tuple[pd.DataFrame, str, str] | None = None,
+                 intraday: Any = None) -> BacktestRun:
     """Replay the book's hedging policy and the policy table.
 
     Parameters
@@ -174,12 +191,14 @@ def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(
         Holdings history, one row per price date and one column per holding
         (default: the holdings' fixed quantities).
     progress : callable, optional
-        ``progress(done, total)`` after each policy.
+        ``progress(done, total)`` after each policy (and each tournament candidate).
     funding_history : (DataFrame, str, str), optional
         A funding history (``time``, ``funding_rate``), its contract and a label
         (the file name), as :func:`betaneutral.marketdata.files.read_funding_csv`
         reads it: each payment is accrued on the day it falls in, days it does
         not cover take the Settings rate. Not with ``funding``.
+    intraday : betaneutral.core.intraday.IntradayPrices, optional
+        Hourly closes of the holdings and the hedge's underlying, for the betas.
 
     Returns
     -------
@@ -210,24 +229,36 @@ def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(
     band = s.rebalance_band if options.band is None else in_range("band", options.band, 0, 1)
     qty = inputs.holdings["quantity"].to_numpy(dtype=float) if quantities is None \
         else quantities
+    common = dict(dates=prices.index, benchmark_prices_usd=bench, min_obs=s.min_obs,
+                  return_kind=s.return_type.lower(), target_beta=s.target_beta,
+                  fee_bps=options.fee_bps, slippage_bps=options.slippage_bps,
+                  funding_rate_8h=rates, basis_annual=options.basis_annual,
+                  stress_move=s.stress_move, safety_multiplier=s.safety_multiplier,
+                  top_up_below=options.top_up_below, half_life=options.half_life,
+                  intraday=intraday)
     table, results = compare_policies(
         prices[assets], hedge.to_numpy(), qty, spec, bands=policy_bands(band),
-        checks=("daily", "weekly"), progress=progress, dates=prices.index,
-        benchmark_prices_usd=bench, window=s.window or None, min_obs=s.min_obs,
-        method=s.beta_method.lower(), return_kind=s.return_type.lower(),
-        target_beta=s.target_beta, fee_bps=options.fee_bps,
-        slippage_bps=options.slippage_bps, funding_rate_8h=rates,
-        basis_annual=options.basis_annual, stress_move=s.stress_move,
-        safety_multiplier=s.safety_multiplier, top_up_below=options.top_up_below)
+        checks=("daily", "weekly"), progress=progress, window=s.window or None,
+        method=s.beta_method.lower(), **common)
     check = options.check.strip().lower()
     result = results[(band, check)]
+    tournament = None
+    if options.estimators:
+        from betaneutral.core.tournament import estimator_tournament
+
+        tournament = estimator_tournament(
+            prices[assets], hedge.to_numpy(), qty, spec, estimators=options.estimators,
+            windows=options.windows or (s.window or None,),
+            default=(s.beta_method.lower(), s.window or None), band=band, check=check,
+            progress=progress, **common)
     if not spec.perpetual:
         funding_text = f"none (dated future); basis {options.basis_annual:.2%} a year"
     settings = {
         "contract": spec.name,
         "benchmark": bench_name,
         "window": s.window,
-        "method": s.beta_method,
+        "method": s.beta_method if intraday is None else
+        f"{s.beta_method}, from {intraday.per_day} returns a day",
         "band": band,
         "check": check,
         "fee_bps": options.fee_bps,
@@ -238,7 +269,7 @@ def run_backtest(inputs: BookInputs, options: BacktestOptions = BacktestOptions(
                          else options.top_up_below),
     }
     return BacktestRun(result=result, policies=table, settings=settings,
-                       target_beta=s.target_beta)
+                       target_beta=s.target_beta, tournament=tournament)
 
 
 def read_backtest_csv_inputs(
@@ -325,10 +356,13 @@ def write_backtest_csvs(run: BacktestRun, out_dir: str | os.PathLike[str], *,
     Every target is checked before any is written (exists without ``force``,
     open in Excel, folder missing), and each file is written atomically.
 
+    With a tournament, ``tournament.csv`` (:data:`TOURNAMENT_FILE`) is written
+    too: its table, then the recommendation and the test as ``#`` lines.
+
     Returns
     -------
     list of Path
-        The files written, in :data:`OUTPUT_FILES` order.
+        The files written, in :data:`OUTPUT_FILES` order (then the tournament's).
 
     Raises
     ------
@@ -337,6 +371,8 @@ def write_backtest_csvs(run: BacktestRun, out_dir: str | os.PathLike[str], *,
     """
     folder = Path(out_dir)
     paths = [folder / name for name in OUTPUT_FILES]
+    if run.tournament is not None:
+        paths.append(folder / TOURNAMENT_FILE)
     for path in paths:
         check_writable_target(path, force=force)
     summary = run.result.summary.as_dict()
@@ -347,10 +383,62 @@ def write_backtest_csvs(run: BacktestRun, out_dir: str | os.PathLike[str], *,
         _frame_csv(pd.DataFrame(rows, columns=["metric", "value"])),
         _frame_csv(run.policies),
     ]
+    if run.tournament is not None:
+        texts.append(tournament_csv(run.tournament))
     for path, text in zip(paths, texts, strict=True):
         with atomic_output(path, force=force, newline="") as (handle, _tmp):
             handle.write(text)
     return paths
+
+
+def tournament_csv(tournament: Any) -> str:
+    """The tournament table as CSV, with the scored period, the test and the recommendation
+    in the last rows (``candidate`` column) so that a spreadsheet opens it as one table."""
+    text = _frame_csv(tournament.table)
+    test = tournament.test
+    extra = [
+        ("# period", f"{_fmt(tournament.start, None)} to {_fmt(tournament.end, None)}, "
+                     f"{tournament.days} daily returns"),
+        ("# best", tournament.best),
+        ("# default", tournament.default),
+        ("# diebold_mariano_p", "" if test is None else repr(test.p_value)),
+        ("# diebold_mariano_statistic", "" if test is None else repr(test.statistic)),
+        ("# recommendation", tournament.recommendation),
+    ]
+    buffer = io.StringIO(newline="")
+    pd.DataFrame(extra).to_csv(buffer, index=False, header=False, lineterminator="\r\n")
+    return text + buffer.getvalue()
+
+
+def tournament_lines(tournament: Any) -> list[str]:
+    """The tournament table and its recommendation as console lines."""
+    cols = [("rank", "rank", None), ("candidate", "estimator", None),
+            ("variance_ratio", "var ratio", "0.000"),
+            ("realised_beta_hedged", "beta hedged", "0.000"),
+            ("realised_beta_hedged_se", "SE", "0.000"),
+            ("mean_abs_drift", "mean |drift|", "0.000"), ("rebalances", "trades", None),
+            ("fees_usd", "fees USD", "#,##0"), ("net_cost_usd", "net cost USD", "#,##0")]
+    table = [[label for _, label, _ in cols] + [""]]
+    for record in tournament.table.to_dict("records"):
+        rank = record["rank"]
+        cells = [("-" if rank is None or rank != rank else str(int(rank)))]
+        cells += [_fmt(record[key], fmt) for key, _, fmt in cols[1:]]
+        note = "default" if record["default"] else ""
+        if record["note"]:
+            note = "not run: " + str(record["note"])
+        table.append([*cells, note])
+    widths = [max(len(r[j]) for r in table) for j in range(len(cols))]
+    lines = ["", f"Estimators (same book and costs; {tournament.days} days scored, "
+                 f"{_fmt(tournament.start, None)} to {_fmt(tournament.end, None)}):"]
+    for r in table:
+        lines.append("  " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=False))
+                     + ("  " + r[-1] if r[-1] else ""))
+    test = tournament.test
+    if test is not None:
+        lines.append(f"  Diebold-Mariano, {tournament.best} vs {tournament.default}: "
+                     f"statistic {test.statistic:.3f}, one-sided p = {test.p_value:.4f}")
+    lines.append("  " + tournament.recommendation)
+    return lines
 
 
 def _fmt(value: Any, fmt: str | None) -> str:
@@ -394,6 +482,8 @@ def summary_lines(run: BacktestRun) -> list[str]:
     lines.append("Policies (same book, same costs):")
     for r in table:
         lines.append("  " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
+    if run.tournament is not None:
+        lines += tournament_lines(run.tournament)
     return lines
 
 
@@ -406,7 +496,8 @@ def sheet_cells(run: BacktestRun, n_days: int) -> dict[tuple[str, str], Any]:
               else "Replayed.")
     cells = backtest_sheet.backtest_sheet_cells(
         settings=run.settings, summary=summary.as_dict(), policies=run.policies,
-        daily=run.result.daily, target_beta=run.target_beta, n_days=n_days, status=status)
+        daily=run.result.daily, target_beta=run.target_beta, n_days=n_days, status=status,
+        tournament=run.tournament)
     return {(backtest_sheet.SHEET, coord): value for coord, value in cells.items()}
 
 

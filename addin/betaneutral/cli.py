@@ -267,7 +267,12 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Replay the hedging policy on the book's history; write the daily path and summaries."""
-    from betaneutral.backtest_io import OUTPUT_FILES, summary_lines, write_backtest_csvs
+    from betaneutral.backtest_io import (
+        OUTPUT_FILES,
+        TOURNAMENT_FILE,
+        summary_lines,
+        write_backtest_csvs,
+    )
     from betaneutral.files import check_writable_target
 
     if args.book and (args.holdings or args.prices or args.settings):
@@ -278,6 +283,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise FileProblemError(f"{out_dir} is a file; -o takes a folder")
     targets = [out_dir / name for name in OUTPUT_FILES]
+    if args.estimators:
+        targets.append(out_dir / TOURNAMENT_FILE)
     book_out = None
     if args.book:
         src = Path(args.book)
@@ -316,8 +323,9 @@ def _replay(args: argparse.Namespace, book: Path | None,
             report: Callable[[str], None] | None) -> Any:
     """The backtest run of the book (a checked workbook path) or of the CSV inputs."""
     from betaneutral.backtest_io import BacktestOptions, read_backtest_csv_inputs, run_backtest
+    from betaneutral.hourly_io import hourly_book_inputs, read_intraday_prices
 
-    funding = quantities = history = None
+    funding = quantities = history = intraday = None
     if args.funding_csv:
         from betaneutral.marketdata.files import read_funding_csv
 
@@ -328,15 +336,55 @@ def _replay(args: argparse.Namespace, book: Path | None,
         with prepared_book(book) as prepared:  # the data the sheets hold, grown or not
             inputs = prepared.inputs
     else:
-        inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
-                                                               args.settings)
+        closes = read_intraday_prices(args.prices)
+        if closes is not None:  # hourly closes: a daily book, hourly betas
+            inputs, intraday = hourly_book_inputs(args.holdings, closes, args.settings)
+        else:
+            inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
+                                                                   args.settings)
     options = BacktestOptions(band=args.band, check=args.check, fee_bps=args.fee_bps,
                               slippage_bps=args.slippage_bps, top_up_below=args.top_up_below,
-                              basis_annual=args.basis)
-    progress = (lambda done, total: report(f"policy {done} of {total} replayed")) \
+                              basis_annual=args.basis, estimators=args.estimators,
+                              windows=args.windows, half_life=args.half_life)
+    progress = (lambda done, total: report(f"replay {done} of {total} done")) \
         if report else None
     return run_backtest(inputs, options, funding=funding, quantities=quantities,
-                        progress=progress, funding_history=history)
+                        progress=progress, funding_history=history, intraday=intraday)
+
+
+def _estimator_list(text: str) -> tuple[str, ...]:
+    from betaneutral.core.tournament import _METHODS
+
+    names = tuple(t.strip().lower() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in _METHODS]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"estimators must be a comma-separated list of {', '.join(_METHODS)}; got "
+            f"{text!r}")
+    return names
+
+
+def _window_list(text: str) -> tuple[int | None, ...]:
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 0 or 0 < v < 3 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"windows must be comma-separated whole numbers >= 3 (0 = all history), got "
+            f"{text!r}")
+    return tuple(v or None for v in values)  # type: ignore[misc]
+
+
+def _half_life(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0.0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"half-life must be a number of days > 0, got "
+                                         f"{text!r}")
+    return value
 
 
 def cmd_build_template(args: argparse.Namespace) -> int:
@@ -456,6 +504,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "liquidation falls below this fraction (default: half the stress move)")
     p.add_argument("--basis", type=float, default=0.0, help="annualised basis earned by a "
                    "dated future's short (dated contracts only; default 0)")
+    p.add_argument("--estimators", type=_estimator_list, help="compare beta estimators: "
+                   "comma-separated methods, e.g. ols,ewls,welch,welch-decay,vasicek "
+                   "(also blume, ewma, realised, vasicek-<base>); writes tournament.csv")
+    p.add_argument("--windows", type=_window_list, help="windows in days of the estimator "
+                   "comparison, e.g. 30,90,180; 0 = all history (default: the book's window)")
+    p.add_argument("--half-life", type=_half_life, default=126.0, help="half-life in days of "
+                   "the decayed estimators ewls and welch-decay (default 126, about four "
+                   "months)")
     p.add_argument("-o", "--output", required=True, help="folder to write the results to")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress messages")

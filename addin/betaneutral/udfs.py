@@ -69,7 +69,8 @@ def _estimate(asset_prices, btc_prices, window, method, min_obs, return_type=Non
 @xw.arg("btc_prices", **_RANGE,
         doc="Benchmark price column (BTC or a composite), same rows as asset_prices")
 @xw.arg("window", **_CELL, doc="Optional: use the last N returns (blank or 0 = all)")
-@xw.arg("method", **_CELL, doc='Optional: "ols" (default), "blume" or "ewma"')
+@xw.arg("method", **_CELL, doc='Optional: "ols" (default), "blume", "ewma", "ewls", '
+        '"welch", "welch-decay" or "realised"')
 @xw.arg("min_obs", **_CELL, doc="Optional: minimum paired returns (default 60)")
 @xw.arg("return_type", **_CELL, doc='Optional: "simple" (default) or "log" returns')
 @excel_function

@@ -145,13 +145,15 @@ def _random_book(seed: int, t_len: int = 400, n: int = 4):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("method", ["ols", "ewma"])
+@pytest.mark.parametrize("method", ["ols", "ewma", "ewls", "welch", "welch-decay", "realised",
+                                    "vasicek", "vasicek-welch-decay"])
 @pytest.mark.parametrize("check", ["daily", "weekly"])
 def test_no_look_ahead_changing_the_future(seed, method, check):
-    """Changing every price after day t changes no decision on or before t."""
+    """Changing every price after day t changes no decision on or before t (every estimator
+    the tournament can field)."""
     prices, btc, qty = _random_book(seed)
     spec = get_contract("BINANCE:BTCUSDT")
-    kw = dict(window=60, min_obs=40, method=method, check=check, band=0.02)
+    kw = dict(window=60, min_obs=40, method=method, check=check, band=0.02, half_life=20.0)
     base = backtest_hedge(prices, btc, qty, spec, **kw).daily
     rng = np.random.default_rng(100 + seed)
     for cut in (150, 260, 399):

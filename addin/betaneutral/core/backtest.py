@@ -38,6 +38,7 @@ from betaneutral.core._validate import (
 )
 from betaneutral.core.beta import blume_adjust, ewma_beta, ols_beta
 from betaneutral.core.contracts import ContractSpec, contracts_for_notional
+from betaneutral.core.estimators import DEFAULT_HALF_LIFE, ROBUST_METHODS, trailing_paths
 from betaneutral.core.margin import (
     liquidation_price_short,
     maintenance_for_notional,
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 CheckFrequency = Literal["daily", "weekly"]
-BetaMethod = Literal["ols", "blume", "ewma"]
+BetaMethod = str  # "ols", "blume", "ewma" or one of estimators.ROBUST_METHODS
 
 DAILY_COLUMNS: tuple[str, ...] = (
     "date",
@@ -134,6 +135,7 @@ def trailing_betas(
     min_obs: int,
     method: BetaMethod = "ols",
     lam: float = 0.94,
+    half_life: float = DEFAULT_HALF_LIFE,
 ) -> FloatArray:
     """Each asset's beta at every row, from returns up to and including that row.
 
@@ -154,6 +156,11 @@ def trailing_betas(
         and before the EWMA's 30-pair seed, see :func:`~betaneutral.core.beta.ewma_beta`).
     lam : float, default 0.94
         EWMA decay, in (0, 1).
+    half_life : float, default 126
+        Half-life in rows of the decayed estimators (``ewls``, ``welch-decay``).
+        The methods of :data:`betaneutral.core.estimators.ROBUST_METHODS`
+        (``ewls``, ``welch``, ``welch-decay``, ``realised``, ``vasicek``...)
+        are the paths of :func:`betaneutral.core.estimators.trailing_paths`.
 
     Returns
     -------
@@ -188,12 +195,15 @@ def trailing_betas(
     >>> np.round(b[3:], 12).tolist()
     [[2.0, -1.0], [2.0, -1.0], [2.0, -1.0]]
     """
-    m = choice("method", method, ("ols", "blume", "ewma"))
+    m = choice("method", method, ("ols", "blume", "ewma", *ROBUST_METHODS))
     min_obs = positive_int("min_obs", min_obs, minimum=3)
     if window is not None:
         window = positive_int("window", window, minimum=3)
         if min_obs > window:
             raise DomainError(f"min_obs must be <= window ({window}), got {min_obs}")
+    if m in ROBUST_METHODS:
+        return trailing_paths(asset_returns, hedge_returns, method=m, window=window,
+                              min_obs=min_obs, half_life=half_life)[0]
     y = float_array("asset_returns", asset_returns, ndim=2)
     x = float_array("hedge_returns", hedge_returns, ndim=1)
     if x.shape[0] != y.shape[0]:
@@ -433,6 +443,7 @@ def _quantities(values: Any, t_len: int, n_assets: int) -> FloatArray:
 def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
              spec: ContractSpec, *, dates: Any, benchmark_prices_usd: Any,
              window: int | None, min_obs: int, method: str, return_kind: str, lam: float,
+             half_life: float = DEFAULT_HALF_LIFE, intraday: Any = None,
              target_beta: float, rounding: str, fee_bps: float, slippage_bps: float,
              funding_rate_8h: Any, basis_annual: float, stress_move: float,
              safety_multiplier: float, top_up_below: float | None) -> _Book:
@@ -488,9 +499,14 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
             raise DomainError(f"funding_rate_8h must be in [-0.05, 0.05], got "
                               f"{float(funding[row])!r} at row {row + 1}")
 
-    betas = trailing_betas(_returns(prices, kind), _returns(hedge[:, None], kind)[:, 0],
-                           window=window, min_obs=min_obs, method=method,  # type: ignore
-                           lam=lam)
+    if intraday is None:
+        betas = trailing_betas(_returns(prices, kind), _returns(hedge[:, None], kind)[:, 0],
+                               window=window, min_obs=min_obs, method=method,  # type: ignore
+                               lam=lam, half_life=half_life)
+    else:  # hourly closes: the beta at each daily close from the hours up to it
+        betas = _intraday_betas(intraday, date_list, n_assets, method=method, window=window,
+                                min_obs=min_obs, return_kind=kind, lam=lam,
+                                half_life=half_life)
     # Valuation at the last known price (carried forward, which uses only the past).
     last = pd.DataFrame(prices).ffill().to_numpy()
     values = np.nan_to_num(q * last)
@@ -541,6 +557,19 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
         safety_multiplier=in_range("safety_multiplier", safety_multiplier, 1.0, None),
         top_up_below=top,
     )
+
+
+def _intraday_betas(intraday: Any, dates: list[Any], n_assets: int, **kw: Any) -> FloatArray:
+    from betaneutral.core.intraday import IntradayPrices
+
+    if not isinstance(intraday, IntradayPrices):
+        raise InputTypeError(f"intraday must be IntradayPrices, got {type(intraday).__name__}")
+    if not dates or not isinstance(dates[0], pd.Timestamp):
+        raise InputTypeError("dates must be given (UTC days) to use intraday closes")
+    if intraday.asset_prices.shape[1] != n_assets:
+        raise InsufficientDataError(f"intraday prices must have one column per holding "
+                                    f"({n_assets}), got {intraday.asset_prices.shape[1]}")
+    return intraday.daily_betas(dates, **kw)
 
 
 # --------------------------------------------------------------------------- simulation
@@ -791,6 +820,8 @@ def backtest_hedge(
     method: BetaMethod = "ols",
     return_kind: Literal["simple", "log"] = "simple",
     lam: float = 0.94,
+    half_life: float = DEFAULT_HALF_LIFE,
+    intraday: Any = None,
     target_beta: float = 0.0,
     band: float = 0.05,
     check: CheckFrequency = "daily",
@@ -827,12 +858,20 @@ def backtest_hedge(
         Trailing daily returns per beta; None = all returns up to the date.
     min_obs : int, default 60
         Fewest paired returns for a beta.
-    method : {"ols", "blume", "ewma"}, default "ols"
-        Beta estimator (see :func:`trailing_betas`).
+    method : str, default "ols"
+        Beta estimator: "ols", "blume", "ewma", "ewls", "welch", "welch-decay",
+        "realised", "vasicek" or "vasicek-<base>" (see :func:`trailing_betas`).
     return_kind : {"simple", "log"}, default "simple"
         Returns the betas are estimated on.
     lam : float, default 0.94
         EWMA decay.
+    half_life : float, default 126
+        Half-life in days of the decayed estimators (``ewls``, ``welch-decay``).
+    intraday : betaneutral.core.intraday.IntradayPrices, optional
+        Intraday (hourly) closes of the holdings and of the hedge's underlying:
+        the betas then come from intraday returns up to each daily close
+        (``window``, ``min_obs`` and ``half_life`` stay in days); the book is
+        still valued and hedged at the daily closes given.
     target_beta : float, default 0
         Portfolio beta the hedge aims at, in [-2, 2].
     band : float, default 0.05
@@ -940,7 +979,8 @@ def backtest_hedge(
     check_v = choice("check", check, ("daily", "weekly"))
     book = _prepare(asset_prices_usd, hedge_prices_usd, quantities, spec, dates=dates,
                     benchmark_prices_usd=benchmark_prices_usd, window=window, min_obs=min_obs,
-                    method=method, return_kind=return_kind, lam=lam, target_beta=target_beta,
+                    method=method, return_kind=return_kind, lam=lam, half_life=half_life,
+                    intraday=intraday, target_beta=target_beta,
                     rounding=rounding, fee_bps=fee_bps, slippage_bps=slippage_bps,
                     funding_rate_8h=funding_rate_8h, basis_annual=basis_annual,
                     stress_move=stress_move, safety_multiplier=safety_multiplier,
@@ -1040,6 +1080,8 @@ _SETTING_DEFAULTS: dict[str, Any] = {  # the keyword defaults of backtest_hedge 
     "method": "ols",
     "return_kind": "simple",
     "lam": 0.94,
+    "half_life": DEFAULT_HALF_LIFE,
+    "intraday": None,
     "target_beta": 0.0,
     "rounding": "nearest",
     "fee_bps": 5.0,

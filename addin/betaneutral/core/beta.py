@@ -32,6 +32,7 @@ from betaneutral.core.returns import ReturnKind, align_prices, returns_from_pric
 from betaneutral.errors import DegenerateDataError, DomainError, InsufficientDataError
 
 __all__ = [
+    "BETA_METHODS",
     "DEFAULT_MIN_OBS",
     "BetaEstimate",
     "BetaStats",
@@ -52,7 +53,11 @@ DEFAULT_MIN_OBS = 60
 #: Relative variance below which a benchmark is treated as constant.
 _ZERO_VARIANCE = 1e-28
 OnError = Literal["raise", "nan"]
-BetaMethod = Literal["ols", "blume", "ewma"]
+BetaMethod = Literal["ols", "blume", "ewma", "ewls", "welch", "welch-decay", "realised",
+                     "vasicek"]
+#: Methods of :func:`betas_from_prices` (the Excel function's ``method`` argument).
+BETA_METHODS: tuple[str, ...] = ("ols", "blume", "ewma", "ewls", "welch", "welch-decay",
+                                 "realised", "vasicek")
 
 
 @dataclass(frozen=True)
@@ -931,6 +936,7 @@ def betas_from_prices(
     frequency: Literal["daily", "weekly"] = "daily",
     lam: float = 0.94,
     on_error: OnError = "raise",
+    half_life: float = 126.0,
 ) -> BetaEstimate:
     """Each asset's beta to a benchmark, from dated price histories.
 
@@ -941,9 +947,14 @@ def betas_from_prices(
     benchmark_prices : pandas.Series
         BTC, or a composite index (see
         :func:`betaneutral.core.returns.composite_index`).
-    method : {"ols", "blume", "ewma"}
-        Raw OLS beta (default), Blume-adjusted OLS, or the RiskMetrics EWMA
-        beta at the last date.
+    method : {"ols", "blume", "ewma", "ewls", "welch", "welch-decay", "realised", "vasicek"}
+        Raw OLS beta (default), Blume-adjusted OLS, the RiskMetrics EWMA
+        beta at the last date, exponentially weighted least squares
+        (half-life ``half_life`` returns), Welch's slope-winsorised beta
+        without and with that decay, the realised beta
+        (:math:`\\sum r_i r_m / \\sum r_m^2`, for intraday prices), or OLS
+        shrunk towards the cross-section of the assets given (Vasicek; needs
+        at least 3 assets). See :mod:`betaneutral.core.estimators`.
     window : int, optional
         Use the last ``window`` returns (default all).
     min_obs : int
@@ -954,6 +965,9 @@ def betas_from_prices(
         (annualisation then uses 52).
     lam : float
         EWMA decay (method "ewma").
+    half_life : float
+        Half-life in returns of "ewls" and "welch-decay" (default 126, about
+        four months of daily returns).
     on_error : {"raise", "nan"}
         Per-asset failure handling (see :func:`ols_beta`).
 
@@ -975,7 +989,7 @@ def betas_from_prices(
     >>> bool(est.beta[0] > 0)
     True
     """
-    method = choice("method", method, ("ols", "blume", "ewma"))  # type: ignore[assignment]
+    method = choice("method", method, BETA_METHODS)  # type: ignore[assignment]
     frequency = choice("frequency", frequency, ("daily", "weekly"))  # type: ignore[assignment]
     assets, bench = align_prices(asset_prices, benchmark_prices)
     if frequency == "weekly":
@@ -1002,6 +1016,22 @@ def betas_from_prices(
                 f"asset_prices {names[j]!r} must have at least 30 paired returns to seed the "
                 f"EWMA beta, got {int(np.atleast_1d(stats.n_obs)[j])}")
         beta = np.where(np.isnan(beta), np.nan, last)
+    elif method == "vasicek":
+        if beta.size < 3:
+            raise InsufficientDataError(
+                f"asset_prices must have at least 3 assets for the Vasicek beta (it shrinks "
+                f"towards their cross-section), got {beta.size}")
+        ok = ~np.isnan(beta)
+        shrunk = np.full(beta.shape, np.nan)
+        if ok.sum() >= 3:
+            shrunk[ok] = vasicek_shrink(beta[ok], np.atleast_1d(stats.se)[ok]).beta
+        beta = shrunk
+    elif method != "ols":  # ewls, welch, welch-decay, realised
+        from betaneutral.core.estimators import weighted_beta
+
+        fit = weighted_beta(ra.to_numpy(), rb.to_numpy(), method=method, half_life=half_life,
+                            min_obs=min_obs)
+        beta = np.where(np.isnan(beta), np.nan, np.atleast_1d(fit.beta))
     start = ra.index[0] if len(ra) else None
     end = ra.index[-1] if len(ra) else None
     return BetaEstimate(beta=beta, method=method, stats=stats, names=names, start=start,

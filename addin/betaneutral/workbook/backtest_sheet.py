@@ -24,6 +24,7 @@ __all__ = [
     "SETTING_ROWS",
     "SHEET",
     "SUMMARY_ROWS",
+    "TOURNAMENT_HEADER",
     "backtest_sheet_cells",
     "clear_cells",
 ]
@@ -118,6 +119,30 @@ DAILY_HEADER: tuple[tuple[str, str, str | None], ...] = (
     ("rebalanced", "Rebalanced", None),
 )
 
+#: Estimator tournament block (``betaneutral backtest --estimators``), right of the charts:
+#: a title, the recommendation in words, best / default / p-value / days, then the table.
+#: Written as values, labels included (the template leaves these cells empty).
+TOURNAMENT_FIRST_COL = 16  # P
+TOURNAMENT_TITLE_ROW = 14
+TOURNAMENT_TEXT_ROW = 15
+TOURNAMENT_FACTS_ROW = 16
+TOURNAMENT_HEADER_ROW = 17
+TOURNAMENT_ROWS = 30  # rows 18-47, above the daily block
+TOURNAMENT_HEADER: tuple[tuple[str, str], ...] = (
+    ("rank", "Rank"),
+    ("candidate", "Estimator and window"),
+    ("default", "Default"),
+    ("variance_ratio", "Variance ratio"),
+    ("realised_beta_hedged", "Realised beta hedged"),
+    ("realised_beta_hedged_se", "SE"),
+    ("mean_abs_drift", "Mean |drift|"),
+    ("rebalances", "Trades"),
+    ("fees_usd", "Fees (USD)"),
+    ("net_cost_usd", "Net cost (USD)"),
+    ("note", "Note"),
+)
+_TOURNAMENT_FACTS = ("Best", "Default", "Diebold-Mariano p", "Days scored")
+
 STATUS_CELL = "A3"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 CHART_PNL_ANCHOR = "D15"
@@ -150,12 +175,60 @@ def clear_cells(n_days: int) -> dict[str, Any]:
     for r in range(n_days):
         for j in range(len(DAILY_HEADER)):
             out[f"{get_column_letter(1 + j)}{DAILY_FIRST_ROW + r}"] = None
+    out.update({coord: None for coord in _tournament_coords()})
+    return out
+
+
+def _tcell(col: int, row: int) -> str:
+    return f"{get_column_letter(TOURNAMENT_FIRST_COL + col)}{row}"
+
+
+def _tournament_coords() -> list[str]:
+    coords = [_tcell(0, TOURNAMENT_TITLE_ROW), _tcell(0, TOURNAMENT_TEXT_ROW)]
+    coords += [_tcell(j, TOURNAMENT_FACTS_ROW) for j in range(2 * len(_TOURNAMENT_FACTS))]
+    for r in range(TOURNAMENT_HEADER_ROW, TOURNAMENT_HEADER_ROW + TOURNAMENT_ROWS + 1):
+        coords += [_tcell(j, r) for j in range(len(TOURNAMENT_HEADER))]
+    return coords
+
+
+def tournament_cells(tournament: Any) -> dict[str, Any]:
+    """The tournament block of a :class:`betaneutral.core.tournament.Tournament`.
+
+    The table is written best first; beyond :data:`TOURNAMENT_ROWS` candidates
+    the last row says how many more are in ``tournament.csv``.
+    """
+    out: dict[str, Any] = {coord: None for coord in _tournament_coords()}
+    out[_tcell(0, TOURNAMENT_TITLE_ROW)] = (
+        "Which beta hedges best: the policy replayed with each estimator and window, "
+        "scored on the same days")
+    out[_tcell(0, TOURNAMENT_TEXT_ROW)] = tournament.recommendation
+    test = tournament.test
+    facts = (tournament.best, tournament.default,
+             None if test is None else test.p_value, tournament.days)
+    for j, (label, value) in enumerate(zip(_TOURNAMENT_FACTS, facts, strict=True)):
+        out[_tcell(2 * j, TOURNAMENT_FACTS_ROW)] = label
+        out[_tcell(2 * j + 1, TOURNAMENT_FACTS_ROW)] = _cell_value(value)
+    for j, (_, label) in enumerate(TOURNAMENT_HEADER):
+        out[_tcell(j, TOURNAMENT_HEADER_ROW)] = label
+    records = tournament.table.to_dict("records")
+    shown = records if len(records) <= TOURNAMENT_ROWS else records[:TOURNAMENT_ROWS - 1]
+    for r, row in enumerate(shown):
+        for j, (key, _) in enumerate(TOURNAMENT_HEADER):
+            value = row[key]
+            if key == "default":
+                value = "default" if value else None
+            elif key == "note" and not value:
+                value = None
+            out[_tcell(j, TOURNAMENT_HEADER_ROW + 1 + r)] = _cell_value(value)
+    if len(shown) < len(records):
+        out[_tcell(1, TOURNAMENT_HEADER_ROW + TOURNAMENT_ROWS)] = (
+            f"... {len(records) - len(shown)} more in tournament.csv")
     return out
 
 
 def backtest_sheet_cells(*, settings: Mapping[str, Any], summary: Mapping[str, Any],
                          policies: pd.DataFrame, daily: pd.DataFrame, target_beta: float,
-                         n_days: int, status: str) -> dict[str, Any]:
+                         n_days: int, status: str, tournament: Any = None) -> dict[str, Any]:
     """Coordinates of the Backtest sheet mapped to the values of one run.
 
     Parameters
@@ -174,6 +247,9 @@ def backtest_sheet_cells(*, settings: Mapping[str, Any], summary: Mapping[str, A
         Rows of the daily block in the template (the rest are cleared).
     status : str
         One line for the status cell (what was run, or why nothing was).
+    tournament : betaneutral.core.tournament.Tournament, optional
+        The estimator tournament, shown right of the charts (the block is
+        cleared without one).
 
     Returns
     -------
@@ -197,4 +273,6 @@ def backtest_sheet_cells(*, settings: Mapping[str, Any], summary: Mapping[str, A
         row["lower_band"] = target_beta - band
         for j, (key, _, _) in enumerate(DAILY_HEADER):
             out[f"{get_column_letter(1 + j)}{DAILY_FIRST_ROW + r}"] = _cell_value(row[key])
+    if tournament is not None:
+        out.update(tournament_cells(tournament))
     return out
