@@ -2,7 +2,8 @@
 that has LibreOffice's ``uno`` module, e.g. Debian's ``/usr/bin/python3`` with
 ``python3-uno``).
 
-Usage: ``python3 lo_edit.py PROFILE_DIR SRC DST EDIT [ARG ...]``
+Usage: ``python3 lo_edit.py PROFILE_DIR SRC DST EDIT [ARG ...]`` (the module imports
+without ``uno``, so that the test run's doctest collection can import it).
 
 Edits (sheet rows and columns are 1-based, as the user sees them):
 
@@ -24,11 +25,11 @@ import subprocess
 import sys
 import time
 
-import uno  # type: ignore[import-not-found]
-from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
 
 
 def _props(**kwargs: object) -> tuple:
+    from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
+
     out = []
     for name, value in kwargs.items():
         p = PropertyValue()
@@ -45,6 +46,8 @@ def _column_index(letters: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    import uno  # type: ignore[import-not-found]  # LibreOffice's bridge: only when run
+
     profile, src, dst, edit, *args = argv
     pipe = f"betaneutral_edit_{os.getpid()}"
     office = subprocess.Popen(

@@ -63,6 +63,7 @@ from betaneutral.errors import (
     UnknownNameError,
 )
 from betaneutral.safetext import validate_identifier
+from betaneutral.workbook.book import HOLDING_COLUMNS, TOTAL_LABEL
 from betaneutral.workbook.inputs import (
     BookInputs,
     located,
@@ -75,8 +76,6 @@ from betaneutral.workbook.template import SHEET_NAMES
 
 __all__ = ["Growth", "book_growth", "check_book_sheets", "resize_book", "scan_inputs"]
 
-#: The label of the Holdings totals row (``A`` of the ``PortfolioValue`` row).
-TOTAL_LABEL = "Total / portfolio"
 #: The header of the benchmark index column on the Benchmark sheet.
 BENCHMARK_HEADER = "Benchmark"
 _NAMES = ("Dates", "PriceAssets", "PriceBlock", "BenchPrices", "HoldingAssets",
@@ -543,9 +542,8 @@ def resize_book(old: Workbook, inputs: BookInputs, *, macro: bool) -> Workbook:
         if header in new_cols:
             cols[c] = new_cols[header]
     refs: Moves = {f.holdings_sheet: (rows, {}), f.prices_sheet: ({}, cols)}
-    first_computed = f.asset_col + 2  # the price: C..I are the book's on a holding row
-    places = [(f.holdings_sheet, r, c, rows[r], c) for r in held_rows
-              for c in range(first_computed, first_computed + 7)]
+    computed = [column_index_from_string(c.letter) for c in HOLDING_COLUMNS if c.formula]
+    places = [(f.holdings_sheet, r, c, rows[r], c) for r in held_rows for c in computed]
     places += [(f.prices_sheet, r, f.bench_col, r, g.bench_col)
                for r in range(f.first_date_row, f.first_date_row + len(inputs.prices))]
     places += [(name, r, c, r, c) for name in ("Rebalance", "Scenarios", "Start", "Settings")

@@ -41,28 +41,27 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-import numpy as np
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 
 from betaneutral import cells, udfs
-from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import InsufficientDataError, UnknownNameError
-from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, name_destinations
-from betaneutral.workbook.template import (
+from betaneutral.workbook import excel
+from betaneutral.workbook.book import (
+    HOLDING_COLUMNS,
     REBALANCE_ROWS,
     START_FIGURES,
-    START_FIGURES_COLUMN,
-    START_FIGURES_FIRST_ROW,
+    Signal,
+    rebalance_lines,
 )
+from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, name_destinations
+from betaneutral.workbook.template import START_FIGURES_COLUMN, START_FIGURES_FIRST_ROW
 
 __all__ = ["CellKey", "CellValue", "Layout", "compute_values", "read_layout"]
 
@@ -83,17 +82,6 @@ _LAYOUT_NAMES = (
     "SettlementCurrency", "MarginBuffer", "LiquidationPrice", "LiquidationDistance",
     "FundingCostUSD", *SETTINGS_NAMES.values(),
 )
-# Rebalance lines that show a setting and have no defined name of their own.
-_SHOWN = {
-    "HedgeContractShown": "HedgeContract",
-    "FuturesPriceShown": "FuturesPrice",
-    "TargetBetaShown": "TargetBeta",
-    "BandShown": "RebalanceBand",
-    "StressMoveShown": "StressMove",
-    "SafetyMultiplierShown": "SafetyMultiplier",
-    "FundingRateShown": "FundingRate8h",
-    "FundingHorizonShown": "FundingHorizonDays",
-}
 
 
 @dataclass(frozen=True)
@@ -187,199 +175,18 @@ def read_layout(wb: Workbook) -> Layout:
 
 
 # ----------------------------------------------------------- Excel semantics ---
-_NUMERIC_TEXT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
-
-
-def _is_error(value: Any) -> bool:
-    return isinstance(value, str) and value in EXCEL_ERRORS
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _result(value: Any) -> CellValue:
-    """A reference or function result as the cell shows it (a blank shows 0)."""
-    if value is None:
-        return 0.0
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | np.integer):
-        return int(value)
-    number = float(value)
-    return number if math.isfinite(number) else "#NUM!"
-
-
-def _operand(value: Any) -> float | str:
-    """An arithmetic operand as a float, or the error code it evaluates to."""
-    if _is_error(value):
-        return value
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, str):
-        return float(value) if _NUMERIC_TEXT.match(value) else "#VALUE!"
-    return float(value)
-
-
-def _arith(op: str, left: Any, right: Any) -> float | str:
-    a = _operand(left)
-    if isinstance(a, str):
-        return a
-    b = _operand(right)
-    if isinstance(b, str):
-        return b
-    if op == "+":
-        out = a + b
-    elif op == "-":
-        out = a - b
-    elif op == "*":
-        out = a * b
-    else:
-        if b == 0.0:
-            return "#DIV/0!"
-        out = a / b
-    return out if math.isfinite(out) else "#NUM!"
-
-
-def _add(a: Any, b: Any) -> float | str:
-    return _arith("+", a, b)
-
-
-def _sub(a: Any, b: Any) -> float | str:
-    return _arith("-", a, b)
-
-
-def _mul(a: Any, b: Any) -> float | str:
-    return _arith("*", a, b)
-
-
-def _div(a: Any, b: Any) -> float | str:
-    return _arith("/", a, b)
-
-
-def _sum(values: Sequence[Any]) -> float | str:
-    """SUM over a range: left to right, text/booleans/blanks skipped, first error wins."""
-    total = 0.0
-    for value in values:
-        if _is_error(value):
-            return value
-        if _is_number(value):
-            total += float(value)
-    return total if math.isfinite(total) else "#NUM!"
-
-
-def _truth(value: Any) -> bool | str:
-    """An IF condition as a boolean, or its error code."""
-    if _is_error(value):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        upper = value.strip().upper()
-        return upper == "TRUE" if upper in ("TRUE", "FALSE") else "#VALUE!"
-    return float(value) != 0.0
-
-
-def _if(condition: Any, then: Callable[[], Any], otherwise: Callable[[], Any]) -> Any:
-    flag = _truth(condition)
-    if isinstance(flag, str):
-        return flag
-    return _result(then() if flag else otherwise())
-
-
-def _compare(left: Any, right: Any) -> int | str:
-    """-1, 0 or 1 as Excel orders values (numbers < text < booleans), or an error code."""
-    for value in (left, right):
-        if _is_error(value):
-            return value
-
-    def blank_like(other: Any) -> Any:
-        return False if isinstance(other, bool) else "" if isinstance(other, str) else 0.0
-
-    a = blank_like(right) if left is None else left
-    b = blank_like(left) if right is None else right
-
-    def rank(value: Any) -> int:
-        return 2 if isinstance(value, bool) else 1 if isinstance(value, str) else 0
-
-    if rank(a) != rank(b):
-        return -1 if rank(a) < rank(b) else 1
-    if isinstance(a, str):
-        a, b = a.lower(), b.lower()
-    return (a > b) - (a < b)
-
-
-def _equal(a: Any, b: Any) -> bool | str:
-    cmp = _compare(a, b)
-    return cmp if isinstance(cmp, str) else cmp == 0
-
-
-def _greater(a: Any, b: Any) -> bool | str:
-    cmp = _compare(a, b)
-    return cmp if isinstance(cmp, str) else cmp > 0
-
-
-def _search_found(needle: str, haystack: Any) -> bool:
-    """ISNUMBER(SEARCH(needle, haystack)) for a needle without wildcards."""
-    if _is_error(haystack) or haystack is None:
-        return False
-    text = ("TRUE" if haystack else "FALSE") if isinstance(haystack, bool) else str(haystack)
-    return needle.lower() in text.lower()
-
-
-def _round(value: Any, digits: int) -> float | str:
-    """Excel's ROUND: half away from zero on the number's shortest decimal form."""
-    number = _operand(value)
-    if isinstance(number, str):
-        return number
-    quantum = Decimal(1).scaleb(-digits)
-    rounded = Decimal(repr(number)).quantize(quantum, rounding=ROUND_HALF_UP,
-                                             context=Context(prec=400))
-    return float(rounded)
-
-
-def _abs(value: Any) -> float | str:
-    number = _operand(value)
-    return number if isinstance(number, str) else abs(number)
-
-
-def _fit(result: Any, n_rows: int, n_cols: int) -> list[list[CellValue]]:
-    """An array formula's result spread over its fixed range, as Excel fills it."""
-    if (type(result) is list and len(result) == n_rows
-            and all(type(row) is list and len(row) == n_cols for row in result)):
-        # exactly the range's shape (the usual case): each value as the cell shows it
-        return [[v if type(v) is float and v - v == 0.0 else _result(v) for v in row]
-                for row in result]
-    if not isinstance(result, list | tuple):
-        value = _result(result)
-        return [[value] * n_cols for _ in range(n_rows)]
-    grid = [list(row) if isinstance(row, list | tuple) else [row] for row in result]
-    rows, cols = len(grid), max((len(row) for row in grid), default=0)
-    out = []
-    for i in range(n_rows):
-        line: list[CellValue] = []
-        for j in range(n_cols):
-            src_i = 0 if rows == 1 else i
-            src_j = 0 if cols == 1 else j
-            if rows == 0 or src_i >= rows or src_j >= len(grid[src_i]):
-                line.append("#N/A")
-            else:
-                line.append(_result(grid[src_i][src_j]))
-        out.append(line)
-    return out
-
-
-def _arg(value: Any) -> Any:
-    """A cell value as xlwings passes it to a function (numbers as float)."""
-    if _is_number(value):
-        return float(value)
-    return value
+# Excel's rules for native formulas (betaneutral.workbook.excel), under the short names
+# this module uses.
+_is_error = excel.is_error
+_is_number = excel.is_number
+_result = excel.as_result
+_add, _sub, _mul, _div = excel.add, excel.sub, excel.mul, excel.div
+_sum = excel.excel_sum
+_if = excel.excel_if
+_equal, _greater = excel.equal, excel.greater
+_search_found = excel.search_found
+_round, _abs = excel.excel_round, excel.excel_abs
+_fit, _arg = excel.fit, excel.arg
 
 
 # ------------------------------------------------------------------ the model ---
@@ -451,6 +258,78 @@ class _Book:
             if read_later:
                 cells.update(zip(keys, row, strict=True))
             out.update(zip(keys, row, strict=True))
+
+
+@dataclass
+class _Env:
+    """What a Rebalance line's evaluation reads (:class:`betaneutral.workbook.book.Env`)."""
+
+    val: Callable[[str], Any]
+    arg: Callable[[str], Any]
+    spot: list[list[Any]]
+    betas: list[list[Any]]
+    contract: list[list[Any]]
+
+
+class _HoldingsEnv:
+    """What a Holdings column's evaluation reads
+    (:class:`~betaneutral.workbook.book.HoldingsEnv`)."""
+
+    def __init__(self, book: _Book, layout: Layout, inputs: BookInputs,
+                 column_values: Mapping[str, list[Any]], btc_values: list[Any],
+                 bench_values: list[Any], bench_is_btc: bool,
+                 arg: Callable[[str], Any]) -> None:
+        self.book, self.layout, self.inputs = book, layout, inputs
+        self.assets = list(inputs.holdings["asset"])
+        self.column_values = column_values
+        self.benchmarks = {"BTCPrices": btc_values, "BenchPrices": bench_values}
+        self.bench_is_btc = bench_is_btc
+        self.arg = arg
+        self.cells = {c.letter: layout.column(c.name) for c in HOLDING_COLUMNS}
+        self._betas: dict[tuple[int, str], Any] = {}
+
+    def here(self, letter: str, i: int) -> Any:
+        return self.book.get(self.cells[letter][i])
+
+    def values(self, letter: str) -> list[Any]:
+        return [self.book.get(k) for k in self.cells[letter]]
+
+    def column(self, letter: str) -> list[list[Any]]:
+        return self.book.col(self.cells[letter])
+
+    def val(self, name: str) -> Any:
+        return self.book.get(self.layout.cell(name))
+
+    def last_close(self, i: int) -> Any:
+        return self.column_values[self.assets[i]][-1]
+
+    def beta(self, i: int, benchmark: str) -> Any:
+        # The functions are pure: with the benchmark equal to BTC cell for cell, the
+        # "vs benchmark" call has the "to BTC" call's arguments, so they share one result.
+        if benchmark == "BenchPrices" and self.bench_is_btc:
+            benchmark = "BTCPrices"
+        key = (i, benchmark)
+        if key not in self._betas:
+            arg = self.arg
+            self._betas[key] = udfs.BETA_VS_BTC(
+                _rows(self.column_values[self.assets[i]]), _rows(self.benchmarks[benchmark]),
+                arg("Window"), arg("BetaMethod"), arg("MinObs"), arg("ReturnType"))
+        return self._betas[key]
+
+    def reason(self, letter: str, i: int) -> str | None:
+        """Why a column's value is an error when the cause is an input, not a function."""
+        if letter == "C" and self.last_close(i) is None:
+            asset = self.assets[i]
+            sheet, col, _, _, last_row = self.layout.bounds("PriceBlock")
+            where = (f"{sheet}!{get_column_letter(col + self.layout.price_assets.index(asset))}"
+                     f"{last_row}")
+            return (f"{asset} has no close on the valuation date "
+                    f"{self.inputs.prices.index[-1]:%Y-%m-%d} ({where} is blank); a holding "
+                    "is never valued at 0: type the close")
+        if letter in ("F", "G"):  # a shared estimate: its reason goes with it
+            other = self.cells["G" if letter == "F" else "F"][i]
+            return self.book.reasons.get(other) if self.bench_is_btc else None
+        return None
 
 
 def _rows(values: Sequence[Any]) -> list[list[Any]]:
@@ -580,47 +459,17 @@ def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, 
     # The functions are pure: with the benchmark equal to BTC cell for cell, a holding's
     # "beta vs benchmark" call has the same arguments as its "beta to BTC" call.
     bench_is_btc = _same_cells(bench_values, btc_values)
-    hold = {name: layout.column(name) for name in (
-        "HoldingPrices", "HoldingValues", "HoldingWeights", "HoldingBenchBetas", "HoldingBetas",
-        "HoldingDollarBetas", "HoldingBetaShares", "HoldingQuantities")}
-    for i, asset in enumerate(inputs.holdings["asset"]):
-        # =IF(close="",NA(),close): a blank close on the last date is #N/A, never 0
-        last = column_values[asset][-1]
-        where = (f"{price_sheet}!{get_column_letter(price_col + layout.price_assets.index(asset))}"
-                 f"{price_row + len(price_rows) - 1}")
-        book.put(hold["HoldingPrices"][i], "#N/A" if last is None else last,
-                 reason=f"{asset} has no close on the valuation date "
-                        f"{inputs.prices.index[-1]:%Y-%m-%d} ({where} is blank); a holding "
-                        "is never valued at 0: type the close")
-        book.put(hold["HoldingValues"][i], _mul(book.get(hold["HoldingQuantities"][i]),
-                                                book.get(hold["HoldingPrices"][i])))
-        beta_to_btc = udfs.BETA_VS_BTC(
-            _rows(column_values[asset]), _rows(btc_values), arg("Window"), arg("BetaMethod"),
-            arg("MinObs"), arg("ReturnType"))
-        book.put(hold["HoldingBetas"][i], beta_to_btc)
-        book.put(hold["HoldingBenchBetas"][i], beta_to_btc if bench_is_btc else udfs.BETA_VS_BTC(
-            _rows(column_values[asset]), _rows(bench_values), arg("Window"), arg("BetaMethod"),
-            arg("MinObs"), arg("ReturnType")),
-            reason=book.reasons.get(hold["HoldingBetas"][i]) if bench_is_btc else None)
-    value_cells = hold["HoldingValues"]
-    book.put(layout.cell("PortfolioValue"), _sum([book.get(k) for k in value_cells]))
-    for i, key in enumerate(value_cells):
-        book.put(hold["HoldingWeights"][i], _div(book.get(key), val("PortfolioValue")))
-        book.put(hold["HoldingDollarBetas"][i], _mul(book.get(key),
-                                                     book.get(hold["HoldingBetas"][i])))
-    book.put(layout.cell("DollarBeta"), _sum([book.get(k) for k in hold["HoldingDollarBetas"]]))
-    for i, key in enumerate(hold["HoldingDollarBetas"]):
-        book.put(hold["HoldingBetaShares"][i], _div(book.get(key), val("DollarBeta")))
+    env = _HoldingsEnv(book, layout, inputs, column_values, btc_values, bench_values,
+                       bench_is_btc, arg)
     total_sheet, _, total_row, _, _ = layout.bounds("PortfolioValue")
-    for name in ("HoldingWeights", "HoldingBetaShares"):
-        _, col, _, _, _ = layout.bounds(name)
-        book.put((total_sheet, f"{get_column_letter(col)}{total_row}"),
-                 _sum([book.get(k) for k in hold[name]]))
-    spot = book.col(value_cells)
-    betas = book.col(hold["HoldingBetas"])
-    book.put(layout.cell("PortfolioBenchBeta"),
-             udfs.PORTFOLIO_BETA(spot, book.col(hold["HoldingBenchBetas"])))
-    book.put(layout.cell("PortfolioBeta"), udfs.PORTFOLIO_BETA(spot, betas))
+    for column in HOLDING_COLUMNS:
+        if column.evaluate is not None:
+            for i, key in enumerate(env.cells[column.letter]):
+                book.put(key, column.evaluate(env, i), reason=env.reason(column.letter, i))
+        if column.total_evaluate is not None:
+            book.put((total_sheet, f"{column.letter}{total_row}"), column.total_evaluate(env))
+    spot = book.col(env.cells["D"])
+    betas = book.col(env.cells["G"])
 
     # ---- Stats and Rolling: labels =INDEX(HoldingAssets,i), then one call per holding
     stats_sheet, stats_col, stats_row, _, _ = layout.bounds("BetaStats")
@@ -645,60 +494,15 @@ def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, 
             _rows(column_values[asset]), _rows(bench_values), arg("RollingWindow"),
             arg("MinObs")), read_later=False)  # no formula reads the rolling betas
 
-    # ---- Rebalance
-    def line(key: str, value: Any) -> None:
-        book.put(layout.rebalance(key), value)
-
-    for key, name in _SHOWN.items():
-        line(key, val(name))
-    book.put(layout.cell("ContractKind"), udfs.CONTRACT_SPEC(arg("HedgeContract"), "kind"))
-    book.put(layout.cell("ContractSize"),
-             udfs.CONTRACT_SPEC(arg("HedgeContract"), "contract_size"))
-    book.put(layout.cell("ContractNotionalUSD"), _if(
-        _search_found("inverse", val("ContractKind")),
-        lambda: val("ContractSize"),
-        lambda: _mul(val("ContractSize"), val("FuturesPrice"))))
-    book.put(layout.cell("CurrentHedgeUSD"),
-             _mul(val("CurrentContracts"), val("ContractNotionalUSD")))
-    book.put(layout.cell("CurrentBeta"),
-             udfs.PORTFOLIO_BETA(spot, betas, arg("CurrentHedgeUSD")))
-    book.put(layout.cell("TargetHedgeUSD"),
-             udfs.HEDGE_NOTIONAL(spot, betas, arg("TargetBeta")))
-    book.put(layout.cell("HedgeChangeUSD"),
-             udfs.HEDGE_NOTIONAL(spot, betas, arg("TargetBeta"), arg("CurrentHedgeUSD")))
-    book.put(layout.cell("TargetContracts"), udfs.CONTRACTS_TO_SHORT(
-        arg("TargetHedgeUSD"), arg("FuturesPrice"), contract))
-    book.put(layout.cell("ShortNotionalUSD"),
-             _mul(val("TargetContracts"), val("ContractNotionalUSD")))
-    book.put(layout.cell("ResidualBeta"),
-             udfs.PORTFOLIO_BETA(spot, betas, arg("ShortNotionalUSD")))
-    sig_sheet, sc1, sr, _, _ = layout.bounds("Drift")
-    _, _, _, oc, _ = layout.bounds("OrderNotionalUSD")
-    book.put_array([[(sig_sheet, f"{get_column_letter(c)}{sr}") for c in range(sc1, oc + 1)]],
-                   udfs.REBALANCE_SIGNAL(spot, betas, arg("CurrentHedgeUSD"), arg("TargetBeta"),
-                                         arg("RebalanceBand")))
-    book.put(layout.cell("Action"), udfs.REBALANCE_ACTION(
-        arg("CurrentContracts"), arg("TargetContracts"), arg("Breach")))
-    book.put(layout.cell("ContractsDelta"),
-             _round(_sub(val("TargetContracts"), val("CurrentContracts")), 8))
-    delta = val("ContractsDelta")
-    book.put(layout.cell("OrderSide"), _if(
-        _greater(delta, 0.0), lambda: "SELL",
-        lambda: _if(_greater(0.0, delta), lambda: "BUY", lambda: "NONE")))
-    book.put(layout.cell("OrderContracts"), _abs(delta))
-    book.put(layout.cell("SettlementCurrency"),
-             udfs.CONTRACT_SPEC(arg("HedgeContract"), "settlement_currency"))
-    book.put(layout.cell("MarginBuffer"), udfs.MARGIN_BUFFER(
-        arg("ShortNotionalUSD"), arg("FuturesPrice"), arg("StressMove"), contract,
-        arg("SafetyMultiplier")))
-    book.put(layout.cell("LiquidationPrice"), udfs.LIQUIDATION_PRICE(
-        arg("TargetContracts"), arg("FuturesPrice"), arg("MarginBuffer"), contract))
-    liq = val("LiquidationPrice")
-    book.put(layout.cell("LiquidationDistance"), _if(
-        _is_number(liq), lambda: _sub(_div(liq, val("FuturesPrice")), 1.0), lambda: liq))
-    book.put(layout.cell("FundingCostUSD"), udfs.FUNDING_COST(
-        arg("ShortNotionalUSD"), arg("FundingRate8h"),
-        _arg(_mul(val("FundingHorizonDays"), 24.0))))
+    # ---- Rebalance: each line of the description, top to bottom
+    rebalance_env = _Env(val, arg, spot, betas, contract)
+    for line in rebalance_lines():
+        if isinstance(line, Signal):
+            sig_sheet, sc1, sr, _, _ = layout.bounds(line.names[0])
+            book.put_array([[(sig_sheet, f"{get_column_letter(sc1 + j)}{sr}")
+                             for j in range(len(line.names))]], line.evaluate(rebalance_env))
+        elif line.evaluate is not None:
+            book.put(layout.rebalance(line.key), line.evaluate(rebalance_env))
 
     # ---- Scenarios
     book.put_array(layout.grid("ScenarioTable"), udfs.HEDGE_SCENARIOS(

@@ -18,6 +18,7 @@ from betaneutral.core.contracts import get_contract
 from betaneutral.core.orders import HedgeOrder, hedge_orders
 from betaneutral.core.rebalance import ACTION_HOLD, rebalance_action
 from betaneutral.tickets import Ticket, book_fingerprint, make_tickets
+from betaneutral.workbook.book import SUMMARY
 from betaneutral.workbook.inputs import name_destinations
 
 __all__ = ["SUMMARY_NAMES", "book_orders", "book_state", "book_tickets", "named_values",
@@ -25,26 +26,9 @@ __all__ = ["SUMMARY_NAMES", "book_orders", "book_state", "book_tickets", "named_
 
 CellKey = tuple[str, str]
 
-#: Headline outputs, in the order the command prints them: (defined name, label).
-SUMMARY_NAMES: tuple[tuple[str, str], ...] = (
-    ("PortfolioValue", "Portfolio value (USD)"),
-    ("PortfolioBeta", "Portfolio beta to BTC (unhedged)"),
-    ("HedgeContract", "Hedge contract"),
-    ("FuturesPrice", "Futures price (USD)"),
-    ("TargetHedgeUSD", "Hedge notional to short (USD)"),
-    ("TargetContracts", "Contracts to short"),
-    ("ResidualBeta", "Residual beta after rounding"),
-    ("CurrentContracts", "Current position (contracts)"),
-    ("CurrentBeta", "Portfolio beta with current hedge"),
-    ("Drift", "Drift from target"),
-    ("Action", "Action"),
-    ("OrderSide", "Order side"),
-    ("OrderContracts", "Order size (contracts)"),
-    ("MarginBuffer", "Margin buffer (settlement currency)"),
-    ("SettlementCurrency", "Settlement currency"),
-    ("LiquidationPrice", "Liquidation price (USD)"),
-    ("FundingCostUSD", "Hedge funding cost over the horizon (USD, < 0 = income)"),
-)
+#: Headline outputs, in the order the command prints them: (defined name, label), from
+#: the book's description (:data:`betaneutral.workbook.book.SUMMARY`).
+SUMMARY_NAMES: tuple[tuple[str, str], ...] = SUMMARY
 
 
 def named_values(wb: Workbook, values: Mapping[CellKey, Any], names: list[str]

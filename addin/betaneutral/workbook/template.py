@@ -66,6 +66,27 @@ from betaneutral.errors import (
 from betaneutral.safetext import validate_identifier
 from betaneutral.sample import SAMPLE_LABEL, sample_holdings, sample_prices
 from betaneutral.workbook import backtest_sheet as bt
+from betaneutral.workbook.book import (
+    FMT_BETA,
+    FMT_INT,
+    FMT_PCT,
+    FMT_PRICE,
+    FMT_QTY,
+    FMT_RATE,
+    FMT_USD,
+    HOLDING_COLUMNS,
+    HOLDING_TOTALS,
+    HOLDINGS_HEADER_ROW,
+    REBALANCE,
+    REBALANCE_ROWS,
+    SECTION_ROWS,
+    START_FIGURES,
+    TOTAL_LABEL,
+    Line,
+    Signal,
+    holding_row_formulas,
+    price_column,
+)
 from betaneutral.workbook.cells import write_text
 
 __all__ = [
@@ -194,15 +215,7 @@ _TOTAL_BORDER = Border(top=Side(style="thin", color="000000"),
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
-FMT_USD = "#,##0"
-FMT_BETA = "0.000"
-FMT_PCT = "0.0%"
-FMT_PRICE = "#,##0.00"
-FMT_QTY = "#,##0.00######"
-FMT_CONTRACTS = "#,##0.000"
 FMT_DATE = "yyyy-mm-dd"
-FMT_RATE = "0.0000%"
-FMT_INT = "0"
 FMT_BOOL = '"TRUE";"TRUE";"FALSE"'
 
 
@@ -254,54 +267,6 @@ class ContractRow:
     checked: str = ""
 
 
-#: Rebalance sheet: row of each labelled line (label in A, value in B).
-REBALANCE_ROWS: Mapping[str, int] = {
-    "CurrentContracts": 5,
-    "HedgeContractShown": 6,
-    "ContractKind": 7,
-    "ContractSize": 8,
-    "FuturesPriceShown": 9,
-    "ContractNotionalUSD": 10,
-    "CurrentHedgeUSD": 11,
-    "CurrentBeta": 12,
-    "TargetBetaShown": 15,
-    "TargetHedgeUSD": 16,
-    "HedgeChangeUSD": 17,
-    "TargetContracts": 18,
-    "ShortNotionalUSD": 19,
-    "ResidualBeta": 20,
-    "SignalHeader": 23,
-    "Signal": 24,
-    "BandShown": 25,
-    "Action": 26,
-    "ContractsDelta": 27,
-    "OrderSide": 28,
-    "OrderContracts": 29,
-    "StressMoveShown": 32,
-    "SafetyMultiplierShown": 33,
-    "SettlementCurrency": 34,
-    "MarginBuffer": 35,
-    "LiquidationPrice": 36,
-    "LiquidationDistance": 37,
-    "FundingRateShown": 40,
-    "FundingHorizonShown": 41,
-    "FundingCostUSD": 42,
-}
-
-
-#: Start sheet key figures: (label, defined name shown, number format, source sheet).
-#: Figure ``i`` is the formula ``=<name>`` in cell
-#: ``START_FIGURES_COLUMN`` + ``str(START_FIGURES_FIRST_ROW + i)``.
-START_FIGURES: tuple[tuple[str, str, str | None, str], ...] = (
-    ("Portfolio value (USD)", "PortfolioValue", FMT_USD, "Holdings"),
-    ("Portfolio beta to BTC (unhedged)", "PortfolioBeta", FMT_BETA, "Holdings"),
-    ("Beta with current hedge", "CurrentBeta", FMT_BETA, "Rebalance"),
-    ("Target contracts (short)", "TargetContracts", FMT_CONTRACTS, "Rebalance"),
-    ("Residual beta after rounding", "ResidualBeta", FMT_BETA, "Rebalance"),
-    ("Action", "Action", None, "Rebalance"),
-    ("Margin buffer", "MarginBuffer", "#,##0.00##", "Rebalance"),
-    ("Liquidation price (USD)", "LiquidationPrice", FMT_PRICE, "Rebalance"),
-)
 START_FIGURES_FIRST_ROW = 7
 START_FIGURES_COLUMN = "C"
 
@@ -759,52 +724,14 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
     return ranges
 
 
-def price_column(asset_cell: str) -> str:
-    """The price column of the asset named in ``asset_cell``, found by name.
-
-    Formulas look their asset's prices up by the name in their own row (not by a
-    fixed column), so a row keeps its meaning when holdings are sorted, copied down
-    or inserted, and when price columns are added or moved.
-    """
-    return f"INDEX(PriceBlock,0,MATCH({asset_cell},PriceAssets,0))"
-
-
-def last_close(asset_cell: str) -> str:
-    """The asset's close on the last date; ``#N/A`` when that close is blank (a missing
-    close is never valued as 0)."""
-    close = f"INDEX(PriceBlock,ROWS(PriceBlock),MATCH({asset_cell},PriceAssets,0))"
-    return f'IF({close}="",NA(),{close})'
-
-
-def holding_row_formulas(row: int) -> dict[str, tuple[str, str]]:
-    """Formula and number format of each computed column of a Holdings row.
-
-    The same formula (relative to the row) on every row, so that a row copied down
-    or inserted by the user is the template's own.
-    """
-    prices = price_column(f"$A{row}")
-    return {
-        "C": (f"={last_close(f'$A{row}')}", FMT_PRICE),
-        "D": (f"=B{row}*C{row}", FMT_USD),
-        "E": (f"=D{row}/PortfolioValue", FMT_PCT),
-        "F": (f"=BETA_VS_BTC({prices},BenchPrices,Window,BetaMethod,MinObs,ReturnType)",
-              FMT_BETA),
-        "G": (f"=BETA_VS_BTC({prices},BTCPrices,Window,BetaMethod,MinObs,ReturnType)",
-              FMT_BETA),
-        "H": (f"=D{row}*G{row}", FMT_USD),
-        "I": (f"=H{row}/DollarBeta", FMT_PCT),
-    }
-
-
 def _build_holdings(ws: Worksheet, data: _Data) -> None:
+    """The Holdings sheet from :data:`~betaneutral.workbook.book.HOLDING_COLUMNS`."""
     n = len(data.holdings)
-    first, last = 5, 4 + n
+    first, last = HOLDINGS_HEADER_ROW + 1, HOLDINGS_HEADER_ROW + n
     total = last + 1
     _title(ws, "Holdings", "Spot book: enter quantities (yellow). Betas use the Settings "
            "window, method and minimum observations.")
-    _header(ws, 4, ("Asset", "Quantity", "Price (USD)", "Value (USD)", "Weight",
-                    "Beta vs benchmark", "Beta to BTC", "Dollar beta (USD)",
-                    "Share of beta"))
+    _header(ws, HOLDINGS_HEADER_ROW, [c.header for c in HOLDING_COLUMNS])
     for i, (asset, qty) in enumerate(data.holdings):
         row = first + i
         _put(ws, f"A{row}", asset, font=_BOLD, border=_BOX)
@@ -812,40 +739,19 @@ def _build_holdings(ws: Worksheet, data: _Data) -> None:
         fmt = _price_format(data.prices[:, data.assets.index(asset)])
         for col, (formula, number_format) in holding_row_formulas(row).items():
             _computed(ws, f"{col}{row}", formula, fmt if col == "C" else number_format)
-    _put(ws, f"A{total}", "Total / portfolio", font=_BOLD)
-    totals = {
-        "D": (f"=SUM(D{first}:D{last})", FMT_USD),
-        "E": (f"=SUM(E{first}:E{last})", FMT_PCT),
-        "F": ("=PORTFOLIO_BETA(HoldingValues,HoldingBenchBetas)", FMT_BETA),
-        "G": ("=PORTFOLIO_BETA(HoldingValues,HoldingBetas)", FMT_BETA),
-        "H": (f"=SUM(H{first}:H{last})", FMT_USD),
-        "I": (f"=SUM(I{first}:I{last})", FMT_PCT),
-    }
-    for col, (formula, fmt) in totals.items():
-        _computed(ws, f"{col}{total}", formula, fmt)
-        ws[f"{col}{total}"].font = _BOLD
-    for col in "ABCDEFGHI":
-        ws[f"{col}{total}"].border = _TOTAL_BORDER
-    notes = {
-        "B4": "Units of each asset held (input). Shorts are negative.",
-        "C4": "Last price of the asset on the Benchmark sheet.",
-        "F4": "Beta of the asset's daily returns to the benchmark chosen on Settings.",
-        "G4": "Beta to BTC: used to size the hedge, since the futures track BTC.",
-        "H4": "Value x beta to BTC: the USD of BTC exposure the holding carries.",
-        "I4": "Holding's share of the book's dollar beta.",
-    }
-    for coord, text in notes.items():
-        ws[coord].comment = _note(text, height=80)
-    for name, col in (("HoldingAssets", "A"), ("HoldingQuantities", "B"),
-                      ("HoldingPrices", "C"), ("HoldingValues", "D"),
-                      ("HoldingWeights", "E"), ("HoldingBenchBetas", "F"),
-                      ("HoldingBetas", "G"), ("HoldingDollarBetas", "H"),
-                      ("HoldingBetaShares", "I")):
-        _define(ws, name, f"{col}{first}:{col}{last}")
-    _define(ws, "PortfolioValue", f"D{total}")
-    _define(ws, "PortfolioBenchBeta", f"F{total}")
-    _define(ws, "PortfolioBeta", f"G{total}")
-    _define(ws, "DollarBeta", f"H{total}")
+    _put(ws, f"A{total}", TOTAL_LABEL, font=_BOLD)
+    for column in HOLDING_COLUMNS:
+        if column.total is not None:
+            coord = f"{column.letter}{total}"
+            _computed(ws, coord, column.total(first, last), column.fmt)
+            ws[coord].font = _BOLD
+        if column.note and column.letter != "A":
+            ws[f"{column.letter}{HOLDINGS_HEADER_ROW}"].comment = _note(column.note, height=80)
+        _define(ws, column.name, f"{column.letter}{first}:{column.letter}{last}")
+    for column in HOLDING_COLUMNS:
+        ws[f"{column.letter}{total}"].border = _TOTAL_BORDER
+    for letter, name in HOLDING_TOTALS.items():
+        _define(ws, name, f"{letter}{total}")
     _widths(ws, {"A": 18, "B": 16, "C": 14, "D": 16, "E": 10, "F": 12, "G": 12, "H": 18,
                  "I": 11})
     ws.freeze_panes = "B5"
@@ -903,124 +809,42 @@ def _build_rolling(ws: Worksheet, data: _Data) -> None:
 
 
 def _build_rebalance(ws: Worksheet) -> None:
+    """The Rebalance sheet from :data:`~betaneutral.workbook.book.REBALANCE`."""
     r = REBALANCE_ROWS
     _title(ws, "Rebalance", "Hedge sizing, drift against the band, the restoring order, "
            "margin and funding. Positive contracts and notionals mean short.")
+    grey = _font(color="595959")
+    for section in REBALANCE:
+        _section(ws, SECTION_ROWS[section.title], section.title, "A", "E")
+        for line in section.lines:
+            row = r[line.key]
+            if isinstance(line, Signal):
+                _header(ws, r[f"{line.key}Header"], line.headers, first_col=2)
+                _put(ws, f"A{row}", line.label, border=_BOX)
+                _array(ws, f"B{row}:{get_column_letter(1 + len(line.names))}{row}",
+                       line.formula, line.fmts)
+                ws[f"C{row}"].alignment = Alignment(horizontal="center")
+                _put(ws, f"E{row}", line.note, font=grey)
+                for j, name in enumerate(line.names):
+                    _define(ws, name, f"{get_column_letter(2 + j)}{row}")
+                continue
+            assert isinstance(line, Line)
+            _put(ws, f"A{row}", line.label, border=_BOX)
+            if line.is_input:
+                _put(ws, f"B{row}", line.default, fill=_INPUT_FILL, fmt=line.fmt, border=_BOX)
+            else:
+                _computed(ws, f"B{row}", line.formula, line.fmt)
+            if line.bold:
+                ws[f"B{row}"].font = _BOLD
+            _put(ws, f"C{row}", line.note, font=grey)
+            if line.named:
+                _define(ws, line.key, f"B{row}")
 
-    def line(key: str, label: str, value: str | float, fmt: str | None, note: str,
-             *, name: str | None = None, is_input: bool = False) -> None:
-        row = r[key]
-        _put(ws, f"A{row}", label, border=_BOX)
-        if is_input:
-            _put(ws, f"B{row}", value, fill=_INPUT_FILL, fmt=fmt, border=_BOX)
-        else:
-            _computed(ws, f"B{row}", str(value), fmt)
-        _put(ws, f"C{row}", note, font=_font(color="595959"))
-        if name:
-            _define(ws, name, f"B{row}")
-
-    _section(ws, 4, "Current position", "A", "E")
-    line("CurrentContracts", "Current futures position (contracts)", 0, FMT_CONTRACTS,
-         "Input: contracts held now; > 0 short, < 0 long.", name="CurrentContracts",
-         is_input=True)
-    line("HedgeContractShown", "Hedge contract", "=HedgeContract", None, "From Settings.")
-    line("ContractKind", "Contract kind", '=CONTRACT_SPEC(HedgeContract,"kind")', None,
-         "Linear: size in coin. Inverse: size in USD.", name="ContractKind")
-    line("ContractSize", "Contract size", '=CONTRACT_SPEC(HedgeContract,"contract_size")',
-         "#,##0.########", "Coin per contract (linear) or USD per contract (inverse).",
-         name="ContractSize")
-    line("FuturesPriceShown", "Futures price (USD)", "=FuturesPrice", FMT_PRICE,
-         "From Settings.")
-    line("ContractNotionalUSD", "Notional per contract (USD)",
-         '=IF(ISNUMBER(SEARCH("inverse",ContractKind)),ContractSize,ContractSize*FuturesPrice)',
-         "#,##0.00", "Inverse: the USD face value; linear: size x futures price.",
-         name="ContractNotionalUSD")
-    line("CurrentHedgeUSD", "Current hedge notional (USD)",
-         "=CurrentContracts*ContractNotionalUSD", FMT_USD, "> 0 short.",
-         name="CurrentHedgeUSD")
-    line("CurrentBeta", "Portfolio beta with current hedge",
-         "=PORTFOLIO_BETA(HoldingValues,HoldingBetas,CurrentHedgeUSD)", FMT_BETA,
-         "Beta to BTC of spot plus the futures held now.", name="CurrentBeta")
-
-    _section(ws, 14, "Hedge sizing", "A", "E")
-    line("TargetBetaShown", "Target portfolio beta", "=TargetBeta", FMT_BETA, "From Settings.")
-    line("TargetHedgeUSD", "Required short notional (USD)",
-         "=HEDGE_NOTIONAL(HoldingValues,HoldingBetas,TargetBeta)", FMT_USD,
-         "Sum of value x beta minus target x portfolio value.", name="TargetHedgeUSD")
-    line("HedgeChangeUSD", "Hedge notional to add (USD)",
-         "=HEDGE_NOTIONAL(HoldingValues,HoldingBetas,TargetBeta,CurrentHedgeUSD)", FMT_USD,
-         "Required minus current: > 0 sell more, < 0 buy back.", name="HedgeChangeUSD")
-    line("TargetContracts", "Target contracts (short)",
-         "=CONTRACTS_TO_SHORT(TargetHedgeUSD,FuturesPrice,HedgeContract)", FMT_CONTRACTS,
-         "Required notional in contracts, rounded to the contract's step.",
-         name="TargetContracts")
-    line("ShortNotionalUSD", "Short notional after rounding (USD)",
-         "=TargetContracts*ContractNotionalUSD", FMT_USD, "What the target contracts short.",
-         name="ShortNotionalUSD")
-    line("ResidualBeta", "Residual beta after rounding",
-         "=PORTFOLIO_BETA(HoldingValues,HoldingBetas,ShortNotionalUSD)", FMT_BETA,
-         "Portfolio beta left once the target contracts are held.", name="ResidualBeta")
-
-    _section(ws, 22, "Drift and rebalance signal", "A", "E")
-    hdr, sig = r["SignalHeader"], r["Signal"]
-    _header(ws, hdr, ("Drift (beta)", "Breach", "Order (USD)"), first_col=2)
-    _put(ws, f"A{sig}", "Rebalance signal", border=_BOX)
-    _array(ws, f"B{sig}:D{sig}",
-           "=REBALANCE_SIGNAL(HoldingValues,HoldingBetas,CurrentHedgeUSD,TargetBeta,"
-           "RebalanceBand)", (FMT_BETA, FMT_BOOL, FMT_USD))
-    ws[f"C{sig}"].alignment = Alignment(horizontal="center")
-    _put(ws, f"E{sig}", "Drift = beta with current hedge - target; breach when |drift| > "
-         "band; order > 0 sell.", font=_font(color="595959"))
-    _define(ws, "Drift", f"B{sig}")
-    _define(ws, "Breach", f"C{sig}")
-    _define(ws, "OrderNotionalUSD", f"D{sig}")
-    line("BandShown", "Rebalance band", "=RebalanceBand", FMT_BETA, "From Settings.")
-    line("Action", "Action", "=REBALANCE_ACTION(CurrentContracts,TargetContracts,Breach)", None,
-         "OPEN when no hedge is held yet; then trade only when the band is breached.",
-         name="Action")
-    line("ContractsDelta", "Contracts to trade (target - current)",
-         "=ROUND(TargetContracts-CurrentContracts,8)", FMT_CONTRACTS,
-         "> 0 sell (short more), < 0 buy back.", name="ContractsDelta")
-    line("OrderSide", "Order side", '=IF(ContractsDelta>0,"SELL",IF(ContractsDelta<0,"BUY",'
-         '"NONE"))', None, "Side of the order that restores the target.", name="OrderSide")
-    line("OrderContracts", "Order size (contracts)", "=ABS(ContractsDelta)", FMT_CONTRACTS,
-         "Contracts to trade, always >= 0.", name="OrderContracts")
+    sig = r["Signal"]
     red = FormulaRule(formula=[f"N($C${sig})=1"], fill=_BREACH_FILL,
                       font=Font(bold=True, color="FFFFFF"), stopIfTrue=False)
     ws.conditional_formatting.add(f"B{sig}:D{sig}", red)
     ws.conditional_formatting.add(f"B{r['Action']}:B{r['OrderContracts']}", red)
-
-    _section(ws, 31, "Margin and liquidation", "A", "E")
-    line("StressMoveShown", "Stress move (BTC rally)", "=StressMove", FMT_PCT, "From Settings.")
-    line("SafetyMultiplierShown", "Safety multiplier", "=SafetyMultiplier", "0.00",
-         "From Settings.")
-    line("SettlementCurrency", "Settlement currency",
-         '=CONTRACT_SPEC(HedgeContract,"settlement_currency")', None,
-         "Currency of the collateral and the margin buffer.", name="SettlementCurrency")
-    line("MarginBuffer", "Margin buffer (settlement currency)",
-         "=MARGIN_BUFFER(ShortNotionalUSD,FuturesPrice,StressMove,HedgeContract,"
-         "SafetyMultiplier)", "#,##0.00##",
-         "Collateral for the short to survive the stress move, times the multiplier.",
-         name="MarginBuffer")
-    line("LiquidationPrice", "Liquidation price (USD)",
-         "=LIQUIDATION_PRICE(TargetContracts,FuturesPrice,MarginBuffer,HedgeContract)",
-         FMT_PRICE, "Futures price at which the short would be liquidated.",
-         name="LiquidationPrice")
-    line("LiquidationDistance", "Distance to liquidation",
-         "=IF(ISNUMBER(LiquidationPrice),LiquidationPrice/FuturesPrice-1,LiquidationPrice)",
-         FMT_PCT, "BTC rally that reaches the liquidation price (text if none can).",
-         name="LiquidationDistance")
-
-    _section(ws, 39, "Funding (perpetuals)", "A", "E")
-    line("FundingRateShown", "Funding rate per 8 h", "=FundingRate8h", FMT_RATE,
-         "From Settings; > 0 means longs pay shorts.")
-    line("FundingHorizonShown", "Horizon (days)", "=FundingHorizonDays", FMT_INT,
-         "From Settings.")
-    line("FundingCostUSD", "Funding over the horizon (USD)",
-         "=FUNDING_COST(ShortNotionalUSD,FundingRate8h,FundingHorizonDays*24)", FMT_USD,
-         "Funding the short pays over the horizon; negative: the short receives it.",
-         name="FundingCostUSD")
-
     dv = DataValidation(type="decimal", operator="between", formula1="-1E+12",
                         formula2="1E+12", allow_blank=False)
     _validation_text(dv, "Current futures position", "a number of contracts (> 0 short)")
@@ -1029,9 +853,6 @@ def _build_rebalance(ws: Worksheet) -> None:
     ws[f"B{r['CurrentContracts']}"].comment = _note(
         "Contracts of the hedge contract you hold now: > 0 short, < 0 long, 0 none.",
         height=70)
-    for row in (r["TargetContracts"], r["ResidualBeta"], r["MarginBuffer"],
-                r["LiquidationPrice"]):
-        ws[f"B{row}"].font = _BOLD
     _widths(ws, {"A": 38, "B": 18, "C": 14, "D": 16, "E": 44})
     ws.freeze_panes = "A4"
     _print_setup(ws)
