@@ -26,7 +26,6 @@ import sys
 import time
 
 
-
 def _props(**kwargs: object) -> tuple:
     from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
 
