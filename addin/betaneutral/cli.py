@@ -81,6 +81,9 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
         raw = Path(tmp) / f"raw{out.suffix}"
         wb.save(raw)
+        from betaneutral.vba.package import finish_saved_workbook
+
+        finish_saved_workbook(raw, wb)  # buttons and label boxes: openpyxl writes no shapes
         write_cached_values(raw, out, values, force=force,
                             plain_values=book_backtest_cells(wb.sheetnames, inputs))
     if tickets_csv is not None:
@@ -230,20 +233,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_DATA
 
 
-def cmd_tickets(args: argparse.Namespace) -> int:
-    """Write the hedge tickets of a workbook to CSV."""
+def write_book_tickets(book: str | Path, output: str | Path, *, fmt: str = "tickets",
+                       force: bool = False) -> list[Any]:
+    """Compute a saved workbook's hedge tickets and write them to ``output`` as CSV.
+
+    The ``tickets`` command and the workbook's *Export hedge tickets* button
+    (:func:`betaneutral.excel.export_tickets`) both write through here. The
+    target is checked (exists without ``force``, open in Excel) before any work.
+    """
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.loader import load_book
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
-    check_writable_target(Path(args.output), force=args.force)
-    wb = load_book(args.book)
+    check_writable_target(Path(output), force=force)
+    wb = load_book(book)
     inputs = read_inputs(wb)
     values = compute_values(inputs, read_layout(wb))
     tickets = book_tickets(wb, values, book_state(inputs))
-    write_tickets_csv(tickets, args.output, fmt=args.format, force=args.force)
+    write_tickets_csv(tickets, output, fmt=fmt, force=force)  # type: ignore[arg-type]
+    return tickets
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    """Write the hedge tickets of a workbook to CSV."""
+    tickets = write_book_tickets(args.book, args.output, fmt=args.format, force=args.force)
     print(f"Wrote {len(tickets)} ticket(s) to {args.output}" if tickets else
           f"No order: the drift is inside the band; wrote an empty {args.output}")
     return EXIT_OK
@@ -326,7 +341,12 @@ def cmd_build_template(args: argparse.Namespace) -> int:
         if target.parent.is_dir():  # both, before replacing either (open in Excel?)
             check_writable_target(target, force=True)
     xlsx, xlsm = build_committed_templates(root)
-    print(f"Wrote {xlsx} and {xlsm}")
+    from betaneutral.files import atomic_output
+    from betaneutral.vba.sources import LICENCE_FILE, licence_text
+
+    with atomic_output(root / LICENCE_FILE, force=True, newline="\n") as (handle, _tmp):
+        handle.write(licence_text())  # the notice the .xlsm's Start sheet names
+    print(f"Wrote {xlsx}, {xlsm} and {root / LICENCE_FILE}")
     return EXIT_OK
 
 
