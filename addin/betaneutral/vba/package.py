@@ -1,14 +1,15 @@
-"""Put the VBA project and the Start sheet's buttons into a macro-enabled workbook.
+"""Put the VBA project, the Start sheet's buttons and the sample label boxes into a workbook.
 
 * :func:`attach_vba_project` gives an openpyxl workbook (loaded with
   ``keep_vba=True``) the project of :func:`betaneutral.vba.sources.vba_project`,
   written for its sheets' code names; openpyxl then saves it as
   ``xl/vbaProject.bin``.
-* :func:`add_start_buttons` adds, to a saved ``.xlsm``, a drawing on the Start
-  sheet with one button (a rounded rectangle with a macro assigned, as Excel
-  writes a shape after *Assign Macro*) per workflow macro. openpyxl does not
-  keep shapes, so this runs on the saved package; the commands that compute a
-  workbook copy its parts and keep the drawing.
+* :func:`finish_package` adds shapes to a saved package: on a macro-enabled
+  file, one button per workflow macro on the Start sheet (a rounded rectangle
+  with a macro assigned, as Excel writes a shape after *Assign Macro*); on a
+  workbook of the synthetic sample, a label box on the sheets whose first row
+  is a header. openpyxl does not keep shapes, so this runs on the saved
+  package; the commands that compute a workbook copy its parts and keep them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import io
 import os
 import posixpath
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,7 @@ from lxml import etree
 from betaneutral.vba.sources import MACROS, vba_project
 
 __all__ = ["BUTTON_ANCHORS", "SAMPLE_BOX_SHEETS", "START_SHEET", "add_shapes",
-           "add_start_buttons", "attach_vba_project", "finish_package",
-           "finish_saved_workbook"]
+           "attach_vba_project", "finish_package", "finish_saved_workbook"]
 
 START_SHEET = "Start"
 #: Macro -> (first column, first row, last column, last row), 0-based cell corners.
@@ -157,7 +156,8 @@ def _last_column(sheet: etree._Element) -> int:
 
 
 def finish_package(path: str | os.PathLike[str], *, buttons: bool, sample: bool) -> None:
-    """Add the shapes openpyxl cannot write to the saved workbook at ``path`` (in place).
+    """Add the shapes openpyxl cannot write to the saved workbook at ``path`` (in place,
+    see :func:`add_shapes`).
 
     ``buttons``: the workflow buttons on the Start sheet (macro-enabled files).
     ``sample``: a label box "synthetic sample data" right of the used columns of
@@ -187,17 +187,14 @@ def finish_saved_workbook(path: str | os.PathLike[str], wb: Any) -> None:
     finish_package(path, buttons=wb.vba_archive is not None, sample=sample)
 
 
-def add_start_buttons(path: str | os.PathLike[str]) -> None:
-    """Add the workflow buttons to the Start sheet of the ``.xlsm`` at ``path`` (in place)."""
-    add_shapes(path, {START_SHEET: _buttons()})
-
-
 def add_shapes(path: str | os.PathLike[str], shapes: dict[str, list[str]]) -> None:
     """Add drawing anchors (``xdr:twoCellAnchor`` XML) to sheets of the package at ``path``.
 
     A sheet with a drawing (a chart) gets the anchors appended to it; a sheet
     without one gets a new drawing part. Shape ids are numbered after the
-    drawing's highest id. The package is rewritten in place, atomically.
+    drawing's highest id. The package is rewritten in place (not atomically:
+    the callers pass the temporary file a workbook was just saved to, before
+    the atomic write of the final file).
 
     Raises
     ------
@@ -263,24 +260,18 @@ def add_shapes(path: str | os.PathLike[str], shapes: dict[str, list[str]]) -> No
             etree.SubElement(types, f"{{{_CT}}}Default", Extension="rels",
                              ContentType=_RELS_CT)
         replaced["[Content_Types].xml"] = _xml(types)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp_name, "w", zipfile.ZIP_DEFLATED) as out:
-                for info in zf.infolist():
-                    if info.filename in replaced:
-                        out.writestr(info.filename, replaced.pop(info.filename),
-                                     zipfile.ZIP_DEFLATED)
-                    else:
-                        with zf.open(info) as src, out.open(info, "w") as dst:
-                            shutil.copyfileobj(src, dst)
-                for name, data in replaced.items():
-                    out.writestr(name, data, zipfile.ZIP_DEFLATED)
-            os.chmod(tmp_name, path.stat().st_mode & 0o777)
-        except BaseException:
-            os.unlink(tmp_name)
-            raise
-    os.replace(tmp_name, path)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in zf.infolist():
+                if info.filename in replaced:
+                    out.writestr(info.filename, replaced.pop(info.filename),
+                                 zipfile.ZIP_DEFLATED)
+                else:
+                    with zf.open(info) as src, out.open(info, "w") as dst:
+                        shutil.copyfileobj(src, dst)
+            for name, data in replaced.items():
+                out.writestr(name, data, zipfile.ZIP_DEFLATED)
+    path.write_bytes(buffer.getvalue())
 
 
 def _xml(element: etree._Element) -> bytes:
