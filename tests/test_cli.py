@@ -149,7 +149,7 @@ def test_usage_error_exits_2(capsys):
 
 
 @pytest.mark.parametrize("cmd", ["demo", "fill", "compute", "check", "tickets",
-                                 "build-template"])
+                                 "refresh-vba", "build-template"])
 def test_help_on_every_command(cmd, capsys):
     """--help works on every command."""
     assert main([cmd, "--help"]) == EXIT_OK

@@ -323,3 +323,52 @@ def test_only_the_sample_is_labelled() -> None:
     assert not is_sample_state({**state, "last_prices": {**state["last_prices"],
                                                          "BTC": 1.0}})
     assert not is_sample_state({**state, "last_date": "2020-01-01 00:00:00"})
+
+
+# ------------------------------------------------------------ refresh-vba ---
+def _with_project(book: Path, out: Path, project: bytes) -> Path:
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = project if info.filename == "xl/vbaProject.bin" else src.read(info)
+            dst.writestr(info, data)
+    return out
+
+
+def test_refresh_vba_writes_the_installed_xlwings_project(built: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from betaneutral.cli import main
+    from betaneutral.vba.project import Module, build_vba_project
+
+    names = [f"Sheet{i}" for i in range(1, 13)]
+    _, protection = sources._quickstart_project()
+    old_modules = [Module(m.name, m.kind, m.source.replace(xlwings.__version__, "0.36.0"))
+                   for m in sources.project_modules(names)]
+    old = _with_project(built, tmp_path / "old.xlsm", build_vba_project(old_modules,
+                                                                       protection))
+    assert main(["refresh-vba", str(old)]) == 0
+    with zipfile.ZipFile(old) as zf:
+        assert zf.read("xl/vbaProject.bin") == sources.vba_project(names)
+    backups = [p for p in tmp_path.iterdir() if ".bak" in p.name]
+    assert len(backups) == 1
+    assert "0.36.0" in _olevba_modules(backups[0])["xlwings"]
+    assert main(["refresh-vba", str(old)]) == 0  # already current: nothing written
+    assert "already" in capsys.readouterr().out
+    assert len([p for p in tmp_path.iterdir() if ".bak" in p.name]) == 1
+
+
+def test_refresh_vba_refuses_a_project_with_code_of_its_own(built: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture
+                                                            ) -> None:
+    from betaneutral.cli import main
+
+    with zipfile.ZipFile(Path(xlwings.__file__).parent / "quickstart_standalone.xlsm") as zf:
+        theirs = zf.read("xl/vbaProject.bin")  # holds Module1 (SampleCall)
+    book = _with_project(built, tmp_path / "mine.xlsm", theirs)
+    before = book.read_bytes()
+    assert main(["refresh-vba", str(book)]) == 1
+    err = capsys.readouterr().err
+    assert "'Module1' holds code of its own" in err
+    assert err.count("\n") == 1
+    assert book.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.xlsm"]
+    assert main(["refresh-vba", str(ROOT / "templates" / "BetaNeutral.xlsx")]) == 1

@@ -1,7 +1,8 @@
 """The ``betaneutral`` command.
 
 Commands: ``demo``, ``fill``, ``compute``, ``check``, ``tickets``,
-``backtest`` and ``build-template`` (``betaneutral COMMAND --help`` describes each).
+``backtest``, ``refresh-vba`` and ``build-template`` (``betaneutral COMMAND --help``
+describes each).
 
 Exit codes: 0 success; 1 data or validation error (including mismatches found
 by ``check``); 2 usage error; 3 a file is locked, exists, or cannot be read or
@@ -350,6 +351,43 @@ def cmd_build_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_refresh_vba(args: argparse.Namespace) -> int:
+    """Write a BetaNeutral .xlsm's VBA project again from the installed xlwings."""
+    import shutil
+    import zipfile
+
+    from betaneutral.archive import check_workbook_archive
+    from betaneutral.files import atomic_output
+    from betaneutral.vba.package import refreshed_vba_project
+    from betaneutral.vba.sources import xlwings_version
+
+    book = Path(args.book)
+    if book.suffix.lower() != ".xlsm":
+        raise BetaNeutralError(f"the workbook must be an .xlsm, got {book.name!r}")
+    check_writable_target(book, force=True)  # open in Excel?
+    check_workbook_archive(book)
+    try:
+        current, new = refreshed_vba_project(book)
+    except ValueError as exc:
+        raise BetaNeutralError(str(exc)) from None
+    if current == new:
+        print(f"{book}: its VBA project is already xlwings {xlwings_version()}'s")
+        return EXIT_OK
+    backup = backup_copy(book)
+    print(f"Backup: {backup}")
+    with zipfile.ZipFile(backup) as src, \
+            atomic_output(book, force=True, mode="wb", encoding=None) as (handle, _tmp), \
+            zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.filename == "xl/vbaProject.bin":
+                out.writestr(info, new)
+            else:
+                with src.open(info) as part, out.open(info, "w") as dst:
+                    shutil.copyfileobj(part, dst)
+    print(f"Wrote the VBA project of xlwings {xlwings_version()} into {book}")
+    return EXIT_OK
+
+
 def _tolerance(text: str) -> float:
     """A finite number >= 0 (argparse type: anything else is a usage error)."""
     import math
@@ -453,6 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder to write the results to")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+
+    p = add("refresh-vba", cmd_refresh_vba, "Write a BetaNeutral .xlsm's VBA project (xlwings "
+            "module, function wrappers, button macros) again from the installed xlwings, "
+            "keeping a timestamped backup.")
+    p.add_argument("book", help="the .xlsm to update in place")
 
     p = add("build-template", cmd_build_template, "Regenerate templates/BetaNeutral.xlsx and "
             "BetaNeutral.xlsm from code.")

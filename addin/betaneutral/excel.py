@@ -43,8 +43,8 @@ def check_xlwings_version(xlwings_vba: str | None) -> None:
         raise BetaNeutralError(
             f"xlwings version mismatch: the workbook carries the VBA of xlwings {xlwings_vba}, "
             f"this Python has xlwings {xlwings.__version__}. Install the matching version "
-            f"(pip install xlwings=={xlwings_vba}) or use a workbook built with "
-            f"xlwings {xlwings.__version__} (betaneutral build-template).")
+            f"(pip install xlwings=={xlwings_vba}), or give the workbook the VBA of "
+            f"xlwings {xlwings.__version__} (close it, then run betaneutral refresh-vba on it).")
 
 
 def _caller(book: Any) -> Any:

@@ -28,7 +28,8 @@ from lxml import etree
 from betaneutral.vba.sources import MACROS, vba_project
 
 __all__ = ["BUTTON_ANCHORS", "SAMPLE_BOX_SHEETS", "START_SHEET", "add_shapes",
-           "attach_vba_project", "finish_package", "finish_saved_workbook"]
+           "attach_vba_project", "finish_package", "finish_saved_workbook",
+           "refreshed_vba_project"]
 
 START_SHEET = "Start"
 #: Macro -> (first column, first row, last column, last row), 0-based cell corners.
@@ -276,3 +277,57 @@ def add_shapes(path: str | os.PathLike[str], shapes: dict[str, list[str]]) -> No
 
 def _xml(element: etree._Element) -> bytes:
     return etree.tostring(element, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _code_names(zf: zipfile.ZipFile) -> list[str]:
+    """Code names of the workbook's sheets, in sheet order."""
+    book = etree.fromstring(zf.read("xl/workbook.xml"))
+    names = []
+    for sheet in book.iter(f"{{{_MAIN}}}sheet"):
+        part = _sheet_part(zf, sheet.get("name", ""))
+        pr = etree.fromstring(zf.read(part)).find(f"{{{_MAIN}}}sheetPr")
+        code = pr.get("codeName") if pr is not None else None
+        if not code:
+            raise ValueError(f"sheet {sheet.get('name')!r} has no VBA code name")
+        names.append(code)
+    return names
+
+
+def _modules_of(project: bytes) -> dict[str, str]:
+    import olefile
+
+    from betaneutral.vba.ovba import module_sources
+
+    with olefile.OleFileIO(io.BytesIO(project)) as ole:
+        storage = {p[1]: ole.openstream(p).read() for p in ole.listdir()
+                   if len(p) == 2 and p[0] == "VBA"}
+    return module_sources(storage)
+
+
+def refreshed_vba_project(path: str | os.PathLike[str]) -> tuple[bytes, bytes]:
+    """(current, new) ``xl/vbaProject.bin`` of a BetaNeutral ``.xlsm``; the new one is
+    written from the installed xlwings for the workbook's sheets.
+
+    Raises
+    ------
+    ValueError
+        The workbook has no VBA project, a sheet without a code name, or VBA code of
+        its own (a module other than BetaNeutral's, or code in a document module),
+        which a rewrite would lose.
+    """
+    from betaneutral.vba.sources import project_modules, vba_project
+
+    with zipfile.ZipFile(path) as zf:
+        if "xl/vbaProject.bin" not in zf.namelist():
+            raise ValueError(f"{Path(path).name} carries no VBA project")
+        current = zf.read("xl/vbaProject.bin")
+        code_names = _code_names(zf)
+    ours = {m.name for m in project_modules(code_names)}
+    for name, source in _modules_of(current).items():
+        body = [line for line in source.splitlines()
+                if line.strip() and not line.startswith("Attribute ")]
+        is_document = name == "ThisWorkbook" or name in code_names
+        if name not in ours or (is_document and body):
+            raise ValueError(f"{Path(path).name}: the VBA module {name!r} holds code of its "
+                             "own, which rewriting the project would lose; copy it out first")
+    return current, vba_project(code_names)
