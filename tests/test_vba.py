@@ -239,7 +239,8 @@ def test_compute_keeps_the_buttons_and_the_project(built: Path, tmp_path: Path) 
 
 def test_libreoffice_opens_the_xlsm_and_lists_the_modules(built: Path, tmp_path: Path) -> None:
     """LibreOffice imports the VBA project into Basic on load; saved as ODF, each module
-    becomes Basic/<library>/<module>.xml with its source."""
+    becomes Basic/<library>/<module>.xml with its source, and each Start button a shape
+    whose click event runs the imported macro."""
     from tests.lo_helpers import soffice
 
     exe = soffice()
@@ -252,10 +253,14 @@ def test_libreoffice_opens_the_xlsm_and_lists_the_modules(built: Path, tmp_path:
     with zipfile.ZipFile(tmp_path / (built.stem + ".ods")) as zf:
         basic = {n.split("/")[2][:-4]: zf.read(n).decode("utf-8") for n in zf.namelist()
                  if n.startswith("Basic/VBAProject/") and not n.endswith("script-lb.xml")}
+        content = zf.read("content.xml").decode("utf-8")
     assert {"xlwings", "xlwings_udfs", "BetaNeutral", "Dictionary", "ThisWorkbook"} <= set(basic)
     for name in udfs.UDF_NAMES:
         assert f"Function {name}(" in basic["xlwings_udfs"]
     assert "Sub BetaNeutralExportTickets()" in basic["BetaNeutral"]
+    # the buttons: shapes whose click runs the imported macro
+    for macro in sources.MACROS:
+        assert f"vnd.sun.star.script:VBAProject.BetaNeutral.{macro}?" in content
 
 
 # --------------------------------------------------------------- versions ---

@@ -32,10 +32,11 @@ __all__ = ["BUTTON_ANCHORS", "SAMPLE_BOX_SHEETS", "START_SHEET", "add_shapes",
            "refreshed_vba_project"]
 
 START_SHEET = "Start"
-#: Macro -> (first column, first row, last column, last row), 0-based cell corners.
+#: Macro -> (from column, from row, to column, to row), 0-based cell corners: F7:G8 and
+#: F10:G11, beside the Start sheet's key figures (columns E:H of those rows are empty).
 BUTTON_ANCHORS: dict[str, tuple[int, int, int, int]] = {
-    "BetaNeutralExportTickets": (9, 1, 12, 3),
-    "BetaNeutralReplayBacktest": (9, 4, 12, 6),
+    "BetaNeutralExportTickets": (5, 6, 7, 8),
+    "BetaNeutralReplayBacktest": (5, 9, 7, 11),
 }
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -120,9 +121,10 @@ def _buttons() -> list[str]:
 def _sample_box(first_col: int) -> list[str]:
     from betaneutral.sample import SAMPLE_LABEL
 
-    return [_anchor((first_col, 1, first_col + 6, 4),
+    # row 1 only: Rolling's chart starts in row 2 right of the columns
+    return [_anchor((first_col, 0, first_col + 8, 1),
                     _shape(0, "Synthetic sample label", SAMPLE_LABEL, macro=None,
-                           fill="FFF2CC", color="C00000", size=1400))]
+                           fill="FFF2CC", color="C00000", size=1200))]
 
 
 def _rels_path(part: str) -> str:

@@ -1297,7 +1297,7 @@ def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
         row += 2
         _section(ws, row, "Buttons (macros)", "B", "H")
         row += 1
-        _paragraph(ws, row, "The buttons at the top right run BetaNeutral's Python on the "
+        _paragraph(ws, row, "The buttons beside the key figures run BetaNeutral's Python on the "
                    "saved file (you are asked to save first): Export hedge tickets writes a "
                    "new CSV file next to the workbook, as the betaneutral tickets command "
                    "does; Replay the policy fills the Backtest sheet. No macro runs when "
