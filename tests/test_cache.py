@@ -14,10 +14,10 @@ from openpyxl.worksheet.formula import ArrayFormula
 from betaneutral.archive import UnsafeWorkbookError
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import FileProblemError
+from betaneutral.vba.sources import vba_project
 from betaneutral.workbook import build_workbook, formula_cells
 from betaneutral.workbook import cache as cache_module
 from betaneutral.workbook.cache import CALC_ID, write_cached_values
-from betaneutral.workbook.template import xlwings_quickstart_path
 
 XLSM_MAIN = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 CALCPR = re.compile(rb"<calcPr\b[^>]*>")
@@ -253,12 +253,14 @@ def test_template_round_trip(template_pair, suffix: str) -> None:
 
 
 def test_xlsm_keeps_the_vba_project_and_its_content_type(template_pair) -> None:
-    """The .xlsm output carries xlwings' vbaProject.bin byte for byte and the macro-enabled
+    """The .xlsm output carries the build's vbaProject.bin byte for byte and the macro-enabled
     content type."""
     _, out, _ = template_pair[".xlsm"]
     parts = members(out)
-    with zipfile.ZipFile(xlwings_quickstart_path()) as ref:
+    src, _, _ = template_pair[".xlsm"]
+    with zipfile.ZipFile(src) as ref:
         assert parts["xl/vbaProject.bin"] == ref.read("xl/vbaProject.bin")
+    assert parts["xl/vbaProject.bin"] == vba_project([f"Sheet{i}" for i in range(1, 13)])
     assert XLSM_MAIN in parts["[Content_Types].xml"]
     wb = openpyxl.load_workbook(out, keep_vba=True)
     assert wb.vba_archive is not None

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from betaneutral.cli import DEMO_BOOK, DEMO_TICKETS, EXIT_DATA, EXIT_FILE, EXIT_OK, EXIT_USAGE, main
-from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.sample import SAMPLE_TICKET_NOTE, sample_holdings, sample_prices
 
 
 def _digest(path):
@@ -35,7 +35,7 @@ def test_demo_writes_a_computed_book_and_tickets(demo_dir):
     rows = list(csv.DictReader((demo_dir / DEMO_TICKETS).open(newline="", encoding="utf-8")))
     assert len(rows) == 1
     assert rows[0]["side"] == "sell"
-    assert rows[0]["reason"].startswith("open")
+    assert rows[0]["reason"].startswith(f"{SAMPLE_TICKET_NOTE}: open")  # sample: labelled
     sheet = book["Tickets"]
     assert sheet["K2"].value == rows[0]["client_order_id"]
 
@@ -149,7 +149,7 @@ def test_usage_error_exits_2(capsys):
 
 
 @pytest.mark.parametrize("cmd", ["demo", "fill", "compute", "check", "tickets",
-                                 "build-template"])
+                                 "refresh-vba", "build-template"])
 def test_help_on_every_command(cmd, capsys):
     """--help works on every command."""
     assert main([cmd, "--help"]) == EXIT_OK

@@ -30,8 +30,8 @@ import betaneutral.files as files
 from betaneutral.archive import copy_without_external_links, external_link_parts
 from betaneutral.cli import EXIT_DATA, EXIT_FILE, EXIT_OK, main
 from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.vba.sources import vba_project
 from betaneutral.workbook.cache import write_cached_values
-from betaneutral.workbook.template import xlwings_quickstart_path
 
 
 def _digest(path: Path) -> str:
@@ -367,9 +367,8 @@ def test_a_failed_in_place_compute_removes_its_redundant_backup(
 # ------------------------------------------------------------------ macros
 def test_xlsm_fill_and_compute_keep_the_vba_project(books: dict[str, Path],
                                                     tmp_path: Path) -> None:
-    """fill writes xlwings' own vbaProject.bin byte for byte, and compute -o copies it."""
-    with zipfile.ZipFile(xlwings_quickstart_path()) as ref:
-        vba = ref.read("xl/vbaProject.bin")
+    """fill writes the build's vbaProject.bin, and compute -o copies it byte for byte."""
+    vba = vba_project([f"Sheet{i}" for i in range(1, 13)])
     assert _member(books[".xlsm"], "xl/vbaProject.bin") == vba
     out = tmp_path / "out.xlsm"
     assert main(["compute", str(books[".xlsm"]), "-o", str(out), "--quiet"]) == EXIT_OK

@@ -269,16 +269,21 @@ def test_xlwings_conf_entries(wb: openpyxl.Workbook) -> None:
     assert "xlwings ribbon tab, Interpreter box" in start
 
 
-def test_xlsm_keeps_the_xlwings_vba_project(saved: tuple[Path, Path]) -> None:
-    """The .xlsm carries xlwings' vbaProject.bin byte for byte and the macro-enabled type; the
-    .xlsx has neither."""
+def test_xlsm_carries_the_generated_vba_project(saved: tuple[Path, Path]) -> None:
+    """The .xlsm carries the project the code writes (xlwings' module from the installed
+    package, the function wrappers, the workflow macros) and the macro-enabled type; the
+    .xlsx has neither. (tests/test_vba.py reads the project back with olevba and
+    LibreOffice.)"""
+    from betaneutral.vba.sources import vba_project
+
     xlsx, xlsm = saved
     with zipfile.ZipFile(xlsm) as zf:
         assert "xl/vbaProject.bin" in zf.namelist()
         assert XLSM_MAIN in zf.read("[Content_Types].xml").decode()
         vba = zf.read("xl/vbaProject.bin")
+    assert vba == vba_project([f"Sheet{i}" for i in range(1, 13)])
     with zipfile.ZipFile(xlwings_quickstart_path()) as zf:
-        assert vba == zf.read("xl/vbaProject.bin")
+        assert vba != zf.read("xl/vbaProject.bin")  # not the quickstart's SampleCall project
     with zipfile.ZipFile(xlsx) as zf:
         assert "xl/vbaProject.bin" not in zf.namelist()
         types = zf.read("[Content_Types].xml").decode()

@@ -22,6 +22,7 @@ from betaneutral.core.returns import composite_index
 from betaneutral.errors import DomainError, InsufficientDataError, UnknownNameError
 from betaneutral.files import FileProblemError
 from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.vba.sources import vba_project
 from betaneutral.workbook import build_workbook, formula_cells
 from betaneutral.workbook.compute import (
     build_committed_templates,
@@ -30,7 +31,6 @@ from betaneutral.workbook.compute import (
 )
 from betaneutral.workbook.inputs import BookInputs, BookSettings, read_inputs
 from betaneutral.workbook.model import compute_values, read_layout
-from betaneutral.workbook.template import xlwings_quickstart_path
 
 MIX = "BTC/ETH 50/50"
 ERRORS = {"#N/A", "#NUM!", "#DIV/0!", "#VALUE!"}
@@ -436,7 +436,7 @@ def test_compute_workbook_refuses_foreign_formulas_and_overwrites(tmp_path: Path
 
 def test_build_committed_templates(tmp_path: Path) -> None:
     """Both templates are written with a cached value in every formula cell, the .xlsm
-    keeps xlwings' VBA project, and no temporary file is left."""
+    carries the generated VBA project, and no temporary file is left."""
     xlsx, xlsm = build_committed_templates(tmp_path)
     assert sorted(p.name for p in (tmp_path / "templates").iterdir()) == ["BetaNeutral.xlsx"]
     assert xlsm == tmp_path / "BetaNeutral.xlsm"
@@ -451,6 +451,6 @@ def test_build_committed_templates(tmp_path: Path) -> None:
         total = float(np.sum(HOLDINGS["quantity"].to_numpy()
                              * LAST[HOLDINGS["asset"]].to_numpy()))
         assert got["Holdings"]["D11"].value == pytest.approx(total, rel=1e-15)
-    with zipfile.ZipFile(xlsm) as zf, zipfile.ZipFile(xlwings_quickstart_path()) as ref:
-        assert zf.read("xl/vbaProject.bin") == ref.read("xl/vbaProject.bin")
+    with zipfile.ZipFile(xlsm) as zf:
+        assert zf.read("xl/vbaProject.bin") == vba_project([f"Sheet{i}" for i in range(1, 13)])
     assert not math.isnan(got["Holdings"]["G5"].value)

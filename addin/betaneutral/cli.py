@@ -1,8 +1,8 @@
 """The ``betaneutral`` command.
 
 Commands: ``demo``, ``fill``, ``compute``, ``check``, ``tickets``,
-``backtest``, ``fetch`` and ``build-template`` (``betaneutral COMMAND --help``
-describes each). ``--catalogue FILE`` (or the ``BETANEUTRAL_CATALOGUE``
+``backtest``, ``fetch``, ``refresh-vba`` and ``build-template`` (``betaneutral COMMAND
+--help`` describes each). ``--catalogue FILE`` (or the ``BETANEUTRAL_CATALOGUE``
 environment variable) makes every command use a catalogue written by
 ``fetch contracts`` before the built-in one.
 
@@ -84,6 +84,9 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
         raw = Path(tmp) / f"raw{out.suffix}"
         wb.save(raw)
+        from betaneutral.vba.package import finish_saved_workbook
+
+        finish_saved_workbook(raw, wb)  # buttons and label boxes: openpyxl writes no shapes
         write_cached_values(raw, out, values, force=force,
                             plain_values=book_backtest_cells(wb.sheetnames, inputs))
     if tickets_csv is not None:
@@ -233,33 +236,44 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_DATA
 
 
-def cmd_tickets(args: argparse.Namespace) -> int:
-    """Write the hedge tickets of a workbook to CSV."""
+def write_book_tickets(book: str | Path, output: str | Path, *, fmt: str = "tickets",
+                       force: bool = False) -> list[Any]:
+    """Compute a saved workbook's hedge tickets and write them to ``output`` as CSV.
+
+    The ``tickets`` command and the workbook's *Export hedge tickets* button
+    (:func:`betaneutral.excel.export_tickets`) both write through here. The
+    target is checked (exists without ``force``, open in Excel) before any work.
+    """
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.compute import RISK_FIGURES, hedge_problem, prepared_book
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
-    check_writable_target(Path(args.output), force=args.force)
+    check_writable_target(Path(output), force=force)
     # The book is computed here, from its inputs as its sheets hold them: never from the
     # values a spreadsheet last stored in it.
-    with _readable_book(Path(args.book)) as path, prepared_book(
-            path, progress=_progress(args)) as book:
-        if book.resized:
-            print(f"Note: {Path(args.book).name} holds data beyond its ranges ("
-                  + "; ".join(book.resized) + "); the tickets follow all of it (run "
+    with _readable_book(Path(book)) as path, prepared_book(path) as prepared:
+        if prepared.resized:
+            print(f"Note: {Path(book).name} holds data beyond its ranges ("
+                  + "; ".join(prepared.resized) + "); the tickets follow all of it (run "
                   "betaneutral compute to resize the file)")
         reasons: dict[Any, str] = {}
-        values = compute_values(book.inputs, read_layout(book.wb), reasons=reasons)
-        problem = hedge_problem(book.wb, values, reasons)
+        values = compute_values(prepared.inputs, read_layout(prepared.wb), reasons=reasons)
+        problem = hedge_problem(prepared.wb, values, reasons)
         if problem is not None:
             raise BetaNeutralError(f"no ticket written: the book's hedge figures are errors: "
                                    f"{problem}")
-        risk = hedge_problem(book.wb, values, reasons, figures=RISK_FIGURES)
+        risk = hedge_problem(prepared.wb, values, reasons, figures=RISK_FIGURES)
         if risk is not None:
             print(f"Warning: {risk}", file=sys.stderr)
-        tickets = book_tickets(book.wb, values, book_state(book.inputs))
-    write_tickets_csv(tickets, args.output, fmt=args.format, force=args.force)
+        tickets = book_tickets(prepared.wb, values, book_state(prepared.inputs))
+    write_tickets_csv(tickets, output, fmt=fmt, force=force)  # type: ignore[arg-type]
+    return tickets
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    """Write the hedge tickets of a workbook to CSV."""
+    tickets = write_book_tickets(args.book, args.output, fmt=args.format, force=args.force)
     print(f"Wrote {len(tickets)} ticket(s) to {args.output}" if tickets else
           f"No order: the drift is inside the band; wrote an empty {args.output}")
     return EXIT_OK
@@ -396,7 +410,49 @@ def cmd_build_template(args: argparse.Namespace) -> int:
         if target.parent.is_dir():  # both, before replacing either (open in Excel?)
             check_writable_target(target, force=True)
     xlsx, xlsm = build_committed_templates(root)
-    print(f"Wrote {xlsx} and {xlsm}")
+    from betaneutral.files import atomic_output
+    from betaneutral.vba.sources import LICENCE_FILE, licence_text
+
+    with atomic_output(root / LICENCE_FILE, force=True, newline="\n") as (handle, _tmp):
+        handle.write(licence_text())  # the notice the .xlsm's Start sheet names
+    print(f"Wrote {xlsx}, {xlsm} and {root / LICENCE_FILE}")
+    return EXIT_OK
+
+
+def cmd_refresh_vba(args: argparse.Namespace) -> int:
+    """Write a BetaNeutral .xlsm's VBA project again from the installed xlwings."""
+    import shutil
+    import zipfile
+
+    from betaneutral.archive import check_workbook_archive
+    from betaneutral.files import atomic_output
+    from betaneutral.vba.package import refreshed_vba_project
+    from betaneutral.vba.sources import xlwings_version
+
+    book = Path(args.book)
+    if book.suffix.lower() != ".xlsm":
+        raise BetaNeutralError(f"the workbook must be an .xlsm, got {book.name!r}")
+    check_writable_target(book, force=True)  # open in Excel?
+    check_workbook_archive(book)
+    try:
+        current, new = refreshed_vba_project(book)
+    except ValueError as exc:
+        raise BetaNeutralError(str(exc)) from None
+    if current == new:
+        print(f"{book}: its VBA project is already xlwings {xlwings_version()}'s")
+        return EXIT_OK
+    backup = backup_copy(book)
+    print(f"Backup: {backup}")
+    with zipfile.ZipFile(backup) as src, \
+            atomic_output(book, force=True, mode="wb", encoding=None) as (handle, _tmp), \
+            zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.filename == "xl/vbaProject.bin":
+                out.writestr(info, new)
+            else:
+                with src.open(info) as part, out.open(info, "w") as dst:
+                    shutil.copyfileobj(part, dst)
+    print(f"Wrote the VBA project of xlwings {xlwings_version()} into {book}")
     return EXIT_OK
 
 
@@ -519,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
     from betaneutral.marketdata.commands import add_fetch_parser
 
     add_fetch_parser(sub, add)
+
+    p = add("refresh-vba", cmd_refresh_vba, "Write a BetaNeutral .xlsm's VBA project (xlwings "
+            "module, function wrappers, button macros) again from the installed xlwings, "
+            "keeping a timestamped backup.")
+    p.add_argument("book", help="the .xlsm to update in place")
 
     p = add("build-template", cmd_build_template, "Regenerate templates/BetaNeutral.xlsx and "
             "BetaNeutral.xlsm from code.")

@@ -11,18 +11,26 @@ Dates are UTC calendar days (crypto trades every day), one close per day at
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "SAMPLE_LABEL",
+    "SAMPLE_TICKET_NOTE",
     "TRUE_BETAS",
+    "is_sample_state",
     "sample_funding_rates",
     "sample_holdings",
     "sample_prices",
 ]
 
 SAMPLE_LABEL = "SYNTHETIC SAMPLE DATA (generated, not market prices)"
+#: Start of the reason of every ticket computed from the sample's prices.
+SAMPLE_TICKET_NOTE = "SYNTHETIC SAMPLE DATA, not an order to place"
 
 #: The betas to BTC used to generate each asset's daily simple returns.
 TRUE_BETAS: dict[str, float] = {
@@ -94,3 +102,22 @@ def sample_funding_rates(index: pd.DatetimeIndex, *, seed: int = 7) -> pd.Series
         level = 0.0001 + 0.9 * (level - 0.0001) + rng.normal(0.0, 0.00004)
         x[i] = level
     return pd.Series(np.round(x, 8), index=index, name="funding_rate_8h")
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_last() -> tuple[str, dict[str, float]]:
+    prices = sample_prices()
+    return str(prices.index[-1]), {str(k): float(v) for k, v in prices.iloc[-1].items()}
+
+
+def is_sample_state(state: Mapping[str, Any]) -> bool:
+    """Whether a book state (``betaneutral.workbook.results.book_state``) is priced by the sample.
+
+    True when its last date and its last BTC and ETH prices are the synthetic
+    sample's: orders computed from it are then labelled synthetic, whatever the
+    quantities are.
+    """
+    last_date, last_prices = _sample_last()
+    prices = state.get("last_prices") or {}
+    return (state.get("last_date") == last_date
+            and all(prices.get(a) == last_prices[a] for a in ("BTC", "ETH")))

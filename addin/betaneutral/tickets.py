@@ -121,8 +121,11 @@ def _reason(order: HedgeOrder) -> str:
 
 
 def make_tickets(orders: Sequence[HedgeOrder], fingerprint: str, *,
-                 created: datetime | None = None) -> list[Ticket]:
+                 created: datetime | None = None, note: str | None = None) -> list[Ticket]:
     """Tickets for ``orders`` computed from the book state ``fingerprint``.
+
+    ``note``, when given, starts every ticket's reason (``"<note>: <reason>"``):
+    tickets computed from the synthetic sample say so in every row.
 
     The client order id hashes the book state, the order's position in the
     list and its fields, so exporting the same book state twice yields the same
@@ -158,7 +161,7 @@ def make_tickets(orders: Sequence[HedgeOrder], fingerprint: str, *,
             contract_kind=order.contract_kind,
             contract_size=float(order.contract_size),
             notional_usd=float(order.notional_usd),
-            reason=neutralise_text(_reason(order)),
+            reason=neutralise_text(f"{note}: {_reason(order)}" if note else _reason(order)),
             beta_before=order.portfolio_beta_before,
             beta_after=order.portfolio_beta_after,
         ))

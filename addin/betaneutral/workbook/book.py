@@ -46,6 +46,7 @@ from betaneutral.workbook.excel import (
 
 __all__ = [
     "FMT_BETA",
+    "FMT_COLLATERAL",
     "FMT_CONTRACTS",
     "FMT_INT",
     "FMT_PCT",
@@ -81,6 +82,8 @@ FMT_QTY = "#,##0.00######"
 FMT_CONTRACTS = "#,##0.000"
 FMT_RATE = "0.0000%"
 FMT_INT = "0"
+#: Collateral in the settlement currency: 2 decimals for stablecoins, 4 below 10 (coin amounts).
+FMT_COLLATERAL = "[<10]#,##0.0000;#,##0.00"
 
 
 class Env(Protocol):
@@ -284,7 +287,7 @@ REBALANCE: tuple[Section, ...] = (
              lambda e: udfs.MARGIN_BUFFER(e.arg("ShortNotionalUSD"), e.arg("FuturesPrice"),
                                           e.arg("StressMove"), e.contract,
                                           e.arg("SafetyMultiplier")),
-             "#,##0.00##", "Collateral for the short to survive the stress move, times "
+             FMT_COLLATERAL, "Collateral for the short to survive the stress move, times "
              "the multiplier.", bold=True),
         Line("LiquidationPrice", "Liquidation price (USD)",
              "=LIQUIDATION_PRICE(TargetContracts,FuturesPrice,MarginBuffer,HedgeContract)",
@@ -516,8 +519,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure("Action", "Action", "Action"),
     Figure("OrderSide", None, "Order side"),
     Figure("OrderContracts", None, "Order size (contracts)"),
-    Figure("MarginBuffer", "Margin buffer", "Margin buffer (settlement currency)",
-           "#,##0.00##"),
+    Figure("MarginBuffer", "Margin buffer (settlement currency)",
+           "Margin buffer (settlement currency)", FMT_COLLATERAL),
     Figure("SettlementCurrency", None, "Settlement currency"),
     Figure("LiquidationPrice", "Liquidation price (USD)", "Liquidation price (USD)",
            FMT_PRICE),

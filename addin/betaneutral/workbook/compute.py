@@ -635,6 +635,9 @@ def build_committed_templates(repo_root: str | os.PathLike[str], *,
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tmp-") as tmp:
             raw = Path(tmp) / f"build{suffix}"
             wb.save(raw)
+            from betaneutral.vba.package import finish_saved_workbook
+
+            finish_saved_workbook(raw, wb)  # buttons and label boxes (shapes)
             _check_package(raw, macro=macro)
             write_cached_values(raw, target, values, force=True,
                                 recalc_on_load=recalc_on_load,

@@ -94,4 +94,8 @@ def tickets_cells(wb: Workbook, tickets: list[Ticket]) -> dict[CellKey, Any]:
 def book_tickets(wb: Workbook, values: Mapping[CellKey, Any], state: Mapping[str, Any], *,
                  created: datetime | None = None) -> list[Ticket]:
     """Tickets for :func:`book_orders`, with client ids derived from the book ``state``."""
-    return make_tickets(book_orders(wb, values), book_fingerprint(state), created=created)
+    from betaneutral.sample import SAMPLE_TICKET_NOTE, is_sample_state
+
+    note = SAMPLE_TICKET_NOTE if is_sample_state(state) else None  # synthetic: say so
+    return make_tickets(book_orders(wb, values), book_fingerprint(state), created=created,
+                        note=note)

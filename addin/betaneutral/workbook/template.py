@@ -874,7 +874,8 @@ def _build_scenarios(ws: Worksheet) -> None:
     _line_chart(ws, "G4", Reference(ws, min_col=3, max_col=4, min_row=4, max_row=last),
                 Reference(ws, min_col=1, min_row=first, max_row=last),
                 title="P&L with and without the hedge", y_title="P&L (USD)", size=(9, 18),
-                x_title="BTC move", x_format="0%", y_format="#,##0")
+                x_title="BTC move", x_format="0%", y_format="#,##0",
+                x_labels_low=True)  # move labels under the plot, not on the zero line
     _widths(ws, {"A": 11, "B": 16, "C": 18, "D": 18, "E": 12})
     ws.freeze_panes = "A5"
     _print_setup(ws, title_rows="4:4")
@@ -885,7 +886,7 @@ def _build_tickets(ws: Worksheet) -> None:
     formats = {"B": "yyyy-mm-dd hh:mm:ss", "H": "#,##0.########", "I": FMT_PRICE,
                "M": "#,##0.########", "N": FMT_USD, "P": FMT_BETA, "Q": FMT_BETA}
     widths = {"A": 22, "B": 20, "C": 11, "D": 16, "E": 18, "F": 7, "G": 8, "H": 12, "I": 12,
-              "J": 8, "K": 26, "L": 12, "M": 11, "N": 14, "O": 36, "P": 10, "Q": 10}
+              "J": 8, "K": 31, "L": 12, "M": 11, "N": 14, "O": 110, "P": 10, "Q": 10}
     _widths(ws, widths)
     for col, fmt in formats.items():
         ws.column_dimensions[col].number_format = fmt
@@ -946,6 +947,8 @@ def _build_backtest(ws: Worksheet, data: _Data) -> None:
     _widths(ws, {"A": 34, "B": 16, **{get_column_letter(bt.POLICY_FIRST_COL + j): 12
                                       for j in range(len(bt.POLICY_HEADER))}})
     ws.column_dimensions["C"].width = 12
+    for row in (bt.POLICY_HEADER_ROW, bt.DAILY_HEADER_ROW):
+        ws.row_dimensions[row].height = 47  # three lines of the header font
     ws.freeze_panes = "A4"
     _print_setup(ws)
 
@@ -1088,13 +1091,14 @@ def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
             "shows P&L with and without the hedge, and the funding line the carry.",
         ]),
         ("Enabling the worksheet functions", [
-            "Excel on Windows: install Python with betaneutral and xlwings, run "
-            "'xlwings addin install', open this workbook and click xlwings > Import "
-            "Functions (this needs 'Trust access to the VBA project object model' once). "
-            "The xlwings.conf sheet names the module (betaneutral.udfs); set the Python "
-            "that has betaneutral installed in the xlwings ribbon tab, Interpreter box "
-            "(the workbook does not override it). Importing writes VBA into the workbook, "
-            "so keep it as .xlsm.",
+            "Excel on Windows: install Python with betaneutral (it installs the xlwings "
+            "version the workbook's VBA is written for), run 'xlwings addin install', set "
+            "the Python that has betaneutral installed in the xlwings ribbon tab, "
+            "Interpreter box (the workbook does not override it), then open "
+            "BetaNeutral.xlsm and enable macros: its VBA already wraps every BetaNeutral "
+            "function, so the formulas work without Import Functions. The .xlsx has no "
+            "VBA: click xlwings > Import Functions there (this needs 'Trust access to the "
+            "VBA project object model') and save it as .xlsm.",
             "Any system, no add-in: run 'betaneutral compute' on this file; it calculates "
             "every formula and stores the results next to the formulas, so any spreadsheet "
             "shows them while the formulas stay live for Excel with the add-in.",
@@ -1148,12 +1152,22 @@ def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
 
     if macro:
         row += 2
+        _section(ws, row, "Buttons (macros)", "B", "H")
+        row += 1
+        _paragraph(ws, row, "The buttons beside the key figures run BetaNeutral's Python on the "
+                   "saved file (you are asked to save first): Export hedge tickets writes a "
+                   "new CSV file next to the workbook, as the betaneutral tickets command "
+                   "does; Replay the policy fills the Backtest sheet. No macro runs when "
+                   "the workbook opens.")
+        row += 2
         _section(ws, row, "Third-party notice", "B", "H")
         row += 1
         _paragraph(ws, row, "This macro-enabled copy embeds the VBA module of xlwings, "
                    "distributed under the BSD 3-clause licence: Copyright (C) 2014 - present, "
                    "Zoomer Analytics GmbH. All rights reserved. The licence text and its "
-                   "disclaimer ship with this template in XLWINGS-LICENSE.txt.")
+                   "disclaimer ship with this template in XLWINGS-LICENSE.txt. Its "
+                   "Dictionary class module is VBA-Dictionary by Tim Hall (MIT licence, "
+                   "in the module's header).")
     ws.sheet_view.showGridLines = False
     _print_setup(ws, landscape=False)
 
@@ -1178,6 +1192,23 @@ def _new_workbook(macro: bool) -> Workbook:
     if wb.sheetnames:
         raise RuntimeError(f"unexpected sheets in the xlwings quickstart: {wb.sheetnames}")
     return wb
+
+
+#: Where each sheet shows the synthetic-sample label (a free cell near its top left).
+#: Rolling, Benchmark and Tickets have a header in row 1: they get a label box (a shape)
+#: right of their columns instead (:func:`betaneutral.vba.package.finish_package`).
+SAMPLE_LABEL_CELLS: dict[str, str] = {
+    "Settings": "A3", "Holdings": "A3", "Stats": "A3", "Rebalance": "A3", "Scenarios": "A3",
+    "Backtest": "D1",
+}
+
+
+def _label_sample(sheets: Mapping[str, Worksheet]) -> None:
+    """The synthetic-sample label on the sheets of sample data, and in every printed header."""
+    for name, coord in SAMPLE_LABEL_CELLS.items():
+        _put(sheets[name], coord, SAMPLE_LABEL, font=_font(bold=True, color="C00000"))
+    for ws in sheets.values():
+        ws.oddHeader.center.text = SAMPLE_LABEL
 
 
 def build_workbook(
@@ -1241,6 +1272,8 @@ def build_workbook(
     write_contracts_sheet(sheets["Contracts"], contracts)
     _build_conf(sheets["xlwings.conf"])
 
+    if data.is_sample:
+        _label_sample(sheets)
     for name in ("Settings", "Holdings"):
         sheets[name].sheet_properties.tabColor = "FFC000"
     sheets["Start"].sheet_properties.tabColor = _NAVY
@@ -1249,6 +1282,9 @@ def build_workbook(
         # Give every sheet a VBA code name, as Excel expects in a workbook with a VBA project.
         for i, ws in enumerate(wb.worksheets, start=1):
             ws.sheet_properties.codeName = f"Sheet{i}"
+        from betaneutral.vba.package import attach_vba_project
+
+        attach_vba_project(wb)  # the xlwings module, the function wrappers, the macros
     wb.active = 0
     wb.properties.creator = _AUTHOR
     wb.properties.lastModifiedBy = _AUTHOR
@@ -1305,6 +1341,9 @@ def _atomic_save(wb: Workbook, target: Path, *, macro: bool) -> None:
     tmp = Path(tmp_name)
     try:
         wb.save(tmp)
+        from betaneutral.vba.package import finish_saved_workbook
+
+        finish_saved_workbook(tmp, wb)  # buttons and label boxes: shapes openpyxl cannot write
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         _verify(tmp, macro=macro)
