@@ -22,8 +22,8 @@ from betaneutral.tickets import (
     read_tickets,
     to_ccxt_call,
     write_tickets_csv,
-    write_tickets_sheet,
 )
+from betaneutral.workbook.results import write_tickets_sheet
 
 NOW = datetime(2026, 11, 25, 9, 30, 15, tzinfo=UTC)
 SPEC = get_contract("BINANCE:BTCUSDT")

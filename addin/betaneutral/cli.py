@@ -64,7 +64,7 @@ def _fmt(value: Any) -> str:
 def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
                   fmt: str = "tickets") -> tuple[dict[str, Any], list[Any]]:
     """Compute ``wb`` (an openpyxl workbook), write it to ``out`` with values and tickets."""
-    from betaneutral.tickets import write_tickets_csv, write_tickets_sheet
+    from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.cache import write_cached_values
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
@@ -73,6 +73,7 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
         book_state,
         book_tickets,
         named_values,
+        write_tickets_sheet,
     )
 
     inputs = read_inputs(wb)

@@ -48,8 +48,7 @@ __all__ = [
     "tickets_sheet_cells",
     "to_ccxt_call",
     "write_tickets_csv",
-    "write_tickets_sheet",
-]
+    ]
 
 #: Client order ids: Binance accepts ``^[.A-Z:/a-z0-9_-]{1,36}$``; ours are a subset.
 _CLIENT_ID_PATTERN = r"^BN-[0-9A-F]{24}$"
@@ -264,20 +263,3 @@ def tickets_sheet_cells(tickets: Sequence[Ticket], *, used_rows: int, first_row:
         for c, col in enumerate(TICKET_COLUMNS, start=1):
             out[f"{get_column_letter(c)}{r}"] = d[col]
     return out
-
-
-def write_tickets_sheet(ws: Any, tickets: Sequence[Ticket], *, first_row: int = 2) -> None:
-    """Write the tickets below the Tickets sheet's header (same columns as the CSV).
-
-    Text goes through :func:`betaneutral.workbook.cells.write_text`, so no
-    value can become a formula or an error cell; numbers stay numbers. Rows
-    left over from a previous, longer list are cleared.
-    """
-    from betaneutral.workbook.cells import write_text
-
-    for coord, value in tickets_sheet_cells(tickets, used_rows=ws.max_row,
-                                            first_row=first_row).items():
-        if isinstance(value, str):
-            write_text(ws[coord], value)
-        else:
-            ws[coord].value = value

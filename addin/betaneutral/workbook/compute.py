@@ -39,6 +39,7 @@ from betaneutral.backtest_io import book_backtest_cells
 from betaneutral.errors import DomainError
 from betaneutral.workbook.cache import KEEP, write_cached_values
 from betaneutral.workbook.cells import write_text
+from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.inputs import (
     SETTINGS_NAMES,
     BookInputs,
@@ -198,19 +199,6 @@ def template_formulas(inputs: BookInputs) -> dict[CellKey, str]:
 _OTHER_WORKBOOK = re.compile(r"(?<![A-Za-z0-9_\]])\[\d+\]|'\[[^\]]+\]")
 
 
-def _normal(formula: str) -> str:
-    """A formula as its meaning: function names in capitals (Excel ignores their case;
-    LibreOffice saves the add-in's in lower case) and no spaces between tokens."""
-    from openpyxl.formula.tokenizer import Token, Tokenizer
-
-    try:
-        tokens = Tokenizer(formula).items
-    except Exception:
-        return formula
-    return "=" + "".join(t.value.upper() if t.type == Token.FUNC else t.value
-                         for t in tokens if t.type != Token.WSPACE)
-
-
 def _blank(wb: Workbook, key: CellKey) -> bool:
     """Whether the cell (the first of a range) holds nothing."""
     from openpyxl.utils.cell import coordinate_to_tuple
@@ -238,7 +226,7 @@ def _check_formulas(wb: Workbook, inputs: BookInputs, *,
                             "another workbook (links to other workbooks are not followed)")
     for key in sorted(expected):
         want, got = expected[key], actual.get(key)
-        if want == got or (got is not None and _normal(want) == _normal(got)):
+        if want == got or (got is not None and normal_formula(want) == normal_formula(got)):
             continue
         where = f"{key[0]}!{key[1]}"
         if got is None and missing is not None and _blank(wb, key):

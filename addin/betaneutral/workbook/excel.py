@@ -21,9 +21,26 @@ import numpy as np
 
 from betaneutral.cells import EXCEL_ERRORS
 
-__all__ = ["CellValue", "add", "arg", "as_result", "div", "equal", "excel_abs", "excel_if",
-           "excel_round", "excel_sum", "fit", "greater", "is_error", "is_number", "mul",
-           "search_found", "sub"]
+__all__ = [
+    "CellValue",
+    "add",
+    "arg",
+    "as_result",
+    "div",
+    "equal",
+    "excel_abs",
+    "excel_if",
+    "excel_round",
+    "excel_sum",
+    "fit",
+    "greater",
+    "is_error",
+    "is_number",
+    "mul",
+    "normal_formula",
+    "search_found",
+    "sub",
+]
 
 #: A computed cell value: number, boolean, text, or an Excel error code such as ``"#N/A"``.
 CellValue = float | int | bool | str
@@ -240,3 +257,16 @@ excel_round = _round
 excel_abs = _abs
 fit = _fit
 arg = _arg
+
+
+def normal_formula(formula: str) -> str:
+    """A formula as its meaning: function names in capitals (Excel ignores their case;
+    LibreOffice saves the add-in's in lower case) and no spaces between tokens."""
+    from openpyxl.formula.tokenizer import Token, Tokenizer
+
+    try:
+        tokens = Tokenizer(formula).items
+    except Exception:
+        return formula
+    return "=" + "".join(t.value.upper() if t.type == Token.FUNC else t.value
+                         for t in tokens if t.type != Token.WSPACE)

@@ -64,6 +64,7 @@ from betaneutral.errors import (
 )
 from betaneutral.safetext import validate_identifier
 from betaneutral.workbook.book import HOLDING_COLUMNS, TOTAL_LABEL
+from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.inputs import (
     BookInputs,
     located,
@@ -360,12 +361,6 @@ def scan_inputs(wb: Workbook) -> BookInputs:
                       current_contracts=read_position(wb))
 
 
-def _normal(formula: str) -> str:
-    from betaneutral.workbook.compute import _normal as normal
-
-    return normal(formula)
-
-
 def _moved(formula: str, origin: str, target: str) -> str:
     return Translator(formula, origin=origin).translate_formula(target)
 
@@ -617,8 +612,6 @@ def _check_moved_formulas(old: Workbook, new: Workbook, places: Iterable[tuple[
     formula was refuses only where the new book has a formula and the old one held a
     value) and a place the new book does not compute are skipped.
     """
-    from betaneutral.workbook.compute import _normal
-
     for sheet, r, c, nr, nc in places:
         cell = old[sheet]._cells.get((r, c))
         want = _formula_text(new[sheet]._cells.get((nr, nc)))
@@ -633,7 +626,7 @@ def _check_moved_formulas(old: Workbook, new: Workbook, places: Iterable[tuple[
                               f"{sheet}!{get_column_letter(nc)}{nr} once resized), got the "
                               f"value {cell.value!r}")
         moved = _moved_formula(got, sheet, refs)
-        if _normal(moved) != _normal(want):
+        if normal_formula(moved) != normal_formula(want):
             raise DomainError(f"{where} must hold the book's formula (at "
                               f"{sheet}!{get_column_letter(nc)}{nr} once resized: {want!r}), "
                               f"got {got!r}. Only the book's own formulas are checked: put "

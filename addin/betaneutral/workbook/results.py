@@ -8,7 +8,7 @@ Rebalance sheet's numbers into hedge orders and tickets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +17,13 @@ from openpyxl import Workbook
 from betaneutral.core.contracts import get_contract
 from betaneutral.core.orders import HedgeOrder, hedge_orders
 from betaneutral.core.rebalance import ACTION_HOLD, rebalance_action
-from betaneutral.tickets import Ticket, book_fingerprint, make_tickets
+from betaneutral.tickets import Ticket, book_fingerprint, make_tickets, tickets_sheet_cells
 from betaneutral.workbook.book import SUMMARY
+from betaneutral.workbook.cells import write_text
 from betaneutral.workbook.inputs import name_destinations
 
 __all__ = ["SUMMARY_NAMES", "book_orders", "book_state", "book_tickets", "named_values",
-           "tickets_cells"]
+           "tickets_cells", "write_tickets_sheet"]
 
 CellKey = tuple[str, str]
 
@@ -85,8 +86,6 @@ def book_state(inputs: Any) -> dict[str, Any]:
 
 def tickets_cells(wb: Workbook, tickets: list[Ticket]) -> dict[CellKey, Any]:
     """``(sheet, coordinate) -> value`` that puts ``tickets`` on the Tickets sheet."""
-    from betaneutral.tickets import tickets_sheet_cells
-
     cells = tickets_sheet_cells(tickets, used_rows=wb["Tickets"].max_row)
     return {("Tickets", coord): value for coord, value in cells.items()}
 
@@ -99,3 +98,18 @@ def book_tickets(wb: Workbook, values: Mapping[CellKey, Any], state: Mapping[str
     note = SAMPLE_TICKET_NOTE if is_sample_state(state) else None  # synthetic: say so
     return make_tickets(book_orders(wb, values), book_fingerprint(state), created=created,
                         note=note)
+
+
+def write_tickets_sheet(ws: Any, tickets: Sequence[Ticket], *, first_row: int = 2) -> None:
+    """Write the tickets below the Tickets sheet's header (same columns as the CSV).
+
+    Text goes through :func:`betaneutral.workbook.cells.write_text`, so no
+    value can become a formula or an error cell; numbers stay numbers. Rows
+    left over from a previous, longer list are cleared.
+    """
+    for coord, value in tickets_sheet_cells(tickets, used_rows=ws.max_row,
+                                            first_row=first_row).items():
+        if isinstance(value, str):
+            write_text(ws[coord], value)
+        else:
+            ws[coord].value = value
