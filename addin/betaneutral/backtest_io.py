@@ -235,17 +235,17 @@ def read_backtest_csv_inputs(
         malformed history or funding column (file, row and column are named).
     """
     from betaneutral.workbook import history
-    from betaneutral.workbook.inputs import _book_inputs, _read_book_prices, read_csv_inputs
+    from betaneutral.workbook.sources import book_inputs, read_book_prices, read_csv_inputs
 
     funding = history.read_funding_column(prices_csv)
     if not history.has_date_column(holdings_csv):
         return read_csv_inputs(holdings_csv, prices_csv, settings_toml), funding, None
-    prices = _read_book_prices(Path(prices_csv))
+    prices = read_book_prices(Path(prices_csv))
     dated = history.read_holdings_history(holdings_csv, list(prices.columns))
     assets = list(dict.fromkeys(dated["asset"]))
     quantities = history.quantity_schedule(dated, prices.index, assets)
     holdings = pd.DataFrame({"asset": assets, "quantity": quantities[-1]})
-    inputs = _book_inputs(prices, holdings, settings_toml)
+    inputs = book_inputs(prices, holdings, settings_toml)
     return inputs, funding, quantities
 
 

@@ -154,7 +154,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_fill(args: argparse.Namespace) -> int:
     """Fill a fresh template with the user's CSV inputs and compute it."""
     from betaneutral.workbook.compute import fill_workbook
-    from betaneutral.workbook.inputs import read_csv_inputs
+    from betaneutral.workbook.sources import read_csv_inputs
 
     out = Path(args.output)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
