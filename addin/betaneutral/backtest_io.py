@@ -204,6 +204,8 @@ def read_backtest_csv_inputs(
     holdings_csv: str | os.PathLike[str],
     prices_csv: str | os.PathLike[str],
     settings_toml: str | os.PathLike[str] | None = None,
+    *,
+    date_format: str | None = None,
 ) -> tuple[BookInputs, pd.Series | None, np.ndarray | None]:
     """A book from the backtest's CSV files, with its funding rates and holdings history.
 
@@ -218,6 +220,9 @@ def read_backtest_csv_inputs(
         column (average 8-hour rate of each day; blank = use the Settings rate).
     settings_toml : path-like, optional
         Settings, as for ``betaneutral fill``.
+    date_format : {"auto", "iso", "dmy", "mdy"}, optional
+        How the dates of both files are written
+        (:func:`betaneutral.workbook.sources.parse_dates`).
 
     Returns
     -------
@@ -237,11 +242,12 @@ def read_backtest_csv_inputs(
     from betaneutral.workbook import history
     from betaneutral.workbook.sources import book_inputs, read_book_prices, read_csv_inputs
 
-    funding = history.read_funding_column(prices_csv)
+    funding = history.read_funding_column(prices_csv, date_format)
     if not history.has_date_column(holdings_csv):
-        return read_csv_inputs(holdings_csv, prices_csv, settings_toml), funding, None
-    prices = read_book_prices(Path(prices_csv))
-    dated = history.read_holdings_history(holdings_csv, list(prices.columns))
+        return (read_csv_inputs(holdings_csv, prices_csv, settings_toml,
+                                date_format=date_format), funding, None)
+    prices = read_book_prices(Path(prices_csv), date_format)
+    dated = history.read_holdings_history(holdings_csv, list(prices.columns), date_format)
     assets = list(dict.fromkeys(dated["asset"]))
     quantities = history.quantity_schedule(dated, prices.index, assets)
     holdings = pd.DataFrame({"asset": assets, "quantity": quantities[-1]})

@@ -160,7 +160,8 @@ def cmd_fill(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
         raise BetaNeutralError(f"output must end in .xlsx or .xlsm, got {out.name!r}")
     check_writable_target(out, force=args.force)
-    inputs = read_csv_inputs(args.holdings, args.prices, args.settings)
+    inputs = read_csv_inputs(args.holdings, args.prices, args.settings,
+                             date_format=args.date_format)
     wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm")
     summary, tickets = _compute_book(wb, out, force=args.force, tickets_csv=None)
     _print_summary(summary, tickets)
@@ -306,8 +307,8 @@ def _replay(args: argparse.Namespace, book: Path | None,
     if book is not None:
         inputs = read_inputs(book)
     else:
-        inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
-                                                               args.settings)
+        inputs, funding, quantities = read_backtest_csv_inputs(
+            args.holdings, args.prices, args.settings, date_format=args.date_format)
     options = BacktestOptions(band=args.band, check=args.check, fee_bps=args.fee_bps,
                               slippage_bps=args.slippage_bps, top_up_below=args.top_up_below,
                               basis_annual=args.basis)
@@ -354,6 +355,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _add_date_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--date-format", choices=["auto", "iso", "dmy", "mdy"], default="auto",
+                   help="how the CSV dates are written: auto (default: ISO 8601, or day/month "
+                   "dates whose order the file proves with a day above 12), iso, dmy "
+                   "(13/10/2024), mdy (10/13/2024)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="betaneutral",
@@ -381,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prices", required=True, help="CSV: wide (date + one column per asset) "
                    "or long (date, symbol, close); dates in UTC")
     p.add_argument("--settings", help="TOML file with Settings values")
+    _add_date_format(p)
     p.add_argument("-o", "--output", required=True, help="workbook to write (.xlsx or .xlsm)")
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -418,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prices", help="CSV of daily closes as for fill; a wide file may add a "
                    "funding_rate_8h column")
     p.add_argument("--settings", help="TOML file with Settings values (with CSV inputs)")
+    _add_date_format(p)
     p.add_argument("--band", type=float, help="rebalance band in beta (default: the book's "
                    "Settings, 0.05 in the template)")
     p.add_argument("--check", choices=["daily", "weekly"], default="daily",

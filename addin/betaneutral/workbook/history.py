@@ -43,7 +43,8 @@ _FUNDING = AUXILIARY_PRICE_COLUMNS[0]
 _DATE_NAMES = ("date", "time")
 
 
-def read_funding_column(prices_csv: str | os.PathLike[str]) -> pd.Series | None:
+def read_funding_column(prices_csv: str | os.PathLike[str],
+                        date_format: str | None = None) -> pd.Series | None:
     """The ``funding_rate_8h`` column of a wide prices file, or None when it has none.
 
     Returns
@@ -68,7 +69,7 @@ def read_funding_column(prices_csv: str | os.PathLike[str]) -> pd.Series | None:
         return None
     col = lower.index(_FUNDING)
     body = [(r, f) for r, f in rows[1:] if len(f) == len(header)]
-    dates = parse_dates(path, header[0], [(r, f[0]) for r, f in body])
+    dates = parse_dates(path, header[0], [(r, f[0]) for r, f in body], date_format)
     values = []
     for row, fields_ in body:
         rate = csv_number(path, row, header[col], "funding rate", fields_[col], blank_ok=True)
@@ -87,7 +88,8 @@ def has_date_column(holdings_csv: str | os.PathLike[str]) -> bool:
 
 
 def read_holdings_history(holdings_csv: str | os.PathLike[str],
-                          price_columns: list[str]) -> pd.DataFrame:
+                          price_columns: list[str],
+                          date_format: str | None = None) -> pd.DataFrame:
     """A dated holdings file: columns ``date``, ``asset``, ``quantity`` (any order, any case).
 
     Returns
@@ -114,7 +116,8 @@ def read_holdings_history(holdings_csv: str | os.PathLike[str],
                                f"columns date, asset, quantity once each, got {header}")
     i_date, i_asset, i_qty = (lower.index(k) for k in ("date", "asset", "quantity"))
     check_row_lengths(path, header, body)
-    dates = parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body])
+    dates = parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body],
+                        date_format)
     out, seen = [], {}
     for (row, fields_), date in zip(body, dates, strict=True):
         asset = held_asset(path, row, header[i_asset], fields_[i_asset], price_columns)

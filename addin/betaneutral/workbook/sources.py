@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import fields
@@ -42,14 +43,17 @@ from betaneutral.workbook.inputs import (
 __all__ = [
     "AUXILIARY_PRICE_COLUMNS",
     "DATE_COLUMNS",
+    "DATE_FORMATS",
     "book_inputs",
     "check_row_lengths",
+    "check_valuation_closes",
     "csv_number",
     "csv_price",
     "csv_rows",
     "csv_table",
     "csv_where",
     "held_asset",
+    "merge_holdings",
     "parse_dates",
     "read_book_prices",
     "read_csv_inputs",
@@ -131,20 +135,131 @@ def csv_number(path: Path, row: int, column: str, label: str, text: str, *,
     return located(where, lambda: as_float(label, value))
 
 
-def parse_dates(path: Path, column: str, texts: list[tuple[int, str]]) -> list[pd.Timestamp]:
-    """ISO 8601 timestamps as naive UTC dates (tz-aware converted to UTC, then the date)."""
-    out = []
+#: Values of the ``date_format`` option (``--date-format``): ``auto`` reads ISO dates
+#: and numeric day/month dates whose order the column itself proves; ``dmy`` and
+#: ``mdy`` fix the order of numeric dates; ``iso`` accepts year-first dates only.
+DATE_FORMATS: tuple[str, ...] = ("auto", "iso", "dmy", "mdy")
+
+# Year first (ISO 8601 and its '/' and '.' spellings): unambiguous, parsed by pandas.
+_YEAR_FIRST = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})((?:[T ].*)?)$")
+# Day and month first, in either order, with '.', '-' or '/' and a 2- or 4-digit year,
+# optionally followed by a time of day (taken as UTC).
+_NUMERIC = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})"
+                      r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$")
+
+
+def _two_digit_year(year: str) -> int:
+    """A 4-digit year as is; 2 digits as Excel reads them (00-29 -> 20xx, 30-99 -> 19xx)."""
+    value = int(year)
+    if len(year) == 4:
+        return value
+    return 2000 + value if value < 30 else 1900 + value
+
+
+def parse_dates(path: Path, column: str, texts: list[tuple[int, str]],
+                date_format: str | None = None) -> list[pd.Timestamp]:
+    """Dates of a CSV column as naive UTC days, never guessing the day/month order.
+
+    Parameters
+    ----------
+    path : Path
+        The file (for messages).
+    column : str
+        The column's header (for messages).
+    texts : list of (int, str)
+        (row number, field) of each row.
+    date_format : {"auto", "iso", "dmy", "mdy"} or None
+        None or ``"auto"``: year-first dates (ISO 8601: ``2024-10-13``,
+        ``2024-10-13T22:00:00-05:00``, also ``2024/10/13`` and ``2024.10.13``)
+        and numeric day/month dates (``13/10/2024``, ``13.10.24``,
+        ``10-13-2024``), the order of the latter proven by the column: some
+        field above 12 in the first position means day-first, in the second
+        month-first. ``"dmy"`` / ``"mdy"`` fix that order; ``"iso"`` accepts
+        year-first dates only.
+
+    Returns
+    -------
+    list of pandas.Timestamp
+        Naive dates; a timestamp with a zone is converted to UTC first, one
+        without a zone is taken as UTC.
+
+    Raises
+    ------
+    InputTypeError
+        A field is not a date in an accepted form.
+    DomainError
+        The day/month order is not proven (every numeric date has both fields
+        <= 12: the message names the column and two example rows), or the
+        column holds both orders, or the date does not exist (31/02/2024).
+
+    Notes
+    -----
+    Two-digit years follow Excel's rule: 00-29 are 2000-2029, 30-99 are
+    1930-1999.
+    """
+    fmt = "auto" if date_format is None else date_format
+    if fmt not in DATE_FORMATS:
+        raise UnknownNameError(f"date_format must be one of {list(DATE_FORMATS)}, got {fmt!r}")
+    out: list[pd.Timestamp | None] = []
+    numeric: list[tuple[int, int, str, re.Match[str]]] = []  # (position, row, text, match)
     for row, text in texts:
-        try:
-            stamp = pd.Timestamp(text.strip())
-        except (ValueError, TypeError):
-            stamp = pd.NaT
-        if not text.strip() or stamp is pd.NaT:
-            raise InputTypeError(f"{csv_where(path, row, column)}: date must be an ISO 8601 "
-                                 f"date or timestamp, got {text!r}")
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        out.append(stamp.tz_localize(None).normalize())
-    return out
+        stripped = text.strip()
+        where = csv_where(path, row, column)
+        year_first = _YEAR_FIRST.match(stripped)
+        if year_first:
+            y, mo, d, rest = year_first.groups()
+            try:
+                stamp = pd.Timestamp(f"{y}-{int(mo):02d}-{int(d):02d}{rest}")
+            except (ValueError, TypeError):
+                stamp = pd.NaT
+            if stamp is pd.NaT:
+                raise InputTypeError(f"{where}: date must be a valid date, got {text!r}")
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            out.append(stamp.tz_localize(None).normalize())
+            continue
+        match = _NUMERIC.match(stripped)
+        if match is None or fmt == "iso":
+            raise InputTypeError(
+                f"{where}: date must be an ISO 8601 date or timestamp (2024-10-13)"
+                + ("" if fmt == "iso" else ", or a numeric day/month date such as 13/10/2024 "
+                   "or 10/13/2024 ('.', '-' or '/', 2- or 4-digit year)")
+                + f", got {text!r}")
+        numeric.append((len(out), row, text, match))
+        out.append(None)
+    if numeric:
+        day_first = _day_first(path, column, numeric, fmt)
+        for position, row, text, m in numeric:
+            first, second = int(m.group(1)), int(m.group(3))
+            day, month = (first, second) if day_first else (second, first)
+            try:
+                stamp = pd.Timestamp(year=_two_digit_year(m.group(4)), month=month, day=day)
+            except ValueError:
+                order = "day-first" if day_first else "month-first"
+                raise DomainError(f"{csv_where(path, row, column)}: date must exist, got "
+                                  f"{text!r} (read {order})") from None
+            out[position] = stamp
+    return out  # type: ignore[return-value]
+
+
+def _day_first(path: Path, column: str, numeric: list[tuple[int, int, str, re.Match[str]]],
+               fmt: str) -> bool:
+    """Whether the numeric dates of a column are day-first, proven by the column or fixed."""
+    if fmt in ("dmy", "mdy"):
+        return fmt == "dmy"
+    day_first = [(row, text) for _, row, text, m in numeric if int(m.group(1)) > 12]
+    month_first = [(row, text) for _, row, text, m in numeric if int(m.group(3)) > 12]
+    where = f"{path}, column {column!r}"
+    if day_first and month_first:
+        (r1, t1), (r2, t2) = day_first[0], month_first[0]
+        raise DomainError(f"{where}: dates must all be day-first or all month-first, got "
+                          f"{t1!r} (row {r1}, day-first) and {t2!r} (row {r2}, month-first)")
+    if day_first or month_first:
+        return bool(day_first)
+    examples = " and ".join(f"{text!r} (row {row})" for _, row, text, _ in numeric[:2])
+    raise DomainError(
+        f"{where}: the day/month order of the dates must be clear, got only dates whose day "
+        f"and month are both <= 12, such as {examples}; give --date-format dmy "
+        "(day-first) or mdy (month-first), or write the dates as ISO 8601 (2024-10-13)")
 
 
 #: Columns of a wide prices file that are not prices: read by the backtest
@@ -152,7 +267,7 @@ def parse_dates(path: Path, column: str, texts: list[tuple[int, str]]) -> list[p
 AUXILIARY_PRICE_COLUMNS: tuple[str, ...] = ("funding_rate_8h",)
 
 
-def read_prices_csv(path: Path) -> pd.DataFrame:
+def read_prices_csv(path: Path, date_format: str | None = None) -> pd.DataFrame:
     header, body = csv_table(path, "prices")
     header = [h.strip() for h in header]
     lower = [h.lower() for h in header]
@@ -163,7 +278,8 @@ def read_prices_csv(path: Path) -> pd.DataFrame:
     if long:
         i_date, i_sym, i_close = (lower.index(k) for k in ("date", "symbol", "close"))
         check_row_lengths(path, header, body)
-        dates = parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body])
+        dates = parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body],
+                            date_format)
         for (row, fields_), date in zip(body, dates, strict=True):
             where = csv_where(path, row, header[i_sym])
             symbol = located(where, lambda f=fields_: validate_identifier(
@@ -194,7 +310,7 @@ def read_prices_csv(path: Path) -> pd.DataFrame:
             symbols.append(name)
             columns.append(j)
         check_row_lengths(path, header, body)
-        dates = parse_dates(path, header[0], [(r, f[0]) for r, f in body])
+        dates = parse_dates(path, header[0], [(r, f[0]) for r, f in body], date_format)
         for (row, fields_), date in zip(body, dates, strict=True):
             if (date, symbols[0]) in cells:
                 raise DomainError(f"{csv_where(path, row, header[0])}: dates must be unique "
@@ -238,9 +354,43 @@ def read_holdings_csv(path: Path, price_columns: list[str]) -> pd.DataFrame:
             marks.append(mark)
     if not assets:
         raise InsufficientDataError(f"{path}: holdings must have >= 1 row, got 0")
-    data: dict[str, Any] = {"asset": assets, "quantity": quantities}
-    if i_price is not None:
-        data["price"] = marks
+    return merge_holdings(assets, quantities, marks if i_price is not None else None)
+
+
+def merge_holdings(assets: list[str], quantities: list[float],
+                   marks: list[float] | None = None) -> pd.DataFrame:
+    """One row per asset, in order of first appearance, with the summed quantity.
+
+    A book is sized per asset, so an asset listed twice is one holding: merging
+    before any sheet is sized keeps the workbook as wide as the distinct assets
+    (a file repeating ``ETH,1`` 50,000 times is one row of 50,000 ETH). The
+    ``price`` kept for reference is the first one given for the asset.
+
+    Raises
+    ------
+    DomainError
+        A summed quantity beyond the float range.
+    """
+    order: dict[str, int] = {}
+    total: list[float] = []
+    mark: list[float] = []
+    for i, asset in enumerate(assets):
+        j = order.get(asset)
+        if j is None:
+            order[asset] = len(total)
+            total.append(quantities[i])
+            mark.append(marks[i] if marks is not None else math.nan)
+        else:
+            total[j] = total[j] + quantities[i]
+            if marks is not None and math.isnan(mark[j]):
+                mark[j] = marks[i]
+    for asset, j in order.items():
+        if not math.isfinite(total[j]):
+            raise DomainError(f"quantity of {asset} must be a finite number once its rows are "
+                              f"summed, got {total[j]!r}")
+    data: dict[str, Any] = {"asset": list(order), "quantity": total}
+    if marks is not None:
+        data["price"] = mark
     return pd.DataFrame(data)
 
 
@@ -287,6 +437,8 @@ def read_csv_inputs(
     holdings_csv: str | os.PathLike[str],
     prices_csv: str | os.PathLike[str],
     settings_toml: str | os.PathLike[str] | None = None,
+    *,
+    date_format: str | None = None,
 ) -> BookInputs:
     """Read a book from CSV files and an optional settings TOML file.
 
@@ -309,6 +461,8 @@ def read_csv_inputs(
         ``target_beta`` or ``TargetBeta``), plus ``current_contracts``. Absent
         keys take the template defaults; ``futures_price`` absent = last BTC
         close.
+    date_format : {"auto", "iso", "dmy", "mdy"}, optional
+        How the dates are written (see :func:`parse_dates`); default ``auto``.
 
     Returns
     -------
@@ -322,8 +476,9 @@ def read_csv_inputs(
         A field is not a number/date/identifier, or a row has the wrong
         number of fields, or the TOML is invalid.
     DomainError
-        A price <= 0, a setting out of range, or a repeated date (or date and
-        symbol).
+        A price <= 0, a setting out of range, a repeated date (or date and
+        symbol), dates whose day/month order the file does not prove, or a
+        holding without a close on the valuation date (the last date).
     UnknownNameError
         Unknown columns or keys, an asset without prices, BTC or ETH missing.
     InsufficientDataError
@@ -331,20 +486,49 @@ def read_csv_inputs(
 
     Notes
     -----
-    Dates are ISO 8601 dates or timestamps. A timestamp without a zone is
-    taken as UTC; one with a zone or offset is converted to UTC. The UTC
-    calendar day is kept as a naive date (``2024-01-01T22:00:00-05:00`` is
-    2024-01-02), so two rows on the same UTC day are an error. Error messages
-    name the file, the row (1-based, the header is row 1) and the column.
+    Dates are ISO 8601 dates or timestamps, or numeric day/month dates whose
+    order the column proves or ``date_format`` fixes (:func:`parse_dates`). A
+    timestamp without a zone is taken as UTC; one with a zone or offset is
+    converted to UTC. The UTC calendar day is kept as a naive date
+    (``2024-01-01T22:00:00-05:00`` is 2024-01-02), so two rows on the same UTC
+    day are an error. A holdings file listing an asset more than once is read
+    as one row with the summed quantity. Error messages name the file, the
+    row (1-based, the header is row 1) and the column.
     """
-    prices = read_book_prices(Path(prices_csv))
+    prices = read_book_prices(Path(prices_csv), date_format)
     holdings = read_holdings_csv(Path(holdings_csv), list(prices.columns))
+    check_valuation_closes(Path(prices_csv), prices, holdings)
     return book_inputs(prices, holdings, settings_toml)
 
 
-def read_book_prices(path: Path) -> pd.DataFrame:
+def check_valuation_closes(path: Path, prices: pd.DataFrame, holdings: pd.DataFrame) -> None:
+    """Every holding with a quantity has a close on the valuation date, the last date.
+
+    A holding is valued at its close on the book's last date; a blank there
+    would value it at nothing and shrink the hedge, so it is refused, naming
+    the asset, the date and its latest close before it.
+
+    Raises
+    ------
+    DomainError
+        A held asset (quantity != 0) has no close on the last date.
+    """
+    last_row = prices.iloc[-1]
+    day = prices.index[-1]
+    for asset, qty in zip(holdings["asset"], holdings["quantity"], strict=True):
+        if qty != 0.0 and math.isnan(float(last_row[asset])):
+            known = prices[asset].dropna()
+            before = (f"its latest close is {known.index[-1]:%Y-%m-%d}" if len(known)
+                      else "it has no close at all")
+            raise DomainError(
+                f"{path}: {asset} must have a close on the valuation date {day:%Y-%m-%d} "
+                f"(the last date of the prices), got a blank; {before}. Add the close, or "
+                "end the prices on a date every holding has")
+
+
+def read_book_prices(path: Path, date_format: str | None = None) -> pd.DataFrame:
     """A prices CSV that can carry a book: BTC and ETH columns, at least 2 dates."""
-    prices = read_prices_csv(path)
+    prices = read_prices_csv(path, date_format)
     for required in ("BTC", "ETH"):
         if required not in prices.columns:
             raise UnknownNameError(f"{path}: prices must have a {required!r} column, "
