@@ -55,7 +55,8 @@ def test_ambiguous_column_is_refused_naming_the_column_and_two_rows():
         dates_of(["01/10/2024", "02/10/2024", "03/10/2024"])
     msg = str(err.value)
     assert "column 'date'" in msg
-    assert "'01/10/2024' (row 2)" in msg and "'02/10/2024' (row 3)" in msg
+    assert "'01/10/2024' (row 2)" in msg
+    assert "'02/10/2024' (row 3)" in msg
     assert "--date-format" in msg
 
 
@@ -109,7 +110,8 @@ def test_a_holding_without_a_close_on_the_valuation_date_is_refused(tmp_path):
     with pytest.raises(DomainError) as err:
         read_csv_inputs(h, p)
     msg = str(err.value)
-    assert "SOL" in msg and "2024-03-29" in msg and "latest close is 2024-03-28" in msg
+    assert "SOL must have a close on the valuation date 2024-03-29" in msg
+    assert "latest close is 2024-03-28" in msg
 
 
 def test_repeated_holdings_rows_are_merged_before_anything_is_sized(tmp_path):

@@ -266,16 +266,19 @@ def policy_bands(band: float) -> Sequence[float]:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
-    if isinstance(value, float) and math.isnan(value):
-        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""  # undefined (no short held: no rally to liquidation, no margin ratio)
     return value
 
 
 def _frame_csv(frame: pd.DataFrame) -> str:
+    """The frame as CSV text: dates as ISO days, every number finite, blank where undefined."""
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].where(np.isfinite(out[col]))  # inf -> NaN, written blank
         elif out[col].dtype == object:
             out[col] = [_csv_value(v) for v in out[col]]
     buffer = io.StringIO(newline="")
