@@ -25,8 +25,9 @@ from betaneutral.core.contracts import get_contract
 from betaneutral.core.returns import composite_index
 from betaneutral.errors import BetaNeutralError, InsufficientDataError
 from betaneutral.files import atomic_output, check_writable_target
+from betaneutral.safetext import neutralise_text
 from betaneutral.workbook import backtest_sheet
-from betaneutral.workbook.inputs import BookInputs
+from betaneutral.workbook.inputs import BookInputs, check_holding_values
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -250,6 +251,7 @@ def read_backtest_csv_inputs(
     dated = history.read_holdings_history(holdings_csv, list(prices.columns), date_format)
     assets = list(dict.fromkeys(dated["asset"]))
     quantities = history.quantity_schedule(dated, prices.index, assets)
+    check_holding_values(assets, quantities, prices)
     holdings = pd.DataFrame({"asset": assets, "quantity": quantities[-1]})
     inputs = book_inputs(prices, holdings, settings_toml)
     return inputs, funding, quantities
@@ -308,7 +310,8 @@ def write_backtest_csvs(run: BacktestRun, out_dir: str | os.PathLike[str], *,
     for path in paths:
         check_writable_target(path, force=force)
     summary = run.result.summary.as_dict()
-    rows = [("setting:" + key, run.settings[key]) for key, _, _ in backtest_sheet.SETTING_ROWS]
+    rows = [("setting:" + key, neutralise_text(value) if isinstance(value, str) else value)
+            for key, value in ((k, run.settings[k]) for k, _, _ in backtest_sheet.SETTING_ROWS)]
     rows += list(summary.items())
     texts = [
         _frame_csv(run.result.daily),

@@ -41,6 +41,11 @@ EXIT_USAGE = 2
 EXIT_FILE = 3
 
 DEMO_BOOK = "BetaNeutral-demo.xlsx"
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit code 2, as argparse's own)."""
+
 DEMO_TICKETS = "hedge-tickets.csv"
 
 
@@ -85,7 +90,7 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
                             plain_values=book_backtest_cells(wb.sheetnames, inputs))
     if tickets_csv is not None:
         write_tickets_csv(tickets, tickets_csv, fmt=fmt, force=force)  # type: ignore[arg-type]
-    summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES])
+    summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES] + ["TargetBeta"])
     return summary, tickets
 
 
@@ -114,15 +119,45 @@ def _readable_book(path: Path) -> Iterator[Path]:
         yield unlinked
 
 
-def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
+#: Summary figures counted in contracts: printed with every digit ordered (19.174, not 19.17).
+_CONTRACT_FIGURES = ("TargetContracts", "CurrentContracts", "OrderContracts")
+_RESIDUAL_LABEL = "Residual beta after rounding (vs target)"
+
+
+def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of the summary lines.
+
+    ``ResidualBeta`` on the sheet is the portfolio beta once the target
+    contracts are held; the residual of the rounding is that beta minus the
+    target (0.000007 for 0.100007 at a target of 0.1), printed on its own line.
+    """
     from betaneutral.workbook.results import SUMMARY_NAMES
 
-    width = max(len(label) for _, label in SUMMARY_NAMES)
+    rows = []
     for name, label in SUMMARY_NAMES:
-        print(f"  {label:<{width}}  {_fmt(summary[name])}")
+        value = summary[name]
+        if name == "ResidualBeta":
+            rows.append(("Portfolio beta after rounding", _fmt(value)))
+            target = summary.get("TargetBeta")
+            residual = (value - target if isinstance(value, float)
+                        and isinstance(target, (int, float)) and not isinstance(target, bool)
+                        else value)
+            rows.append((_RESIDUAL_LABEL, _fmt(residual)))
+        elif name in _CONTRACT_FIGURES and isinstance(value, float):
+            rows.append((label, f"{value:,.10g}"))
+        else:
+            rows.append((label, _fmt(value)))
+    return rows
+
+
+def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
+    rows = _summary_rows(summary)
+    width = max(len(label) for label, _ in rows)
+    for label, text in rows:
+        print(f"  {label:<{width}}  {text}")
     if tickets:
         print(f"  {'Orders':<{width}}  " + "; ".join(
-            f"{t.side.upper()} {t.amount_contracts:g} {t.symbol} ({t.type}"
+            f"{t.side.upper()} {t.amount_contracts:.10g} {t.symbol} ({t.type}"
             f"{', reduce-only' if t.reduce_only else ''})" for t in tickets))
     elif any(isinstance(v, str) and v.startswith("#") for v in summary.values()):
         print(f"  {'Orders':<{width}}  none (the book shows error values; see above)")
@@ -158,11 +193,19 @@ def cmd_fill(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise BetaNeutralError(f"output must end in .xlsx or .xlsm, got {out.name!r}")
+        raise UsageError(f"-o/--output must end in .xlsx or .xlsm, got {out.name!r}")
     check_writable_target(out, force=args.force)
+    report = _progress(args)
+    if report:
+        report(f"reading {args.holdings} and {args.prices}")
     inputs = read_csv_inputs(args.holdings, args.prices, args.settings,
                              date_format=args.date_format)
+    if report:
+        report(f"filling the template: {len(inputs.holdings)} holding(s) x "
+               f"{len(inputs.prices)} day(s)")
     wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm")
+    if report:
+        report("computing the book and its backtest, writing " + str(out))
     summary, tickets = _compute_book(wb, out, force=args.force, tickets_csv=None)
     _print_summary(summary, tickets)
     print(f"Wrote {out}")
@@ -173,14 +216,14 @@ def _output_for(args: argparse.Namespace) -> tuple[Path, bool]:
     src = Path(args.book)
     if args.in_place:
         if args.output:
-            raise BetaNeutralError("give either -o/--output or --in-place, not both")
+            raise UsageError("give either -o/--output or --in-place, not both")
         return src, True
     if not args.output:
-        raise BetaNeutralError("an output file is required: -o OUT.xlsx (or --in-place)")
+        raise UsageError("an output file is required: -o OUT.xlsx (or --in-place)")
     out = Path(args.output)
     if out.resolve() == src.resolve():
-        raise BetaNeutralError("the output must differ from the input; use --in-place to "
-                               "update the input (a timestamped backup is kept)")
+        raise UsageError("the output must differ from the input; use --in-place to "
+                         "update the input (a timestamped backup is kept)")
     return out, args.force
 
 
@@ -239,6 +282,10 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
+    if Path(args.output).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+        raise UsageError(f"-o/--output must be a CSV file (tickets.csv), got "
+                         f"{Path(args.output).name!r}; the workbook's Tickets sheet holds the "
+                         "same rows")
     check_writable_target(Path(args.output), force=args.force)
     wb = load_book(args.book)
     inputs = read_inputs(wb)
@@ -256,9 +303,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from betaneutral.files import check_writable_target
 
     if args.book and (args.holdings or args.prices or args.settings):
-        raise BetaNeutralError("give either a workbook or --holdings and --prices, not both")
+        raise UsageError("give either a workbook or --holdings and --prices, not both")
     if not args.book and not (args.holdings and args.prices):
-        raise BetaNeutralError("give a workbook, or both --holdings H.csv and --prices P.csv")
+        raise UsageError("give a workbook, or both --holdings H.csv and --prices P.csv")
+    if args.book and args.date_format != "auto":
+        raise UsageError("--date-format applies to CSV inputs; a workbook's dates are date "
+                         "cells")
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise FileProblemError(f"{out_dir} is a file; -o takes a folder")
@@ -373,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: Callable[[argparse.Namespace], int], text: str
             ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, usage=p.format_usage)
         return p
 
     p = add("demo", cmd_demo, "Run the whole job on the built-in synthetic sample: write a "
@@ -458,6 +508,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return _run(func, args)
+    except UsageError as exc:  # reported as argparse reports its own: usage, then the error
+        print(args.usage(), end="", file=sys.stderr)
+        print(f"betaneutral {args.command}: error: " + " ".join(str(exc).split()),
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; known errors become one line on standard error and an exit code."""
     try:
         with warnings.catch_warnings():  # openpyxl's notes would break the one-line rule
             warnings.filterwarnings("ignore", module=r"openpyxl(\.|$)")

@@ -198,8 +198,13 @@ class BookSettings:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            object.__setattr__(self, f.name, _SETTING_CHECKS[f.name](f.name,
-                                                                   getattr(self, f.name)))
+            value = getattr(self, f.name)
+            if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+                # a tab or line break the checks below would strip, but the text is kept
+                # as typed and would reach the CSV files and sheets the commands write
+                raise InputTypeError(f"{f.name} must be text without control characters "
+                                     f"(tab, line break), got {value!r}")
+            object.__setattr__(self, f.name, _SETTING_CHECKS[f.name](f.name, value))
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,6 +243,54 @@ class BookInputs:
                 f"settings must be a BookSettings, got {type(self.settings).__name__}")
         object.__setattr__(self, "current_contracts",
                            as_float("current_contracts", self.current_contracts))
+        if {"asset", "quantity"} <= set(self.holdings.columns):
+            check_holding_values(list(self.holdings["asset"]),
+                                 self.holdings["quantity"].to_numpy(dtype=float), self.prices)
+
+
+#: Largest USD value of one holding at any close (10^18 USD, about ten thousand times the
+#: world's yearly output): beyond it a quantity is a typo, and sums of values and squares
+#: would leave the float range (a quantity of 1e308 would make every figure infinite).
+MAX_HOLDING_VALUE_USD = 1e18
+
+
+def check_holding_values(assets: Sequence[str], quantities: np.ndarray,
+                         prices: pd.DataFrame) -> None:
+    """Each holding's value at every close stays within :data:`MAX_HOLDING_VALUE_USD`.
+
+    Parameters
+    ----------
+    assets : sequence of str
+        The held assets (price columns; others are not checked here).
+    quantities : numpy.ndarray, shape (N,) or (T, N)
+        Units held: fixed, or one row per date.
+    prices : pandas.DataFrame
+        Closes in USD, one column per asset.
+
+    Raises
+    ------
+    DomainError
+        A quantity is not finite, or its value at its highest close is beyond the bound.
+    """
+    q = np.abs(np.atleast_2d(np.asarray(quantities, dtype=float)))
+    for j, asset in enumerate(assets):
+        column = q[:, j]
+        if not np.isfinite(column).all():
+            raise DomainError(f"quantity of {asset} must be finite, got {column.max()!r}")
+        if asset not in prices.columns:
+            continue
+        known = prices[asset].to_numpy(dtype=float)
+        known = known[~np.isnan(known)]
+        top = float(known.max()) if known.size else 0.0
+        biggest = float(column.max())
+        if biggest and top and biggest > MAX_HOLDING_VALUE_USD / top:
+            value = biggest * top
+            worth = (f"a value of {value:.3g} USD" if math.isfinite(value)
+                     else "a value beyond the float range")
+            raise DomainError(
+                f"quantity of {asset} must keep its value within {MAX_HOLDING_VALUE_USD:.0e} "
+                f"USD at every close, got {biggest:g} units at up to {top:g} USD ({worth}): "
+                "check the quantity's unit")
 
 
 def _located(where: str, check: Callable[[], Any]) -> Any:

@@ -45,6 +45,7 @@ __all__ = [
     "DATE_COLUMNS",
     "DATE_FORMATS",
     "book_inputs",
+    "check_delimiter",
     "check_row_lengths",
     "check_valuation_closes",
     "csv_number",
@@ -87,7 +88,26 @@ def csv_table(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[st
     if not rows:
         raise InsufficientDataError(f"{path}: {what} file must have a header and rows, "
                                     "got an empty file")
+    check_delimiter(path, rows[0][1])
     return rows[0][1], rows[1:]
+
+
+def check_delimiter(path: Path, header: list[str]) -> None:
+    """A header read as one field that holds ``;`` or a tab is another delimiter's file.
+
+    Spreadsheets in locales with a decimal comma export CSV with ``;`` between
+    fields (``date;BTC`` then ``2024-01-01;64000,5``); read with ``,`` its rows
+    would split inside the numbers, so it is refused with the delimiter named.
+    """
+    if len(header) != 1:
+        return
+    for delimiter, name in ((";", "semicolons (';')"), ("\t", "tabs")):
+        if delimiter in header[0]:
+            raise InputTypeError(
+                f"{csv_where(path, 1)}: fields must be separated by commas, got a header "
+                f"separated by {name}: {header[0]!r}. This is how spreadsheets with a decimal "
+                "comma export CSV; save it with ',' between fields and '.' as the decimal "
+                "point (or change the list separator in the system's regional settings)")
 
 
 def csv_where(path: Path, row: int, column: str | None = None) -> str:
