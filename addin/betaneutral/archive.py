@@ -47,7 +47,9 @@ __all__ = [
     "UnsafeWorkbookError",
     "check_workbook_archive",
     "copy_without_external_links",
+    "copy_without_macros",
     "external_link_parts",
+    "has_vba_project",
     "open_workbook",
 ]
 
@@ -284,6 +286,82 @@ def copy_without_external_links(src: str | os.PathLike[str], dst: str | os.PathL
                     tree = _xml(data, info.filename)
                     _without(tree, lambda e: _local(e) != "externalReferences" and not (
                         _local(e) == "definedName" and _EXTERNAL_REF.search(e.text or "")))
+                    data = _serialized(tree, data)
+                zout.writestr(copy.copy(info), data)
+    return removed
+
+
+_XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+_XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+_VBA_CONTENT = "application/vnd.ms-office.vbaProject"
+_VBA_FOLDER_PARTS = re.compile(r"^xl/(vbaProject|vbaData|_rels/vbaProject)")
+
+
+def has_vba_project(path: str | os.PathLike[str]) -> bool:
+    """True when a package holds a VBA project part (``xl/vbaProject.bin``)."""
+    with zipfile.ZipFile(path) as zf:
+        return any(_VBA_PARTS.match(n) for n in zf.namelist())
+
+
+def copy_without_macros(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> list[str]:
+    """Copy an ``.xlsm`` package as a macro-free ``.xlsx`` one; return the parts removed.
+
+    Parameters
+    ----------
+    src : path-like
+        A package that passed :func:`check_workbook_archive`.
+    dst : path-like
+        Where to write the copy (a new file).
+
+    Returns
+    -------
+    list of str
+        The removed parts (the VBA project, its signature, data and relationships).
+
+    Raises
+    ------
+    UnsafeWorkbookError
+        A part that has to be edited is not well-formed XML or declares a DTD.
+
+    Notes
+    -----
+    Excel refuses an ``.xlsx`` whose workbook part has the macro-enabled content
+    type or which carries a VBA project. Removed: the ``xl/vbaProject*`` and
+    ``xl/vbaData*`` parts with their relationship parts, their content types
+    (``Override`` and the ``bin`` default of the VBA type) and the workbook's
+    relationship to them; the workbook part's content type becomes the plain
+    spreadsheet one. Every other part is copied byte for byte.
+    """
+    with zipfile.ZipFile(src) as zin:
+        names = zin.namelist()
+        removed = [n for n in names if _VBA_FOLDER_PARTS.match(n)]
+        workbook = "xl/workbook.xml"
+        if "_rels/.rels" in names:
+            for rel in _xml(zin.read("_rels/.rels"), "_rels/.rels").getroot():
+                if rel.get("Type", "").endswith("/officeDocument"):
+                    workbook = rel.get("Target", workbook).lstrip("/")
+        folder, base = posixpath.split(workbook)
+        workbook_rels = posixpath.join(folder, "_rels", f"{base}.rels")
+        with zipfile.ZipFile(dst, "w") as zout:
+            for info in zin.infolist():
+                if info.filename in removed:
+                    continue
+                data = zin.read(info)
+                if info.filename == "[Content_Types].xml":
+                    tree = _xml(data, info.filename)
+                    _without(tree, lambda e: not (
+                        (_local(e) == "Override"
+                         and _VBA_FOLDER_PARTS.match(e.get("PartName", "").lstrip("/")))
+                        or (_local(e) == "Default" and e.get("ContentType") == _VBA_CONTENT)))
+                    for element in tree.getroot():
+                        if element.get("ContentType") == _XLSM_MAIN:
+                            element.set("ContentType", _XLSX_MAIN)
+                    data = _serialized(tree, data)
+                elif info.filename == workbook_rels:
+                    tree = _xml(data, info.filename)
+                    _without(tree, lambda e: not (
+                        _local(e) == "Relationship"
+                        and e.get("Type", "").endswith("/vbaProject")))
                     data = _serialized(tree, data)
                 zout.writestr(copy.copy(info), data)
     return removed

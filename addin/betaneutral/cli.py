@@ -150,6 +150,26 @@ def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+@contextlib.contextmanager
+def _macro_free_for(book: Path, out: Path) -> Iterator[Path]:
+    """``book``, or a copy without its VBA project when ``out`` is an ``.xlsx``.
+
+    Excel refuses an ``.xlsx`` that carries a VBA project or the macro-enabled
+    content type, and so does the archive check of every command; computing an
+    ``.xlsm`` into an ``.xlsx`` therefore drops the macros.
+    """
+    from betaneutral.archive import copy_without_macros, has_vba_project
+
+    if out.suffix.lower() != ".xlsx" or not has_vba_project(book):
+        yield book
+        return
+    with tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
+        plain = Path(tmp) / f"{book.stem}.xlsx"
+        copy_without_macros(book, plain)
+        print(f"Note: {out.name} is an .xlsx: the VBA project of {book.name} is left out")
+        yield plain
+
+
 def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
     rows = _summary_rows(summary)
     width = max(len(label) for label, _ in rows)
@@ -234,7 +254,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
     src = Path(args.book)
     out, force = _output_for(args)
     check_writable_target(out, force=force)
-    with _readable_book(src) as book:
+    with _readable_book(src) as checked, _macro_free_for(checked, out) as book:
         backup = backup_copy(src) if args.in_place else None
         if backup is not None:
             print(f"Backup: {backup}")
