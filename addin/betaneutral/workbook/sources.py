@@ -44,8 +44,12 @@ __all__ = [
     "AUXILIARY_PRICE_COLUMNS",
     "DATE_COLUMNS",
     "DATE_FORMATS",
+    "MAX_CSV_BYTES",
+    "MAX_CSV_FIELDS",
+    "MAX_TOML_BYTES",
     "book_inputs",
     "check_delimiter",
+    "check_file_size",
     "check_row_lengths",
     "check_valuation_closes",
     "csv_number",
@@ -66,12 +70,43 @@ __all__ = [
 DATE_COLUMNS = ("date", "time", "timestamp", "datetime")
 
 
+#: Memory bound of the CSV readers: a file is at most this many bytes ...
+MAX_CSV_BYTES = 32 * 1024 * 1024
+#: ... and this many fields in all (a book of 200 holdings x 2,000 days is 406,000 prices
+#: wide, or 1.2 million fields long). Read, a field takes about 100 bytes of memory.
+MAX_CSV_FIELDS = 3_000_000
+#: A settings file is a few lines.
+MAX_TOML_BYTES = 1024 * 1024
+
+
+def check_file_size(path: Path, limit: int, what: str) -> None:
+    """Refuse a file larger than ``limit`` bytes before reading it (the memory bound)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return  # open() reports it as a file problem
+    if size > limit:
+        raise DomainError(f"{path}: {what} must be at most {limit:,} bytes (the memory bound "
+                          f"of the readers), got {size:,}")
+
+
 def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(row number, fields) of a CSV file; the header is row 1. UTF-8, BOM allowed."""
+    """(row number, fields) of a CSV file; the header is row 1. UTF-8, BOM allowed.
+
+    Files over :data:`MAX_CSV_BYTES`, or holding more than :data:`MAX_CSV_FIELDS`
+    fields, are refused (:class:`DomainError`) before they are read further.
+    """
+    check_file_size(path, MAX_CSV_BYTES, "a CSV file")
     number = 0
+    seen = 0
     with open(path, newline="", encoding="utf-8-sig") as fh:
         try:
             for number, fields_ in enumerate(csv.reader(fh), start=1):
+                seen += len(fields_)
+                if seen > MAX_CSV_FIELDS:
+                    raise DomainError(f"{path}: a CSV file must hold at most "
+                                      f"{MAX_CSV_FIELDS:,} fields (the memory bound of the "
+                                      f"readers), got more by row {number}")
                 if any(f.strip() for f in fields_):  # skip blank lines
                     yield number, fields_
         except UnicodeDecodeError as exc:
@@ -288,62 +323,73 @@ AUXILIARY_PRICE_COLUMNS: tuple[str, ...] = ("funding_rate_8h",)
 
 
 def read_prices_csv(path: Path, date_format: str | None = None) -> pd.DataFrame:
+    """Daily closes of a wide or long prices CSV, sorted by date (see :func:`read_csv_inputs`).
+
+    The prices go straight into one float array (blank = NaN), so the memory is
+    the text of the file plus 8 bytes a price.
+    """
     header, body = csv_table(path, "prices")
     header = [h.strip() for h in header]
     lower = [h.lower() for h in header]
     long = {"date", "symbol", "close"} <= set(lower)
-    cells: dict[tuple[pd.Timestamp, str], float] = {}
-    first_row: dict[tuple[pd.Timestamp, str], int] = {}
     symbols: list[str] = []
     if long:
         i_date, i_sym, i_close = (lower.index(k) for k in ("date", "symbol", "close"))
         check_row_lengths(path, header, body)
         dates = parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body],
                             date_format)
+        first_row: dict[tuple[pd.Timestamp, str], int] = {}
+        column_of: dict[str, int] = {}
+        cols, closes = [], []
         for (row, fields_), date in zip(body, dates, strict=True):
             where = csv_where(path, row, header[i_sym])
             symbol = located(where, lambda f=fields_: validate_identifier(
                 "symbol", f[i_sym].strip()))
             value = csv_price(path, row, header[i_close], symbol, fields_[i_close])
             key = (date, symbol)
-            if key in cells:
+            if key in first_row:
                 raise DomainError(f"{csv_where(path, row)}: (date, symbol) must be unique, got "
                                   f"{date:%Y-%m-%d} {symbol} again (first in row "
                                   f"{first_row[key]})")
-            cells[key], first_row[key] = value, row
-            if symbol not in symbols:
+            first_row[key] = row
+            if symbol not in column_of:
+                column_of[symbol] = len(symbols)
                 symbols.append(symbol)
-    else:
-        if lower[0] not in DATE_COLUMNS:
-            raise UnknownNameError(
-                f"{csv_where(path, 1, header[0])}: the first column must be the date "
-                f"({' or '.join(DATE_COLUMNS)}), or the file must have the columns date, "
-                f"symbol, close; got {header}")
-        columns: list[int] = []
-        for j, name in enumerate(header[1:], start=1):
-            if name.lower() in AUXILIARY_PRICE_COLUMNS:
-                continue
-            where = csv_where(path, 1, name)
-            located(where, lambda n=name: validate_identifier("asset column", n))
-            if name in symbols:
-                raise DomainError(f"{where}: asset columns must be unique, got {name!r} twice")
-            symbols.append(name)
-            columns.append(j)
-        check_row_lengths(path, header, body)
-        dates = parse_dates(path, header[0], [(r, f[0]) for r, f in body], date_format)
-        for (row, fields_), date in zip(body, dates, strict=True):
-            if (date, symbols[0]) in cells:
-                raise DomainError(f"{csv_where(path, row, header[0])}: dates must be unique "
-                                  f"UTC days, got {date:%Y-%m-%d} again (first in row "
-                                  f"{first_row[(date, symbols[0])]})")
-            for j, symbol in zip(columns, symbols, strict=True):
-                cells[(date, symbol)] = csv_price(path, row, symbol, symbol, fields_[j])
-                first_row[(date, symbol)] = row
-    index = pd.DatetimeIndex(sorted({d for d, _ in cells}), name="date")
-    frame = pd.DataFrame(np.nan, index=index, columns=symbols)
-    for (date, symbol), value in cells.items():
-        frame.at[date, symbol] = value
-    return frame
+            cols.append(column_of[symbol])
+            closes.append(value)
+        index = pd.DatetimeIndex(sorted(set(dates)), name="date")
+        values = np.full((len(index), len(symbols)), np.nan)
+        values[index.get_indexer(pd.DatetimeIndex(dates)), cols] = closes
+        return pd.DataFrame(values, index=index, columns=symbols)
+    if lower[0] not in DATE_COLUMNS:
+        raise UnknownNameError(
+            f"{csv_where(path, 1, header[0])}: the first column must be the date "
+            f"({' or '.join(DATE_COLUMNS)}), or the file must have the columns date, "
+            f"symbol, close; got {header}")
+    columns: list[int] = []
+    for j, name in enumerate(header[1:], start=1):
+        if name.lower() in AUXILIARY_PRICE_COLUMNS:
+            continue
+        where = csv_where(path, 1, name)
+        located(where, lambda n=name: validate_identifier("asset column", n))
+        if name in symbols:
+            raise DomainError(f"{where}: asset columns must be unique, got {name!r} twice")
+        symbols.append(name)
+        columns.append(j)
+    check_row_lengths(path, header, body)
+    dates = parse_dates(path, header[0], [(r, f[0]) for r, f in body], date_format)
+    values = np.full((len(body), len(symbols)), np.nan)
+    first_day: dict[pd.Timestamp, int] = {}
+    for i, ((row, fields_), date) in enumerate(zip(body, dates, strict=True)):
+        if date in first_day:
+            raise DomainError(f"{csv_where(path, row, header[0])}: dates must be unique "
+                              f"UTC days, got {date:%Y-%m-%d} again (first in row "
+                              f"{first_day[date]})")
+        first_day[date] = row
+        for k, j in enumerate(columns):
+            values[i, k] = csv_price(path, row, symbols[k], symbols[k], fields_[j])
+    frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"), columns=symbols)
+    return frame.sort_index(kind="stable")
 
 
 def read_holdings_csv(path: Path, price_columns: list[str]) -> pd.DataFrame:
@@ -426,6 +472,7 @@ _TOML_KEYS: dict[str, str] = {
 
 
 def read_settings_toml(path: Path) -> tuple[BookSettings, float]:
+    check_file_size(path, MAX_TOML_BYTES, "a settings file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
