@@ -123,6 +123,9 @@ def test_summary_prints_ordered_contracts_and_the_residual_against_the_target():
     assert rows["Current position (contracts)"] == "12.345"
     assert rows["Portfolio beta after rounding"] == "0.100007"
     assert rows["Residual beta after rounding (vs target)"] == "0.000007"
+    coin = dict(_summary_rows({**summary, "MarginBuffer": 12.34567891,
+                               "SettlementCurrency": "BTC"}))
+    assert coin["Margin buffer (settlement currency)"] == "12.34567891"
 
 
 def test_fill_summary_residual_is_relative_to_the_target(tmp_path, sample_book, capsys):

@@ -122,6 +122,7 @@ def _readable_book(path: Path) -> Iterator[Path]:
 #: Summary figures counted in contracts: printed with every digit ordered (19.174, not 19.17).
 _CONTRACT_FIGURES = ("TargetContracts", "CurrentContracts", "OrderContracts")
 _RESIDUAL_LABEL = "Residual beta after rounding (vs target)"
+_USD_LIKE = ("USD", "USDT", "USDC")
 
 
 def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -145,6 +146,9 @@ def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
             rows.append((_RESIDUAL_LABEL, _fmt(residual)))
         elif name in _CONTRACT_FIGURES and isinstance(value, float):
             rows.append((label, f"{value:,.10g}"))
+        elif (name == "MarginBuffer" and isinstance(value, float)
+              and str(summary.get("SettlementCurrency", "")).upper() not in _USD_LIKE):
+            rows.append((label, f"{value:,.8f}"))  # coin collateral: to the satoshi
         else:
             rows.append((label, _fmt(value)))
     return rows
