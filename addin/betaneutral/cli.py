@@ -138,7 +138,7 @@ def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     for name, label in SUMMARY_NAMES:
         value = summary[name]
         if name == "ResidualBeta":
-            rows.append(("Portfolio beta after rounding", _fmt(value)))
+            rows.append((label, _fmt(value)))
             target = summary.get("TargetBeta")
             residual = (value - target if isinstance(value, float)
                         and isinstance(target, (int, float)) and not isinstance(target, bool)

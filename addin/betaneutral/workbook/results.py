@@ -32,7 +32,7 @@ SUMMARY_NAMES: tuple[tuple[str, str], ...] = (
     ("FuturesPrice", "Futures price (USD)"),
     ("TargetHedgeUSD", "Hedge notional to short (USD)"),
     ("TargetContracts", "Contracts to short"),
-    ("ResidualBeta", "Residual beta after rounding"),
+    ("ResidualBeta", "Portfolio beta after rounding"),
     ("CurrentContracts", "Current position (contracts)"),
     ("CurrentBeta", "Portfolio beta with current hedge"),
     ("Drift", "Drift from target"),

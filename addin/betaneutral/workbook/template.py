@@ -296,7 +296,7 @@ START_FIGURES: tuple[tuple[str, str, str | None, str], ...] = (
     ("Portfolio beta to BTC (unhedged)", "PortfolioBeta", FMT_BETA, "Holdings"),
     ("Beta with current hedge", "CurrentBeta", FMT_BETA, "Rebalance"),
     ("Target contracts (short)", "TargetContracts", FMT_CONTRACTS, "Rebalance"),
-    ("Residual beta after rounding", "ResidualBeta", FMT_BETA, "Rebalance"),
+    ("Beta after rounding", "ResidualBeta", FMT_BETA, "Rebalance"),
     ("Action", "Action", None, "Rebalance"),
     ("Margin buffer", "MarginBuffer", "#,##0.00##", "Rebalance"),
     ("Liquidation price (USD)", "LiquidationPrice", FMT_PRICE, "Rebalance"),
@@ -920,9 +920,10 @@ def _build_rebalance(ws: Worksheet) -> None:
     line("ShortNotionalUSD", "Short notional after rounding (USD)",
          "=TargetContracts*ContractNotionalUSD", FMT_USD, "What the target contracts short.",
          name="ShortNotionalUSD")
-    line("ResidualBeta", "Residual beta after rounding",
+    line("ResidualBeta", "Beta after rounding",
          "=PORTFOLIO_BETA(HoldingValues,HoldingBetas,ShortNotionalUSD)", FMT_BETA,
-         "Portfolio beta left once the target contracts are held.", name="ResidualBeta")
+         "Portfolio beta once the target contracts are held: the target plus the residual "
+         "the rounding leaves.", name="ResidualBeta")
 
     _section(ws, 22, "Drift and rebalance signal", "A", "E")
     hdr, sig = r["SignalHeader"], r["Signal"]
