@@ -154,11 +154,12 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, argv, code, needle):
 def test_inputs_must_be_a_book_or_both_csvs(tmp_path, capsys):
     """A workbook and CSVs together, or a lone CSV, are refused with one line."""
     h, p, _, _ = _csv_inputs(tmp_path)
-    assert main(["backtest", "--holdings", str(h), "-o", str(tmp_path / "o")]) == EXIT_DATA
+    assert main(["backtest", "--holdings", str(h), "-o", str(tmp_path / "o")]) == EXIT_USAGE
     assert main(["backtest", "book.xlsx", "--prices", str(p), "-o",
-                 str(tmp_path / "o")]) == EXIT_DATA
+                 str(tmp_path / "o")]) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert err.count("\n") == 2
+    assert err.count("betaneutral backtest: error:") == 2
+    assert err.count("usage: betaneutral backtest") == 2
     assert "--holdings" in err
 
 

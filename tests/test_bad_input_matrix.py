@@ -107,7 +107,8 @@ ARGS: dict[str, list[tuple[str, Any, str, str | None]]] = {
     "LIQUIDATION_PRICE": [("short_contracts", 1.891, "number", "positive"),
                           ("entry_price", 64_000.0, "number", "positive"),
                           ("collateral", 40_000.0, "number", "non_negative"),
-                          ("contract", "BINANCE:BTCUSDT", "contract", None)],
+                          ("contract", "BINANCE:BTCUSDT", "contract", None),
+                          ("basis", "mark", "opt_name", None)],
     "FUNDING_COST": [("short_notional_usd", 121_000.0, "number", "real"),
                      ("funding_rate", 0.0001, "number", "real"),
                      ("horizon_hours", 720.0, "number", "non_negative"),
@@ -808,7 +809,7 @@ def test_fill_duplicate_holdings_hedge_like_one_holding(tmp_path: Path,
 
 
 def test_fill_file_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A missing CSV or output folder is exit 3; a wrong output extension exit 1."""
+    """A missing CSV or output folder is exit 3; a wrong output extension exit 2 (usage)."""
     holdings, prices = _write_csvs(tmp_path)
     code, out, err = _run(capsys, ["fill", "--holdings", str(tmp_path / "nope.csv"),
                                    "--prices", str(prices), "-o", str(tmp_path / "b.xlsx")])
@@ -818,7 +819,7 @@ def test_fill_file_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     _assert_diagnostic(code, out, err, EXIT_FILE, "is not an existing folder")
     code, out, err = _run(capsys, ["fill", "--holdings", str(holdings), "--prices", str(prices),
                                    "-o", str(tmp_path / "b.csv")])
-    _assert_diagnostic(code, out, err, EXIT_DATA, "output must end in .xlsx or .xlsm")
+    _assert_diagnostic(code, out, err, EXIT_USAGE, "output must end in .xlsx or .xlsm")
 
 
 # ---- compute, tickets, check: a user's workbook ------------------------------------
@@ -987,10 +988,10 @@ def test_usage_errors_exit_2(case: str, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_compute_output_arguments(filled: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    """-o together with --in-place is refused (exit 1) before anything is read or written."""
+    """-o together with --in-place is refused (exit 2) before anything is read or written."""
     code, out, err = _run(capsys, ["compute", str(filled), "-o", str(tmp_path / "o.xlsx"),
                                    "--in-place"])
-    _assert_diagnostic(code, out, err, EXIT_DATA, "not both")
+    _assert_diagnostic(code, out, err, EXIT_USAGE, "not both")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -115,8 +115,10 @@ def test_compute_output_rules(tmp_path, argv_tail, capsys):
     book = tmp_path / "book.xlsx"
     main(["fill", "--holdings", str(h), "--prices", str(p), "-o", str(book), "--quiet"])
     tail = [str(book) if a == "same" else a for a in argv_tail]
-    assert main(["compute", str(book), *tail]) == EXIT_DATA
-    assert capsys.readouterr().err.startswith("betaneutral: error:")
+    assert main(["compute", str(book), *tail]) == EXIT_USAGE  # a usage mistake, as documented
+    err = capsys.readouterr().err
+    assert err.startswith("usage: betaneutral compute")
+    assert "betaneutral compute: error:" in err
 
 
 def test_bad_csv_is_a_one_line_data_error_and_writes_nothing(tmp_path, capsys):

@@ -27,7 +27,7 @@ from betaneutral.workbook.template import (
     formula_cells,
 )
 
-pytest.importorskip("pycel", reason='pycel is not installed: pip install "betaneutral[check]"')
+pytest.importorskip("pycel", reason='pycel is not installed: pip install -e ".[check]"')
 
 from betaneutral.workbook import engine
 from betaneutral.workbook.inputs import read_inputs
@@ -275,7 +275,7 @@ def test_missing_pycel_names_the_extra(monkeypatch: pytest.MonkeyPatch,
                                        sample_path: Path) -> None:
     """Without pycel, evaluating raises ImportError with the install command."""
     monkeypatch.setitem(sys.modules, "pycel", None)
-    with pytest.raises(ImportError, match=r'pip install "betaneutral\[check\]"'):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[check\]"'):
         engine.evaluate_workbook(sample_path)
 
 

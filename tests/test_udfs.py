@@ -124,7 +124,7 @@ def test_contract_functions_agree_with_the_core():
     flat = margin_buffer(121_000, 64_000, 0.3, maintenance=0.005)
     assert udfs.MARGIN_BUFFER(121_000, 64_000, 0.3, 0.005) == pytest.approx(flat.collateral)
     assert udfs.LIQUIDATION_PRICE(1.891, 64_000, 40_000, "BINANCE:BTCUSDT") == pytest.approx(
-        liquidation_price_short(spec, 1.891, 64_000, 40_000))
+        liquidation_price_short(spec, 1.891, 64_000, 40_000, fee_rate=spec.taker_fee_rate))
     assert udfs.LIQUIDATION_PRICE(100, 64_000, 1.0, "BINANCE:BTCUSD_PERP") == "never"
     assert udfs.FUNDING_COST(1_000_000, 0.0001, 720) == pytest.approx(
         -funding_carry_usd(1_000_000, 0.0001, 720))

@@ -44,10 +44,14 @@ __all__ = [
     "MAX_MEMBER_BYTES",
     "MAX_RATIO",
     "MAX_UNCOMPRESSED_BYTES",
+    "MAX_XML_BYTES",
+    "MAX_XML_PART_BYTES",
     "UnsafeWorkbookError",
     "check_workbook_archive",
     "copy_without_external_links",
+    "copy_without_macros",
     "external_link_parts",
+    "has_vba_project",
     "open_workbook",
 ]
 
@@ -56,6 +60,13 @@ MAX_MEMBERS = 10_000
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
 MAX_RATIO = 200.0
+#: Memory bound: the XML parts (sheets, shared strings, charts, ...) are parsed, and a
+#: parsed part takes 10-25 times its size in memory. A book of 200 holdings x 2,000 days
+#: holds 42 MB of XML, its largest sheet 22 MB; these bounds keep every command under
+#: 1 GB on any workbook they accept.
+MAX_XML_PART_BYTES = 32 * 1024 * 1024
+MAX_XML_BYTES = 96 * 1024 * 1024
+_XML_PART = re.compile(r"\.(xml|rels|vml)$", re.IGNORECASE)
 #: Below this size a member's compression ratio is not judged (tiny XML compresses well).
 _RATIO_FLOOR_BYTES = 1024 * 1024
 
@@ -107,7 +118,7 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
     if len(infos) > MAX_MEMBERS:
         raise UnsafeWorkbookError(
             f"{name} has {len(infos):,} parts; more than {MAX_MEMBERS:,} are refused")
-    total = 0
+    total = xml_total = 0
     names = set()
     for info in infos:
         member = info.filename
@@ -127,7 +138,18 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
             raise UnsafeWorkbookError(
                 f"{name}: part {member} expands {info.file_size / max(info.compress_size, 1):,.0f}"
                 f" times; a compression ratio above {MAX_RATIO:g} looks like a zip bomb")
+        if _XML_PART.search(member):
+            if info.file_size > MAX_XML_PART_BYTES:
+                raise UnsafeWorkbookError(
+                    f"{name}: part {member} holds {info.file_size:,} bytes of XML; parts over "
+                    f"{MAX_XML_PART_BYTES:,} bytes are refused (the memory bound: a book of 200 "
+                    "holdings x 2,000 days has sheets of about 22 MB)")
+            xml_total += info.file_size
         total += info.file_size
+    if xml_total > MAX_XML_BYTES:
+        raise UnsafeWorkbookError(
+            f"{name} holds {xml_total:,} bytes of XML; more than {MAX_XML_BYTES:,} are refused "
+            "(the memory bound: a book of 200 holdings x 2,000 days holds about 42 MB)")
     if total > MAX_UNCOMPRESSED_BYTES:
         raise UnsafeWorkbookError(
             f"{name} expands to {total:,} bytes; more than {MAX_UNCOMPRESSED_BYTES:,} are refused")
@@ -284,6 +306,82 @@ def copy_without_external_links(src: str | os.PathLike[str], dst: str | os.PathL
                     tree = _xml(data, info.filename)
                     _without(tree, lambda e: _local(e) != "externalReferences" and not (
                         _local(e) == "definedName" and _EXTERNAL_REF.search(e.text or "")))
+                    data = _serialized(tree, data)
+                zout.writestr(copy.copy(info), data)
+    return removed
+
+
+_XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+_XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+_VBA_CONTENT = "application/vnd.ms-office.vbaProject"
+_VBA_FOLDER_PARTS = re.compile(r"^xl/(vbaProject|vbaData|_rels/vbaProject)")
+
+
+def has_vba_project(path: str | os.PathLike[str]) -> bool:
+    """True when a package holds a VBA project part (``xl/vbaProject.bin``)."""
+    with zipfile.ZipFile(path) as zf:
+        return any(_VBA_PARTS.match(n) for n in zf.namelist())
+
+
+def copy_without_macros(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> list[str]:
+    """Copy an ``.xlsm`` package as a macro-free ``.xlsx`` one; return the parts removed.
+
+    Parameters
+    ----------
+    src : path-like
+        A package that passed :func:`check_workbook_archive`.
+    dst : path-like
+        Where to write the copy (a new file).
+
+    Returns
+    -------
+    list of str
+        The removed parts (the VBA project, its signature, data and relationships).
+
+    Raises
+    ------
+    UnsafeWorkbookError
+        A part that has to be edited is not well-formed XML or declares a DTD.
+
+    Notes
+    -----
+    Excel refuses an ``.xlsx`` whose workbook part has the macro-enabled content
+    type or which carries a VBA project. Removed: the ``xl/vbaProject*`` and
+    ``xl/vbaData*`` parts with their relationship parts, their content types
+    (``Override`` and the ``bin`` default of the VBA type) and the workbook's
+    relationship to them; the workbook part's content type becomes the plain
+    spreadsheet one. Every other part is copied byte for byte.
+    """
+    with zipfile.ZipFile(src) as zin:
+        names = zin.namelist()
+        removed = [n for n in names if _VBA_FOLDER_PARTS.match(n)]
+        workbook = "xl/workbook.xml"
+        if "_rels/.rels" in names:
+            for rel in _xml(zin.read("_rels/.rels"), "_rels/.rels").getroot():
+                if rel.get("Type", "").endswith("/officeDocument"):
+                    workbook = rel.get("Target", workbook).lstrip("/")
+        folder, base = posixpath.split(workbook)
+        workbook_rels = posixpath.join(folder, "_rels", f"{base}.rels")
+        with zipfile.ZipFile(dst, "w") as zout:
+            for info in zin.infolist():
+                if info.filename in removed:
+                    continue
+                data = zin.read(info)
+                if info.filename == "[Content_Types].xml":
+                    tree = _xml(data, info.filename)
+                    _without(tree, lambda e: not (
+                        (_local(e) == "Override"
+                         and _VBA_FOLDER_PARTS.match(e.get("PartName", "").lstrip("/")))
+                        or (_local(e) == "Default" and e.get("ContentType") == _VBA_CONTENT)))
+                    for element in tree.getroot():
+                        if element.get("ContentType") == _XLSM_MAIN:
+                            element.set("ContentType", _XLSX_MAIN)
+                    data = _serialized(tree, data)
+                elif info.filename == workbook_rels:
+                    tree = _xml(data, info.filename)
+                    _without(tree, lambda e: not (
+                        _local(e) == "Relationship"
+                        and e.get("Type", "").endswith("/vbaProject")))
                     data = _serialized(tree, data)
                 zout.writestr(copy.copy(info), data)
     return removed

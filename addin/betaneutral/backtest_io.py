@@ -27,8 +27,9 @@ from betaneutral.core.funding import funding_sums_by_period
 from betaneutral.core.returns import composite_index
 from betaneutral.errors import BetaNeutralError, DomainError, InsufficientDataError
 from betaneutral.files import atomic_output, check_writable_target
+from betaneutral.safetext import neutralise_text
 from betaneutral.workbook import backtest_sheet
-from betaneutral.workbook.inputs import BookInputs
+from betaneutral.workbook.inputs import BookInputs, check_holding_values
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -276,6 +277,8 @@ def read_backtest_csv_inputs(
     holdings_csv: str | os.PathLike[str],
     prices_csv: str | os.PathLike[str],
     settings_toml: str | os.PathLike[str] | None = None,
+    *,
+    date_format: str | None = None,
 ) -> tuple[BookInputs, pd.Series | None, np.ndarray | None]:
     """A book from the backtest's CSV files, with its funding rates and holdings history.
 
@@ -290,6 +293,9 @@ def read_backtest_csv_inputs(
         column (average 8-hour rate of each day; blank = use the Settings rate).
     settings_toml : path-like, optional
         Settings, as for ``betaneutral fill``.
+    date_format : {"auto", "iso", "dmy", "mdy"}, optional
+        How the dates of both files are written
+        (:func:`betaneutral.workbook.sources.parse_dates`).
 
     Returns
     -------
@@ -307,17 +313,19 @@ def read_backtest_csv_inputs(
         malformed history or funding column (file, row and column are named).
     """
     from betaneutral.workbook import history
-    from betaneutral.workbook.inputs import _book_inputs, _read_book_prices, read_csv_inputs
+    from betaneutral.workbook.sources import book_inputs, read_book_prices, read_csv_inputs
 
-    funding = history.read_funding_column(prices_csv)
+    funding = history.read_funding_column(prices_csv, date_format)
     if not history.has_date_column(holdings_csv):
-        return read_csv_inputs(holdings_csv, prices_csv, settings_toml), funding, None
-    prices = _read_book_prices(Path(prices_csv))
-    dated = history.read_holdings_history(holdings_csv, list(prices.columns))
+        return (read_csv_inputs(holdings_csv, prices_csv, settings_toml,
+                                date_format=date_format), funding, None)
+    prices = read_book_prices(Path(prices_csv), date_format)
+    dated = history.read_holdings_history(holdings_csv, list(prices.columns), date_format)
     assets = list(dict.fromkeys(dated["asset"]))
     quantities = history.quantity_schedule(dated, prices.index, assets)
+    check_holding_values(assets, quantities, prices)
     holdings = pd.DataFrame({"asset": assets, "quantity": quantities[-1]})
-    inputs = _book_inputs(prices, holdings, settings_toml)
+    inputs = book_inputs(prices, holdings, settings_toml)
     return inputs, funding, quantities
 
 
@@ -332,16 +340,19 @@ def policy_bands(band: float) -> Sequence[float]:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
-    if isinstance(value, float) and math.isnan(value):
-        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""  # undefined (no short held: no rally to liquidation, no margin ratio)
     return value
 
 
 def _frame_csv(frame: pd.DataFrame) -> str:
+    """The frame as CSV text: dates as ISO days, every number finite, blank where undefined."""
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].where(np.isfinite(out[col]))  # inf -> NaN, written blank
         elif out[col].dtype == object:
             out[col] = [_csv_value(v) for v in out[col]]
     buffer = io.StringIO(newline="")
@@ -376,7 +387,8 @@ def write_backtest_csvs(run: BacktestRun, out_dir: str | os.PathLike[str], *,
     for path in paths:
         check_writable_target(path, force=force)
     summary = run.result.summary.as_dict()
-    rows = [("setting:" + key, run.settings[key]) for key, _, _ in backtest_sheet.SETTING_ROWS]
+    rows = [("setting:" + key, neutralise_text(value) if isinstance(value, str) else value)
+            for key, value in ((k, run.settings[k]) for k, _, _ in backtest_sheet.SETTING_ROWS)]
     rows += list(summary.items())
     texts = [
         _frame_csv(run.result.daily),

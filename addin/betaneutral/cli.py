@@ -44,6 +44,11 @@ EXIT_USAGE = 2
 EXIT_FILE = 3
 
 DEMO_BOOK = "BetaNeutral-demo.xlsx"
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit code 2, as argparse's own)."""
+
 DEMO_TICKETS = "hedge-tickets.csv"
 
 
@@ -92,7 +97,7 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
                             plain_values=book_backtest_cells(wb.sheetnames, inputs))
     if tickets_csv is not None:
         write_tickets_csv(tickets, tickets_csv, fmt=fmt, force=force)  # type: ignore[arg-type]
-    summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES])
+    summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES] + ["TargetBeta"])
     return summary, tickets
 
 
@@ -121,15 +126,69 @@ def _readable_book(path: Path) -> Iterator[Path]:
         yield unlinked
 
 
-def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
+#: Summary figures counted in contracts: printed with every digit ordered (19.174, not 19.17).
+_CONTRACT_FIGURES = ("TargetContracts", "CurrentContracts", "OrderContracts")
+_RESIDUAL_LABEL = "Residual beta after rounding (vs target)"
+_USD_LIKE = ("USD", "USDT", "USDC")
+
+
+def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of the summary lines.
+
+    ``ResidualBeta`` on the sheet is the portfolio beta once the target
+    contracts are held; the residual of the rounding is that beta minus the
+    target (0.000007 for 0.100007 at a target of 0.1), printed on its own line.
+    """
     from betaneutral.workbook.results import SUMMARY_NAMES
 
-    width = max(len(label) for _, label in SUMMARY_NAMES)
+    rows = []
     for name, label in SUMMARY_NAMES:
-        print(f"  {label:<{width}}  {_fmt(summary[name])}")
+        value = summary[name]
+        if name == "ResidualBeta":
+            rows.append((label, _fmt(value)))
+            target = summary.get("TargetBeta")
+            residual = (value - target if isinstance(value, float)
+                        and isinstance(target, (int, float)) and not isinstance(target, bool)
+                        else value)
+            rows.append((_RESIDUAL_LABEL, _fmt(residual)))
+        elif name in _CONTRACT_FIGURES and isinstance(value, float):
+            rows.append((label, f"{value:,.10g}"))
+        elif (name == "MarginBuffer" and isinstance(value, float)
+              and str(summary.get("SettlementCurrency", "")).upper() not in _USD_LIKE):
+            rows.append((label, f"{value:,.8f}"))  # coin collateral: to the satoshi
+        else:
+            rows.append((label, _fmt(value)))
+    return rows
+
+
+@contextlib.contextmanager
+def _macro_free_for(book: Path, out: Path) -> Iterator[Path]:
+    """``book``, or a copy without its VBA project when ``out`` is an ``.xlsx``.
+
+    Excel refuses an ``.xlsx`` that carries a VBA project or the macro-enabled
+    content type, and so does the archive check of every command; computing an
+    ``.xlsm`` into an ``.xlsx`` therefore drops the macros.
+    """
+    from betaneutral.archive import copy_without_macros, has_vba_project
+
+    if out.suffix.lower() != ".xlsx" or not has_vba_project(book):
+        yield book
+        return
+    with tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
+        plain = Path(tmp) / f"{book.stem}.xlsx"
+        copy_without_macros(book, plain)
+        print(f"Note: {out.name} is an .xlsx: the VBA project of {book.name} is left out")
+        yield plain
+
+
+def _print_summary(summary: dict[str, Any], tickets: list[Any]) -> None:
+    rows = _summary_rows(summary)
+    width = max(len(label) for label, _ in rows)
+    for label, text in rows:
+        print(f"  {label:<{width}}  {text}")
     if tickets:
         print(f"  {'Orders':<{width}}  " + "; ".join(
-            f"{t.side.upper()} {t.amount_contracts:g} {t.symbol} ({t.type}"
+            f"{t.side.upper()} {t.amount_contracts:.10g} {t.symbol} ({t.type}"
             f"{', reduce-only' if t.reduce_only else ''})" for t in tickets))
     elif any(isinstance(v, str) and v.startswith("#") for v in summary.values()):
         print(f"  {'Orders':<{width}}  none (the book shows error values; see above)")
@@ -161,14 +220,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_fill(args: argparse.Namespace) -> int:
     """Fill a fresh template with the user's CSV inputs and compute it."""
     from betaneutral.workbook.compute import fill_workbook
-    from betaneutral.workbook.inputs import read_csv_inputs
+    from betaneutral.workbook.sources import read_csv_inputs
 
     out = Path(args.output)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise BetaNeutralError(f"output must end in .xlsx or .xlsm, got {out.name!r}")
+        raise UsageError(f"-o/--output must end in .xlsx or .xlsm, got {out.name!r}")
     check_writable_target(out, force=args.force)
-    inputs = read_csv_inputs(args.holdings, args.prices, args.settings)
+    report = _progress(args)
+    if report:
+        report(f"reading {args.holdings} and {args.prices}")
+    inputs = read_csv_inputs(args.holdings, args.prices, args.settings,
+                             date_format=args.date_format)
+    if report:
+        report(f"filling the template: {len(inputs.holdings)} holding(s) x "
+               f"{len(inputs.prices)} day(s)")
     wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm", all_columns=False)
+    if report:
+        report("computing the book and its backtest, writing " + str(out))
     summary, tickets = _compute_book(wb, out, force=args.force, tickets_csv=None)
     _print_summary(summary, tickets)
     print(f"Wrote {out}")
@@ -179,14 +247,14 @@ def _output_for(args: argparse.Namespace) -> tuple[Path, bool]:
     src = Path(args.book)
     if args.in_place:
         if args.output:
-            raise BetaNeutralError("give either -o/--output or --in-place, not both")
+            raise UsageError("give either -o/--output or --in-place, not both")
         return src, True
     if not args.output:
-        raise BetaNeutralError("an output file is required: -o OUT.xlsx (or --in-place)")
+        raise UsageError("an output file is required: -o OUT.xlsx (or --in-place)")
     out = Path(args.output)
     if out.resolve() == src.resolve():
-        raise BetaNeutralError("the output must differ from the input; use --in-place to "
-                               "update the input (a timestamped backup is kept)")
+        raise UsageError("the output must differ from the input; use --in-place to "
+                         "update the input (a timestamped backup is kept)")
     return out, args.force
 
 
@@ -197,7 +265,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
     src = Path(args.book)
     out, force = _output_for(args)
     check_writable_target(out, force=force)
-    with _readable_book(src) as book:
+    with _readable_book(src) as checked, _macro_free_for(checked, out) as book:
         backup = backup_copy(src) if args.in_place else None
         if backup is not None:
             print(f"Backup: {backup}")
@@ -250,6 +318,10 @@ def write_book_tickets(book: str | Path, output: str | Path, *, fmt: str = "tick
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
+    if Path(output).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+        raise UsageError(f"-o/--output must be a CSV file (tickets.csv), got "
+                         f"{Path(output).name!r}; the workbook's Tickets sheet holds the "
+                         "same rows")
     check_writable_target(Path(output), force=force)
     # The book is computed here, from its inputs as its sheets hold them: never from the
     # values a spreadsheet last stored in it.
@@ -291,9 +363,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from betaneutral.files import check_writable_target
 
     if args.book and (args.holdings or args.prices or args.settings):
-        raise BetaNeutralError("give either a workbook or --holdings and --prices, not both")
+        raise UsageError("give either a workbook or --holdings and --prices, not both")
     if not args.book and not (args.holdings and args.prices):
-        raise BetaNeutralError("give a workbook, or both --holdings H.csv and --prices P.csv")
+        raise UsageError("give a workbook, or both --holdings H.csv and --prices P.csv")
+    if args.book and args.date_format != "auto":
+        raise UsageError("--date-format applies to CSV inputs; a workbook's dates are date "
+                         "cells")
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise FileProblemError(f"{out_dir} is a file; -o takes a folder")
@@ -355,8 +430,8 @@ def _replay(args: argparse.Namespace, book: Path | None,
         if closes is not None:  # hourly closes: a daily book, hourly betas
             inputs, intraday = hourly_book_inputs(args.holdings, closes, args.settings)
         else:
-            inputs, funding, quantities = read_backtest_csv_inputs(args.holdings, args.prices,
-                                                                   args.settings)
+            inputs, funding, quantities = read_backtest_csv_inputs(
+                args.holdings, args.prices, args.settings, date_format=args.date_format)
     options = BacktestOptions(band=args.band, check=args.check, fee_bps=args.fee_bps,
                               slippage_bps=args.slippage_bps, top_up_below=args.top_up_below,
                               basis_annual=args.basis, estimators=args.estimators,
@@ -481,6 +556,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _add_date_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--date-format", choices=["auto", "iso", "dmy", "mdy"], default="auto",
+                   help="how the CSV dates are written: auto (default: ISO 8601, or day/month "
+                   "dates whose order the file proves with a day above 12), iso, dmy "
+                   "(13/10/2024), mdy (10/13/2024)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="betaneutral",
@@ -494,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: Callable[[argparse.Namespace], int], text: str
             ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, usage=p.format_usage)
         return p
 
     p = add("demo", cmd_demo, "Run the whole job on the built-in synthetic sample: write a "
@@ -510,6 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prices", required=True, help="CSV: wide (date + one column per asset) "
                    "or long (date, symbol, close); dates in UTC")
     p.add_argument("--settings", help="TOML file with Settings values")
+    _add_date_format(p)
     p.add_argument("-o", "--output", required=True, help="workbook to write (.xlsx or .xlsm)")
     p.add_argument("--force", action="store_true", help="replace an existing output")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -549,6 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--funding-csv", help="funding history of the hedge perpetual written by "
                    "'fetch funding' (accrued payment by payment instead of a constant rate)")
     p.add_argument("--settings", help="TOML file with Settings values (with CSV inputs)")
+    _add_date_format(p)
     p.add_argument("--band", type=float, help="rebalance band in beta (default: the book's "
                    "Settings, 0.05 in the template)")
     p.add_argument("--check", choices=["daily", "weekly"], default="daily",
@@ -596,6 +680,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return _run(func, args)
+    except UsageError as exc:  # reported as argparse reports its own: usage, then the error
+        print(args.usage(), end="", file=sys.stderr)
+        print(f"betaneutral {args.command}: error: " + " ".join(str(exc).split()),
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; known errors become one line on standard error and an exit code."""
     try:
         with warnings.catch_warnings():  # openpyxl's notes would break the one-line rule
             warnings.filterwarnings("ignore", module=r"openpyxl(\.|$)")

@@ -18,16 +18,15 @@ import pandas as pd
 from betaneutral.core.intraday import IntradayPrices, daily_closes, intraday_prices
 from betaneutral.errors import DomainError, InsufficientDataError
 from betaneutral.safetext import validate_identifier
-from betaneutral.workbook.inputs import (
-    _DATE_COLUMNS,
-    BookInputs,
-    _book_inputs,
-    _check_row_lengths,
-    _csv_price,
-    _csv_table,
-    _csv_where,
-    _located,
-    _read_holdings_csv,
+from betaneutral.workbook.inputs import BookInputs, located
+from betaneutral.workbook.sources import (
+    DATE_COLUMNS,
+    book_inputs,
+    check_row_lengths,
+    csv_price,
+    csv_table,
+    csv_where,
+    read_holdings_csv,
 )
 
 __all__ = ["hourly_book_inputs", "read_intraday_prices"]
@@ -54,10 +53,10 @@ def read_intraday_prices(prices_csv: str | os.PathLike[str]) -> pd.DataFrame | N
         (daily files only).
     """
     path = Path(prices_csv)
-    header, body = _csv_table(path, "prices")
+    header, body = csv_table(path, "prices")
     header = [h.strip() for h in header]
     lower = [h.lower() for h in header]
-    if not header or lower[0] not in _DATE_COLUMNS or {"symbol", "close"} <= set(lower):
+    if not header or lower[0] not in DATE_COLUMNS or {"symbol", "close"} <= set(lower):
         return None
     stamps = []
     for _row, fields_ in body:
@@ -76,15 +75,15 @@ def read_intraday_prices(prices_csv: str | os.PathLike[str]) -> pd.DataFrame | N
     if "funding_rate_8h" in lower:
         raise DomainError(f"{path}: a funding_rate_8h column must be in a daily prices file, "
                           f"got it in an hourly one")
-    _check_row_lengths(path, header, body)
+    check_row_lengths(path, header, body)
     if index.has_duplicates:
         at = index[index.duplicated()][0]
         raise DomainError(f"{path}: timestamps must be unique, got {at:%Y-%m-%d %H:%M} again")
     for name in header[1:]:
-        _located(_csv_where(path, 1, name), lambda n=name: validate_identifier("asset column", n))
+        located(csv_where(path, 1, name), lambda n=name: validate_identifier("asset column", n))
     if len(set(header[1:])) != len(header) - 1:
         raise DomainError(f"{path}: asset columns must be unique, got {header[1:]}")
-    data = {name: [_csv_price(path, row, name, name, fields_[j]) for row, fields_ in body]
+    data = {name: [csv_price(path, row, name, name, fields_[j]) for row, fields_ in body]
             for j, name in enumerate(header) if j > 0}
     return pd.DataFrame(data, index=index).sort_index()
 
@@ -126,7 +125,7 @@ def hourly_book_inputs(holdings_csv: str | os.PathLike[str], closes: pd.DataFram
         raise DomainError(f"{holdings_csv}: a holdings history (date column) needs daily "
                           f"prices, got an hourly prices file")
     daily = daily_closes(closes)
-    holdings = _read_holdings_csv(Path(holdings_csv), list(daily.columns))
-    inputs = _book_inputs(daily, holdings, settings_toml)
+    holdings = read_holdings_csv(Path(holdings_csv), list(daily.columns))
+    inputs = book_inputs(daily, holdings, settings_toml)
     assets = list(inputs.holdings["asset"])
     return inputs, intraday_prices(closes[assets], closes["BTC"])

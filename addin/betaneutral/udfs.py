@@ -206,7 +206,8 @@ def MARGIN_BUFFER(short_notional_usd, entry_price, stress_move, contract_or_mmr,
     options = {"maintenance": rate, "kind": "linear"}
     if spec is not None:
         options = {"maintenance": spec.margin_tiers, "kind": spec.kind,
-                   "closing_fee_rate": spec.taker_fee_rate}
+                   "closing_fee_rate": spec.taker_fee_rate,
+                   "maintenance_basis": spec.maintenance_basis}
     buffer = margin_core.margin_buffer(
         cells.scalar_number("short_notional_usd", short_notional_usd),
         cells.scalar_number("entry_price", entry_price),
@@ -223,14 +224,22 @@ def MARGIN_BUFFER(short_notional_usd, entry_price, stress_move, contract_or_mmr,
 @xw.arg("entry_price", **_CELL, doc="Entry price in USD")
 @xw.arg("collateral", **_CELL, doc="Isolated collateral, in the contract's settlement currency")
 @xw.arg("contract", **_RANGE, doc="Catalogue name or a specification row")
+@xw.arg("basis", **_CELL, doc='Optional: maintenance margin at "mark" (the liquidation '
+        'price) or "entry"; default the contract\'s venue rule')
 @excel_function
-def LIQUIDATION_PRICE(short_contracts, entry_price, collateral, contract):
+def LIQUIDATION_PRICE(short_contracts, entry_price, collateral, contract, basis=None):
     """Price at which the isolated short is liquidated ("never" if no rally can liquidate it)."""
+    # The closing taker fee of a catalogue contract is reserved, as MARGIN_BUFFER reserves
+    # it: with MARGIN_BUFFER's collateral the result is the stress price.
+    spec = _contract(contract)
     price = margin_core.liquidation_price_short(
-        _contract(contract),
+        spec,
         cells.scalar_number("short_contracts", short_contracts),
         cells.scalar_number("entry_price", entry_price),
         cells.scalar_number("collateral", collateral),
+        fee_rate=spec.taker_fee_rate,
+        maintenance_basis=cells.scalar_text("basis", basis, required=False,
+                                            default=spec.maintenance_basis).lower(),
     )
     return "never" if np.isinf(price) else float(price)
 
@@ -256,7 +265,7 @@ def FUNDING_COST(short_notional_usd, funding_rate, horizon_hours, interval_hours
 _SPEC_FIELDS = ("exchange", "symbol", "kind", "contract_size", "quantity_step", "min_quantity",
                 "min_notional_usd", "settlement_currency", "underlying", "ccxt_symbol",
                 "perpetual", "taker_fee_rate", "funding_interval_hours", "source", "checked",
-                "maintenance_rate", "notional_unit")
+                "maintenance_rate", "notional_unit", "maintenance_basis")
 
 
 @xw.func(category=CATEGORY)

@@ -262,16 +262,30 @@ def test_top_up_restores_the_stress_buffer():
 
 
 def test_inverse_contract_pnl_is_coin_pnl_at_the_close():
-    """Inverse short of 10,000 USD face, BTC 10,000 -> 12,500: -0.2 BTC = -2,500 USD."""
+    """An inverse short hedges the book and its own coin collateral (worked by hand).
+
+    Book: 10,000 USD of a coin with beta 1. The collateral is the margin buffer of the
+    short, K = 1.2 x face x (1/E - (1 - 0.5%)/(1.3 E)) BTC, i.e. K E = 0.28154 x face.
+    Neutral: face = 10,000 + K E, so face = 10,000 / (1 - 0.28154) = 13,918 USD, 139
+    contracts of 100 USD on the grid (139 x 100 = 13,900 gives K E = 3,913 and
+    10,000 + 3,913 rounds to 139 again). BTC 10,000 -> 12,500: the short loses
+    13,900 x (1/12,500 - 1/10,000) = -0.278 BTC = -3,475 USD, the coin collateral
+    gains 0.39134 x 2,500 = 978.4 USD, the coin 2,500 USD: hedged P&L 3.4 USD.
+    """
     btc = np.array([10_000.0, 10_100.0, 9_900.0, 10_000.0, 12_500.0])
     alt = 1.0 * btc / 10_000.0
     spec = custom_contract("inverse", 100.0, 1.0, 1.0, maintenance_rate=0.005)
     res = backtest_hedge(alt[:, None], btc, [10_000.0], spec, window=3, min_obs=3,
                          funding_rate_8h=0.0, fee_bps=0.0)
     d = res.daily
-    assert d.loc[3, "hedge_contracts"] == 100  # V_S = 10,000 USD, beta 1, 100 USD each
-    # 10,000 x (1/12,500 - 1/10,000) = -0.2 BTC, valued at 12,500 USD.
-    assert d.loc[4, "futures_pnl_usd"] == pytest.approx(-2_500.0, abs=1e-9)
+    k = 1.2 * 13_900.0 * (1 / 10_000.0 - 0.995 / 13_000.0)  # BTC posted on day 3
+    assert d.loc[3, "hedge_contracts"] == 139
+    assert d.loc[3, "margin_equity"] == pytest.approx(k, rel=1e-12)
+    assert d.loc[4, "futures_pnl_usd"] == pytest.approx(-3_475.0, abs=1e-9)
+    assert d.loc[4, "collateral_revaluation_usd"] == pytest.approx(k * 2_500.0, rel=1e-12)
+    assert d.loc[4, "hedged_pnl_usd"] == pytest.approx(2_500.0 - 3_475.0 + k * 2_500.0,
+                                                       rel=1e-12)
+    assert abs(d.loc[4, "hedged_pnl_usd"]) < 10.0
 
 
 def test_dated_holdings_earn_the_previous_days_quantity():

@@ -37,7 +37,11 @@ from betaneutral.core._validate import (
     positive_int,
 )
 from betaneutral.core.beta import blume_adjust, ewma_beta, ols_beta
-from betaneutral.core.contracts import ContractSpec, contracts_for_notional
+from betaneutral.core.contracts import (
+    ContractSpec,
+    contracts_for_notional,
+    inverse_hedge_with_coin_collateral,
+)
 from betaneutral.core.estimators import DEFAULT_HALF_LIFE, ROBUST_METHODS, trailing_paths
 from betaneutral.core.margin import (
     liquidation_price_short,
@@ -84,6 +88,7 @@ DAILY_COLUMNS: tuple[str, ...] = (
     "fees_usd",
     "slippage_usd",
     "liquidation_loss_usd",
+    "collateral_revaluation_usd",
     "hedged_pnl_usd",
     "cum_unhedged_pnl_usd",
     "cum_hedged_pnl_usd",
@@ -605,15 +610,34 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
     def from_usd(amount_usd: float, price: float) -> float:
         return amount_usd if linear else amount_usd / price
 
+    # One margin rule (core.margin): maintenance at the contract's tiers plus the closing
+    # taker fee, for the liquidation test, the liquidation price and the buffer alike. The
+    # position is re-marked at every close, so each close is the entry of the rule.
+    close_fee = spec.taker_fee_rate
+
     def maintenance_usd(contracts: float, price: float) -> float:
         n = contracts * size * price if linear else contracts * size / price
         rate, amount = maintenance_for_notional(n, tiers)
-        return to_usd(n * rate - amount, price)
+        return to_usd(n * rate - amount + close_fee * n, price)
 
     def buffer(contracts: float, price: float) -> float:
         return margin_buffer(notional_usd(contracts, price), price, book.stress_move,
                              maintenance=tiers, kind=kind,  # type: ignore[arg-type]
-                             safety_multiplier=book.safety_multiplier).collateral
+                             safety_multiplier=book.safety_multiplier,
+                             closing_fee_rate=close_fee,
+                             maintenance_basis=spec.maintenance_basis,  # type: ignore[arg-type]
+                             ).collateral
+
+    def liquidation_rally(contracts: float, price: float, collateral: float) -> float:
+        liq = liquidation_price_short(spec, contracts, price, max(collateral, 0.0),
+                                      fee_rate=close_fee)
+        return liq / price - 1.0
+
+    def contracts_for(want_usd: float, price: float) -> float:
+        if want_usd <= 0.0:
+            return 0.0
+        return contracts_for_notional(want_usd, price, spec,
+                                      rounding=book.rounding).contracts  # type: ignore
 
     rows: list[tuple[Any, ...]] = []
     held = 0.0  # contracts short
@@ -630,7 +654,10 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
     for t in range(t_len):
         price = book.hedge_price[t]
         active = t >= start
-        fut_pnl = fund = liq_loss = fee = slip = added = 0.0
+        fut_pnl = fund = liq_loss = fee = slip = added = coin_pnl = 0.0
+        # 0. an inverse contract's coin collateral is owned: its revaluation is P&L
+        if not linear and t > 0 and equity > 0.0:
+            coin_pnl = equity * (price - book.hedge_price[t - 1])
         liquidated = topped = rebalanced = breach = is_check = False
         trade = 0.0
         beta_before = math.nan
@@ -663,21 +690,27 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
                 if first_liq is None:
                     first_liq = book.dates[t]
         value = book.spot_value[t]
-        # 3. the policy: check the book's beta and trade back to the target
+        # 3. the policy: check the book's beta and trade back to the target. With an
+        # inverse contract the coin collateral is a BTC holding (beta 1 to the underlying)
+        # of the book: it counts in the value, the dollar beta and the short's size.
+        coin_usd = 0.0 if linear else max(equity, 0.0) * price
         if active and book.has_beta[t] and value > 0.0:
             is_check = check == "daily" or book.weekday_key[t] - last_check >= 7
         if is_check:
             last_check = book.weekday_key[t]
-            beta_before = (book.dollar_beta[t] - notional_usd(held, price)) / value
+            owned = value + coin_usd
+            beta_before = (book.dollar_beta[t] + coin_usd - notional_usd(held, price)) / owned
             drift = beta_before - book.target_beta
             drift_abs.append(abs(drift))
             breach = abs(drift) > band
             if breach:
-                want = book.dollar_beta[t] - book.target_beta * value
-                target = 0.0
-                if want > 0.0:
-                    target = contracts_for_notional(want, price, spec,
-                                                    rounding=book.rounding).contracts  # type: ignore
+                exposure = book.dollar_beta[t] - book.target_beta * owned
+                if linear:
+                    target = contracts_for(exposure, price)
+                else:
+                    target = _inverse_target(exposure, held, equity, price, contracts_for,
+                                             buffer, notional_usd, book.fee_rate
+                                             + book.slippage_rate)
                 delta = round(target - held, 12)
                 if delta and abs(delta) >= spec.min_quantity * (1.0 - 1e-9):
                     traded_usd = abs(notional_usd(delta, price))
@@ -699,8 +732,7 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
         ratio = 0.0
         mm = 0.0
         if held:
-            liq = liquidation_price_short(spec, held, price, max(equity, 0.0))
-            rally = liq / price - 1.0
+            rally = liquidation_rally(held, price, equity)
             if rally < book.top_up_below:
                 need = buffer(held, price)
                 if equity < need:
@@ -708,7 +740,7 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
                     equity = need
                     topped = True
                     top_ups += 1
-                    rally = liquidation_price_short(spec, held, price, equity) / price - 1.0
+                    rally = liquidation_rally(held, price, equity)
             mm = maintenance_usd(held, price)
             eq_usd = to_usd(equity, price)
             ratio = mm / eq_usd if eq_usd > 0.0 else math.inf
@@ -717,7 +749,9 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
         added_usd = to_usd(added, price)
         posted += added_usd
         spot = book.spot_pnl[t] if t > start else 0.0
-        pnl = spot + fut_pnl + fund - fee - slip - liq_loss
+        if t <= start:
+            coin_pnl = 0.0
+        pnl = spot + fut_pnl + fund - fee - slip - liq_loss + coin_pnl
         hedged_pnl[t] = pnl
         cum_unhedged += spot
         cum_hedged += pnl
@@ -725,12 +759,13 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
         slip_total += slip
         funding_total += fund
         hedge_usd = notional_usd(held, price)
-        beta_after = ((book.dollar_beta[t] - hedge_usd) / value
+        coin_usd = 0.0 if linear else max(equity, 0.0) * price
+        beta_after = ((book.dollar_beta[t] + coin_usd - hedge_usd) / (value + coin_usd)
                       if book.has_beta[t] and value > 0.0 else math.nan)
         rows.append((
             book.dates[t], value, book.dollar_beta[t], price, is_check, beta_before,
             breach, rebalanced, trade, held, hedge_usd, beta_after, spot, fut_pnl, fund,
-            fee, slip, liq_loss, pnl, cum_unhedged, cum_hedged, equity,
+            fee, slip, liq_loss, coin_pnl, pnl, cum_unhedged, cum_hedged, equity,
             to_usd(equity, price), mm, ratio, rally, added_usd, topped, liquidated,
         ))
 
@@ -741,6 +776,31 @@ def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
     return BacktestResult(daily=daily, summary=summary)
 
 
+def _inverse_target(exposure_usd: float, held: float, equity: float, price: float,
+                    contracts_for: Callable[[float, float], float],
+                    buffer: Callable[[float, float], float],
+                    notional_usd: Callable[[float, float], float], cost_rate: float) -> float:
+    """Contracts of an inverse short that neutralise the book and its own coin collateral.
+
+    The face value is ``exposure + K F`` (:func:`inverse_hedge_with_coin_collateral`)
+    with ``K`` the coin the account holds once the trade is done: what it holds now
+    less the trade's costs, topped up to the new position's margin buffer. ``K``
+    depends on the position through the buffer, so the size is iterated to its
+    fixed point on the lot grid (a few steps: the buffer is a fraction of the face).
+    """
+    target = held
+    for _ in range(20):
+        cost = abs(notional_usd(target - held, price)) * cost_rate / price
+        coin = max(equity - cost, buffer(target, price) if target else 0.0, 0.0)
+        face = inverse_hedge_with_coin_collateral(exposure_usd, coin, price) \
+            if exposure_usd + coin * price > 0.0 else 0.0
+        nxt = contracts_for(face, price)
+        if nxt == target:
+            break
+        target = nxt
+    return target
+
+
 def _summarise(book: _Book, daily: pd.DataFrame, band: float, check: str,
                drift_abs: list[float], rebalances: int, turnover: float, fees: float,
                slippage: float, funding: float, posted: float, top_ups: int,
@@ -748,9 +808,12 @@ def _summarise(book: _Book, daily: pd.DataFrame, band: float, check: str,
                liq_loss: float) -> BacktestSummary:
     s = book.start
     value = daily["spot_value_usd"].to_numpy()
+    owned = value
+    if book.spec.kind == "inverse":  # the coin collateral is part of what the user owns
+        owned = value + np.maximum(daily["margin_equity_usd"].to_numpy(), 0.0)
     base = value[s:-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        r_hedged = daily["hedged_pnl_usd"].to_numpy()[s + 1:] / base
+        r_hedged = daily["hedged_pnl_usd"].to_numpy()[s + 1:] / owned[s:-1]
         r_unhedged = daily["unhedged_pnl_usd"].to_numpy()[s + 1:] / base
     bench = book.bench_returns[s + 1:]
     ok = np.isfinite(r_hedged) & np.isfinite(r_unhedged) & np.isfinite(bench)

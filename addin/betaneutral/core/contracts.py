@@ -48,6 +48,8 @@ __all__ = [
 
 ContractKind = Literal["linear", "inverse", "quanto"]
 _KINDS: tuple[str, ...] = ("linear", "inverse", "quanto")
+#: Notional of the maintenance margin in a liquidation price (see ContractSpec.maintenance_basis).
+MAINTENANCE_BASES: tuple[str, ...] = ("mark", "entry")
 _ROUNDINGS: tuple[str, ...] = ("nearest", "down", "up")
 
 #: Float noise tolerated on the lot grid, in lots (e.g. 0.1 + 0.2 is 3 lots of 0.1).
@@ -222,6 +224,11 @@ class ContractSpec:
         Expiry rule or date for dated futures.
     notes : str
         Caveats (unverified values, unit conventions of the venue's API).
+    maintenance_basis : {"mark", "entry"}
+        Notional at which the venue takes the maintenance margin in its
+        liquidation price: ``"mark"`` (at the liquidation price; Binance, and
+        the default) or ``"entry"`` (at the entry price, as Bybit's USDT
+        liquidation example). See :func:`betaneutral.core.margin.liquidation_price_short`.
     """
 
     exchange: str
@@ -242,8 +249,12 @@ class ContractSpec:
     checked: str
     expiry: str | None = None
     notes: str = ""
+    maintenance_basis: str = "mark"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "maintenance_basis",
+                           choice("maintenance_basis", self.maintenance_basis,
+                                  MAINTENANCE_BASES))
         for field in ("exchange", "symbol", "settlement_currency", "underlying", "ccxt_symbol"):
             if not isinstance(getattr(self, field), str):
                 raise InputTypeError(f"{field} must be text, got {getattr(self, field)!r}")
@@ -564,6 +575,7 @@ _SPECS: tuple[ContractSpec, ...] = (
             f"{_BYBIT_USDT_LIQ} (0.5% MMR in the worked examples)"
         ),
         checked="2026-12-05",
+        maintenance_basis="entry",  # the page's example takes MM at the entry value
         notes=(
             "Quantity in BTC. Tier notionals in USDT (risk limit); beyond the last "
             "published level (80,000,000) the last rate is extended. Step/minimum as "
@@ -886,6 +898,7 @@ def custom_contract(
     funding_interval_hours: float | None = 8.0,
     max_leverage: float = math.inf,
     ccxt_symbol: str = "",
+    maintenance_basis: str = "mark",
 ) -> ContractSpec:
     """Describe a contract that is not in the catalogue (exchange ``"CUSTOM"``).
 
@@ -907,6 +920,8 @@ def custom_contract(
     settlement_currency : str, optional
         Defaults to "USD" (linear), the underlying (inverse) or "BTC" (quanto).
     min_notional_usd, taker_fee_rate, perpetual, funding_interval_hours, max_leverage, ccxt_symbol
+        As in :class:`ContractSpec`.
+    maintenance_basis : {"mark", "entry"}, default "mark"
         As in :class:`ContractSpec`.
 
     Returns
@@ -952,6 +967,7 @@ def custom_contract(
         funding_interval_hours=funding_interval_hours if perpetual else None,
         source="user",
         checked="",
+        maintenance_basis=maintenance_basis,
     )
 
 

@@ -11,6 +11,13 @@ is continuous in ``n``. By default (``maintenance_basis="mark"``, Binance's rule
 and Bybit's current one) the bracket and the margin are taken at the notional at
 the liquidation price. ``maintenance_basis="entry"`` computes the maintenance
 margin once, at the entry notional, as in Bybit's earlier published formulas.
+A catalogue contract carries its venue's basis (``ContractSpec.maintenance_basis``),
+which :func:`liquidation_price_short` uses unless told otherwise.
+
+One rule for the buffer and the liquidation price: :func:`margin_buffer` with a
+basis and a closing fee rate gives the collateral with which
+:func:`liquidation_price_short`, given the same basis and fee rate, returns
+exactly the stress price.
 
 An optional taker fee for closing the position is reserved as extra maintenance:
 ``fee = fee_rate * notional at the liquidation price``.
@@ -24,7 +31,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from betaneutral.core._validate import as_float, choice, in_range, non_negative, positive
-from betaneutral.core.contracts import _KINDS, ContractSpec, MarginTier, _tiers_tuple
+from betaneutral.core.contracts import (
+    _KINDS,
+    MAINTENANCE_BASES,
+    ContractSpec,
+    MarginTier,
+    _tiers_tuple,
+)
 from betaneutral.errors import DomainError, InputTypeError
 
 __all__ = [
@@ -36,7 +49,7 @@ __all__ = [
 ]
 
 Maintenance = float | Sequence[MarginTier]
-_BASES: tuple[str, ...] = ("mark", "entry")
+_BASES: tuple[str, ...] = MAINTENANCE_BASES
 
 
 def _schedule(maintenance: object) -> tuple[MarginTier, ...]:
@@ -175,7 +188,7 @@ def liquidation_price_short(
     maintenance: float | Sequence[MarginTier] | None = None,
     contract_size: float | None = None,
     fee_rate: float = 0.0,
-    maintenance_basis: Literal["mark", "entry"] = "mark",
+    maintenance_basis: Literal["mark", "entry"] | None = None,
 ) -> float:
     """Mark price at which an isolated short futures position is liquidated.
 
@@ -197,8 +210,9 @@ def liquidation_price_short(
         (linear), USD per contract (inverse), multiplier (quanto).
     fee_rate : float, default 0
         Taker fee reserved for closing the position, fraction of notional.
-    maintenance_basis : {"mark", "entry"}, default "mark"
-        Notional at which the maintenance margin is computed (see module notes).
+    maintenance_basis : {"mark", "entry"}, optional
+        Notional at which the maintenance margin is computed (see module notes);
+        default the spec's ``maintenance_basis``, ``"mark"`` with a kind.
 
     Returns
     -------
@@ -278,6 +292,9 @@ def liquidation_price_short(
     n_contracts = positive("contracts", contracts)
     entry = positive("entry_price_usd", entry_price_usd)
     wb = non_negative("collateral", collateral)
+    if maintenance_basis is None:
+        maintenance_basis = (spec_or_kind.maintenance_basis  # type: ignore[assignment]
+                             if isinstance(spec_or_kind, ContractSpec) else "mark")
     basis = choice("maintenance_basis", maintenance_basis, _BASES)
     tiers = _schedule(maintenance)
     fee = _check_fee(fee_rate, tiers)
@@ -312,7 +329,8 @@ class MarginBuffer:
     loss_at_stress : float
         Loss of the short at the stress price.
     maintenance_rate_at_stress, maintenance_amount_at_stress : float
-        Bracket of the stress notional.
+        Bracket of the maintenance notional (the stress notional; the entry
+        notional with ``maintenance_basis="entry"``).
     maintenance_at_stress : float
         ``notional_at_stress * rate - amount``.
     closing_fee_at_stress : float
@@ -350,6 +368,7 @@ def margin_buffer(
     kind: Literal["linear", "inverse"] = "linear",
     safety_multiplier: float = 1.0,
     closing_fee_rate: float = 0.0,
+    maintenance_basis: Literal["mark", "entry"] = "mark",
 ) -> MarginBuffer:
     """Collateral an isolated short needs to survive a rally of ``stress_move``.
 
@@ -370,6 +389,9 @@ def margin_buffer(
         Multiplier >= 1 applied to the requirement.
     closing_fee_rate : float, default 0
         Taker fee reserved for closing at the stress price, fraction of notional.
+    maintenance_basis : {"mark", "entry"}, default "mark"
+        Notional of the maintenance margin: at the stress price (``"mark"``) or
+        at entry (``"entry"``), as :func:`liquidation_price_short`.
 
     Returns
     -------
@@ -396,9 +418,12 @@ def margin_buffer(
 
     ``WB = (V/E - V/P_s) + n_s MMR(n_s) - cum(n_s) + f n_s``  (coin)
 
-    = loss in coin + maintenance + fee at the stress price. In both cases posting
-    exactly ``WB`` puts the liquidation price of :func:`liquidation_price_short`
-    (``maintenance_basis="mark"``) at ``P_s``. The requirement is floored at 0 and
+    = loss in coin + maintenance + fee at the stress price. With
+    ``maintenance_basis="entry"`` the maintenance term is taken at the entry
+    notional instead (``Q E MMR - cum``, or ``V/E MMR - cum`` coin). In every case
+    posting exactly ``WB`` puts the liquidation price of
+    :func:`liquidation_price_short` (same basis, ``fee_rate = closing_fee_rate``)
+    at ``P_s``. The requirement is floored at 0 and
     then multiplied by ``safety_multiplier``.
 
     Examples
@@ -414,6 +439,7 @@ def margin_buffer(
     mult = in_range("safety_multiplier", safety_multiplier, 1.0, None)
     tiers = _schedule(maintenance)
     fee = in_range("closing_fee_rate", closing_fee_rate, 0.0, 1.0, high_inclusive=False)
+    basis = choice("maintenance_basis", maintenance_basis, _BASES)
     stress = entry * (1.0 + move)
 
     if canon == "linear":
@@ -423,8 +449,9 @@ def margin_buffer(
     else:
         notional = value / stress
         loss = value / entry - notional
-    tier = _tier_for(notional, tiers)
-    mm = notional * tier.maintenance_rate - tier.maintenance_amount
+    mm_notional = notional if basis == "mark" else (value if canon == "linear" else value / entry)
+    tier = _tier_for(mm_notional, tiers)
+    mm = mm_notional * tier.maintenance_rate - tier.maintenance_amount
     fee_amount = fee * notional
     required = loss + mm + fee_amount
     collateral = max(required, 0.0) * mult

@@ -111,34 +111,34 @@ def read_funding_csv(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str]:
         A header other than :data:`FUNDING_COLUMNS`, several contracts, times not
         increasing, a rate outside +/-5%, or fewer than 2 payments.
     """
-    from betaneutral.workbook.inputs import _csv_number, _csv_table, _csv_where
+    from betaneutral.workbook.sources import csv_number, csv_table, csv_where
 
     file = Path(path)
-    header, body = _csv_table(file, "funding")
+    header, body = csv_table(file, "funding")
     if [h.strip().lower() for h in header] != list(FUNDING_COLUMNS):
-        raise BetaNeutralError(f"{_csv_where(file, 1)}: the columns must be "
+        raise BetaNeutralError(f"{csv_where(file, 1)}: the columns must be "
                                f"{', '.join(FUNDING_COLUMNS)}, got {header}")
     times, rates, intervals, names = [], [], [], set()
     for row, fields in body:
         if len(fields) != len(FUNDING_COLUMNS):
-            raise InputTypeError(f"{_csv_where(file, row)}: row must have 4 fields, got "
+            raise InputTypeError(f"{csv_where(file, row)}: row must have 4 fields, got "
                                  f"{len(fields)}")
         try:
             stamp = pd.Timestamp(fields[0].strip())
         except (ValueError, TypeError):
             stamp = pd.NaT
         if stamp is pd.NaT or not fields[0].strip():
-            raise InputTypeError(f"{_csv_where(file, row, 'time')}: time must be an ISO 8601 "
+            raise InputTypeError(f"{csv_where(file, row, 'time')}: time must be an ISO 8601 "
                                  f"timestamp, got {fields[0]!r}")
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
         times.append(stamp.tz_localize(None))
         names.add(fields[1].strip().upper())
-        rate = _csv_number(file, row, "funding_rate", "funding rate", fields[2], blank_ok=False)
+        rate = csv_number(file, row, "funding_rate", "funding rate", fields[2], blank_ok=False)
         if abs(rate) > 0.05:
-            raise BetaNeutralError(f"{_csv_where(file, row, 'funding_rate')}: funding rate "
+            raise BetaNeutralError(f"{csv_where(file, row, 'funding_rate')}: funding rate "
                                    f"must be in [-0.05, 0.05], got {rate!r}")
         rates.append(rate)
-        intervals.append(_csv_number(file, row, "interval_hours", "interval", fields[3],
+        intervals.append(csv_number(file, row, "interval_hours", "interval", fields[3],
                                      blank_ok=True))
     if len(names) != 1:
         raise BetaNeutralError(f"{file}: a funding file must hold one contract, got "

@@ -238,10 +238,11 @@ REBALANCE: tuple[Section, ...] = (
              "=TargetContracts*ContractNotionalUSD",
              lambda e: mul(e.val("TargetContracts"), e.val("ContractNotionalUSD")), FMT_USD,
              "What the target contracts short."),
-        Line("ResidualBeta", "Residual beta after rounding",
+        Line("ResidualBeta", "Beta after rounding",
              "=PORTFOLIO_BETA(HoldingValues,HoldingBetas,ShortNotionalUSD)",
              lambda e: udfs.PORTFOLIO_BETA(e.spot, e.betas, e.arg("ShortNotionalUSD")),
-             FMT_BETA, "Portfolio beta left once the target contracts are held.", bold=True),
+             FMT_BETA, "Portfolio beta once the target contracts are held: the target plus "
+             "the residual the rounding leaves.", bold=True),
     )),
     Section("Drift and rebalance signal", (
         Signal("Signal", "Rebalance signal", ("Drift (beta)", "Breach", "Order (USD)"),
@@ -510,8 +511,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("TargetHedgeUSD", None, "Hedge notional to short (USD)"),
     Figure("TargetContracts", "Target contracts (short)", "Contracts to short",
            FMT_CONTRACTS),
-    Figure("ResidualBeta", "Residual beta after rounding", "Residual beta after rounding",
-           FMT_BETA),
+    Figure("ResidualBeta", "Beta after rounding", "Portfolio beta after rounding", FMT_BETA),
     Figure("CurrentContracts", None, "Current position (contracts)"),
     Figure("CurrentBeta", "Beta with current hedge", "Portfolio beta with current hedge",
            FMT_BETA),

@@ -18,7 +18,7 @@ This is the one place that binds the functions to the engine:
 * a loader that ignores every cached value in the file, so a stale cache is
   never returned as a result.
 
-pycel is an optional dependency: ``pip install "betaneutral[check]"``.
+pycel is an optional dependency: ``pip install -e ".[check]"`` from a clone.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ PLUGIN_MODULE = f"{__name__}.functions"
 #: Excel built-ins the template uses that pycel 1.0b30 does not implement.
 EXTRA_BUILTINS: tuple[str, ...] = ("ROWS", "SEARCH")
 
-_INSTALL_HINT = 'pip install "betaneutral[check]"'
+_INSTALL_HINT = ('from the folder of a clone of BetaNeutral, pip install -e ".[check]" '
+                 '(the extra installs pycel and the networkx it needs)')
 
 Cell = tuple[str, str]
 """A cell key: (sheet name, coordinate such as ``"B5"``)."""
@@ -619,7 +620,7 @@ def evaluate_workbook(
     Raises
     ------
     ImportError
-        If pycel is not installed: ``pip install "betaneutral[check]"``.
+        If pycel is not installed: ``pip install -e ".[check]"`` from a clone.
     UnknownNameError
         If a formula calls a function the engine does not implement.
     pycel.excelformula.FormulaEvalError
@@ -807,7 +808,7 @@ def check_workbook(path: str | Path, *, rtol: float = 1e-9) -> list[Mismatch]:
     Raises
     ------
     ImportError
-        If pycel is not installed: ``pip install "betaneutral[check]"``.
+        If pycel is not installed: ``pip install -e ".[check]"`` from a clone.
     UnknownNameError
         If a formula calls a function the engine does not implement.
 

@@ -24,16 +24,16 @@ from betaneutral.errors import (
     InsufficientDataError,
     UnknownNameError,
 )
-from betaneutral.workbook.inputs import (
+from betaneutral.workbook.inputs import located
+from betaneutral.workbook.sources import (
     AUXILIARY_PRICE_COLUMNS,
-    _check_row_lengths,
-    _csv_number,
-    _csv_rows,
-    _csv_table,
-    _csv_where,
-    _held_asset,
-    _located,
-    _parse_dates,
+    check_row_lengths,
+    csv_number,
+    csv_rows,
+    csv_table,
+    csv_where,
+    held_asset,
+    parse_dates,
 )
 
 __all__ = ["has_date_column", "quantity_schedule", "read_funding_column",
@@ -43,7 +43,8 @@ _FUNDING = AUXILIARY_PRICE_COLUMNS[0]
 _DATE_NAMES = ("date", "time")
 
 
-def read_funding_column(prices_csv: str | os.PathLike[str]) -> pd.Series | None:
+def read_funding_column(prices_csv: str | os.PathLike[str],
+                        date_format: str | None = None) -> pd.Series | None:
     """The ``funding_rate_8h`` column of a wide prices file, or None when it has none.
 
     Returns
@@ -59,7 +60,7 @@ def read_funding_column(prices_csv: str | os.PathLike[str]) -> pd.Series | None:
         A rate outside [-0.05, 0.05] (the file, row and column are named).
     """
     path = Path(prices_csv)
-    rows = list(_csv_rows(path))
+    rows = list(csv_rows(path))
     if not rows:
         return None
     header = [h.strip() for h in rows[0][1]]
@@ -68,12 +69,12 @@ def read_funding_column(prices_csv: str | os.PathLike[str]) -> pd.Series | None:
         return None
     col = lower.index(_FUNDING)
     body = [(r, f) for r, f in rows[1:] if len(f) == len(header)]
-    dates = _parse_dates(path, header[0], [(r, f[0]) for r, f in body])
+    dates = parse_dates(path, header[0], [(r, f[0]) for r, f in body], date_format)
     values = []
     for row, fields_ in body:
-        rate = _csv_number(path, row, header[col], "funding rate", fields_[col], blank_ok=True)
+        rate = csv_number(path, row, header[col], "funding rate", fields_[col], blank_ok=True)
         if not math.isnan(rate):
-            _located(_csv_where(path, row, header[col]),
+            located(csv_where(path, row, header[col]),
                      lambda v=rate: in_range("funding_rate_8h", v, -0.05, 0.05))
         values.append(rate)
     return pd.Series(values, index=pd.DatetimeIndex(dates, name="date"), name=_FUNDING)
@@ -81,13 +82,14 @@ def read_funding_column(prices_csv: str | os.PathLike[str]) -> pd.Series | None:
 
 def has_date_column(holdings_csv: str | os.PathLike[str]) -> bool:
     """True when a holdings file has a ``date`` column (a holdings history)."""
-    for _, header in _csv_rows(Path(holdings_csv)):
+    for _, header in csv_rows(Path(holdings_csv)):
         return "date" in [h.strip().lower() for h in header]
     return False
 
 
 def read_holdings_history(holdings_csv: str | os.PathLike[str],
-                          price_columns: list[str]) -> pd.DataFrame:
+                          price_columns: list[str],
+                          date_format: str | None = None) -> pd.DataFrame:
     """A dated holdings file: columns ``date``, ``asset``, ``quantity`` (any order, any case).
 
     Returns
@@ -107,23 +109,24 @@ def read_holdings_history(holdings_csv: str | os.PathLike[str],
         No rows.
     """
     path = Path(holdings_csv)
-    header, body = _csv_table(path, "holdings")
+    header, body = csv_table(path, "holdings")
     lower = [h.strip().lower() for h in header]
     if sorted(lower) != ["asset", "date", "quantity"]:
-        raise UnknownNameError(f"{_csv_where(path, 1)}: a holdings history must have the "
+        raise UnknownNameError(f"{csv_where(path, 1)}: a holdings history must have the "
                                f"columns date, asset, quantity once each, got {header}")
     i_date, i_asset, i_qty = (lower.index(k) for k in ("date", "asset", "quantity"))
-    _check_row_lengths(path, header, body)
-    dates = _parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body])
+    check_row_lengths(path, header, body)
+    dates = parse_dates(path, header[i_date], [(r, f[i_date]) for r, f in body],
+                        date_format)
     out, seen = [], {}
     for (row, fields_), date in zip(body, dates, strict=True):
-        asset = _held_asset(path, row, header[i_asset], fields_[i_asset], price_columns)
+        asset = held_asset(path, row, header[i_asset], fields_[i_asset], price_columns)
         if (date, asset) in seen:
-            raise DomainError(f"{_csv_where(path, row)}: (date, asset) must be unique, got "
+            raise DomainError(f"{csv_where(path, row)}: (date, asset) must be unique, got "
                               f"{date:%Y-%m-%d} {asset} again (first in row "
                               f"{seen[(date, asset)]})")
         seen[(date, asset)] = row
-        qty = _csv_number(path, row, header[i_qty], "quantity", fields_[i_qty], blank_ok=False)
+        qty = csv_number(path, row, header[i_qty], "quantity", fields_[i_qty], blank_ok=False)
         out.append((date, asset, qty))
     if not out:
         raise InsufficientDataError(f"{path}: holdings must have >= 1 row, got 0")
