@@ -67,10 +67,14 @@ def _fmt(value: Any) -> str:
 
 
 def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
-                  fmt: str = "tickets") -> tuple[dict[str, Any], list[Any]]:
-    """Compute ``wb`` (an openpyxl workbook), write it to ``out`` with values and tickets."""
+                  fmt: str = "tickets") -> tuple[dict[str, Any], list[Any], str | None]:
+    """Compute ``wb`` (an openpyxl workbook), write it to ``out`` with values and tickets.
+
+    Returns the summary, the tickets and why the hedge figures are errors (None when they
+    are not; then no ticket is made or written)."""
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.cache import write_cached_values
+    from betaneutral.workbook.compute import hedge_problem
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import (
@@ -82,8 +86,10 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     )
 
     inputs = read_inputs(wb)
-    values = compute_values(inputs, read_layout(wb))
-    tickets = book_tickets(wb, values, book_state(inputs))
+    reasons: dict[Any, str] = {}
+    values = compute_values(inputs, read_layout(wb), reasons=reasons)
+    problem = hedge_problem(wb, values, reasons)
+    tickets = [] if problem is not None else book_tickets(wb, values, book_state(inputs))
     write_tickets_sheet(wb["Tickets"], tickets)
     from betaneutral.backtest_io import book_backtest_cells
 
@@ -95,10 +101,10 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
         finish_saved_workbook(raw, wb)  # buttons and label boxes: openpyxl writes no shapes
         write_cached_values(raw, out, values, force=force,
                             plain_values=book_backtest_cells(wb.sheetnames, inputs))
-    if tickets_csv is not None:
+    if tickets_csv is not None and problem is None:
         write_tickets_csv(tickets, tickets_csv, fmt=fmt, force=force)  # type: ignore[arg-type]
     summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES] + ["TargetBeta"])
-    return summary, tickets
+    return summary, tickets, problem
 
 
 @contextlib.contextmanager
@@ -210,9 +216,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if report:
         report("building the workbook from the sample data")
     wb = build_workbook()
-    summary, tickets = _compute_book(wb, book, force=args.force, tickets_csv=csv_path)
+    summary, tickets, problem = _compute_book(wb, book, force=args.force, tickets_csv=csv_path)
     print(SAMPLE_LABEL)
     _print_summary(summary, tickets)
+    if problem is not None:
+        raise BetaNeutralError(f"wrote {book.name}, but its hedge figures are errors: {problem}")
     print(f"Wrote {book} and {csv_path}")
     return EXIT_OK
 
@@ -237,8 +245,10 @@ def cmd_fill(args: argparse.Namespace) -> int:
     wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm", all_columns=False)
     if report:
         report("computing the book and its backtest, writing " + str(out))
-    summary, tickets = _compute_book(wb, out, force=args.force, tickets_csv=None)
+    summary, tickets, problem = _compute_book(wb, out, force=args.force, tickets_csv=None)
     _print_summary(summary, tickets)
+    if problem is not None:
+        raise BetaNeutralError(f"wrote {out.name}, but its hedge figures are errors: {problem}")
     print(f"Wrote {out}")
     return EXIT_OK
 
