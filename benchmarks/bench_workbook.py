@@ -204,7 +204,7 @@ def _lo_cells(book: Path, result: Path) -> dict[str, int]:
 
 def stages(book: Path, out: Path) -> dict[str, float]:
     """Wall time of each step of ``compute_workbook`` (same calls, same order)."""
-    from betaneutral.backtest_io import book_backtest_cells
+    from betaneutral.workbook.backtest_sheet import book_backtest_cells
     from betaneutral.workbook.cache import write_cached_values
     from betaneutral.workbook.compute import _check_formulas
     from betaneutral.workbook.inputs import read_inputs

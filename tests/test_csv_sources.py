@@ -1,4 +1,4 @@
-"""Book files (betaneutral.workbook.sources): date formats, valuation closes, merged holdings.
+"""Book files (betaneutral.sources): date formats, valuation closes, merged holdings.
 
 Expected values are written by hand from the files' own text: the day and month each
 example stands for, the summed quantity of repeated rows.
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from betaneutral.errors import DomainError, InputTypeError
-from betaneutral.workbook.sources import parse_dates, read_csv_inputs, read_prices_csv
+from betaneutral.sources import parse_dates, read_csv_inputs, read_prices_csv
 
 
 def write(path: Path, text: str) -> Path:

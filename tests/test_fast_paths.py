@@ -33,15 +33,15 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
 from betaneutral.archive import open_workbook
-from betaneutral.backtest_io import book_backtest_cells
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import BetaNeutralError, DomainError, InputTypeError
 from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import (
     _rewrite_sheet,
-    _sheet_parts,
     _splice_sheet,
-    _workbook_part,
+    sheet_parts,
+    workbook_part,
     write_cached_values,
 )
 from betaneutral.workbook.compute import compute_workbook, fill_workbook
@@ -67,7 +67,7 @@ def c14n(data: bytes) -> bytes:
 
 def sheet_part(path: Path, sheet: str) -> str:
     with zipfile.ZipFile(path) as zf:
-        return _sheet_parts(zf, _workbook_part(zf))[sheet]
+        return sheet_parts(zf, workbook_part(zf))[sheet]
 
 
 def read_member(path: Path, name: str) -> bytes:
@@ -361,7 +361,7 @@ def test_splice_equals_the_tree_path_on_every_sheet(label: str, books: dict[str,
     values, plain = book_cells(path)
     spliced = []
     with zipfile.ZipFile(path) as zf:
-        for sheet, part in _sheet_parts(zf, _workbook_part(zf)).items():
+        for sheet, part in sheet_parts(zf, workbook_part(zf)).items():
             data = zf.read(part)
             got = _splice_sheet(data, values.get(sheet, {}), plain.get(sheet))
             want = _rewrite_sheet(data, sheet, values.get(sheet, {}), plain.get(sheet))

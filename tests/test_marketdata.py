@@ -26,7 +26,7 @@ from betaneutral.marketdata.contracts import fetch_contract_specs
 from betaneutral.marketdata.files import load_catalogue, read_funding_csv, write_catalogue
 from betaneutral.marketdata.funding import fetch_funding_history
 from betaneutral.marketdata.prices import closes_since, fetch_closes
-from betaneutral.workbook.inputs import read_csv_inputs
+from betaneutral.sources import read_csv_inputs
 from replay_http import (
     DAY_MS,
     HOUR_MS,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from betaneutral.archive import MAX_XML_BYTES, MAX_XML_PART_BYTES
-from betaneutral.workbook.sources import MAX_CSV_BYTES, MAX_CSV_FIELDS
+from betaneutral.sources import MAX_CSV_BYTES, MAX_CSV_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "templates" / "BetaNeutral.xlsx"

@@ -295,9 +295,8 @@ def test_every_sheet_of_sample_data_says_synthetic(built: Path) -> None:
     is a header (Rolling, Benchmark, Tickets), and the printed header of every sheet."""
     import openpyxl
 
-    from betaneutral.sample import SAMPLE_LABEL
+    from betaneutral.sample import SAMPLE_LABEL, SAMPLE_LABEL_CELLS
     from betaneutral.vba.package import SAMPLE_BOX_SHEETS
-    from betaneutral.workbook.template import SAMPLE_LABEL_CELLS
 
     wb = openpyxl.load_workbook(built)
     for sheet, coord in SAMPLE_LABEL_CELLS.items():

@@ -11,16 +11,12 @@ import pandas as pd
 import pytest
 
 from betaneutral.archive import UnsafeWorkbookError
+from betaneutral.bookdata import SETTINGS_NAMES, BookInputs, BookSettings
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.sources import read_csv_inputs
 from betaneutral.workbook import build_workbook
-from betaneutral.workbook.inputs import (
-    SETTINGS_NAMES,
-    BookInputs,
-    BookSettings,
-    read_csv_inputs,
-    read_inputs,
-)
+from betaneutral.workbook.inputs import read_inputs
 
 
 def name_cell(wb: openpyxl.Workbook, name: str):

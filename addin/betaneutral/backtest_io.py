@@ -19,33 +19,80 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from betaneutral.bookdata import BookInputs, check_holding_values
 from betaneutral.core._validate import in_range
 from betaneutral.core.backtest import BacktestResult, compare_policies
 from betaneutral.core.contracts import get_contract
 from betaneutral.core.estimators import DEFAULT_HALF_LIFE
 from betaneutral.core.funding import funding_sums_by_period
 from betaneutral.core.returns import composite_index
-from betaneutral.errors import BetaNeutralError, DomainError, InsufficientDataError
+from betaneutral.errors import DomainError, InsufficientDataError
 from betaneutral.files import atomic_output, check_writable_target
 from betaneutral.safetext import neutralise_text
-from betaneutral.workbook import backtest_sheet
-from betaneutral.workbook.inputs import BookInputs, check_holding_values
 
 __all__ = [
     "DEFAULT_BANDS",
     "OUTPUT_FILES",
+    "SETTING_ROWS",
+    "SUMMARY_ROWS",
     "TOURNAMENT_FILE",
     "BacktestOptions",
     "BacktestRun",
-    "book_backtest_cells",
     "policy_bands",
     "read_backtest_csv_inputs",
     "run_backtest",
-    "sheet_cells",
     "summary_lines",
-    "unavailable_sheet_cells",
     "write_backtest_csvs",
 ]
+
+#: (key, label, number format) of the settings a run replayed: its summary lines, its CSV,
+#: and the Backtest sheet's "policy replayed" block.
+SETTING_ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ("contract", "Hedge contract", None),
+    ("benchmark", "Benchmark of the realised betas", None),
+    ("window", "Beta window (returns; 0 = all)", "0"),
+    ("method", "Beta method", None),
+    ("band", "Rebalance band (beta)", "0.000"),
+    ("check", "Checks", None),
+    ("fee_bps", "Taker fee (bp)", "0.00"),
+    ("slippage_bps", "Slippage (bp)", "0.00"),
+    ("funding", "Funding", None),
+    ("stress_move", "Margin buffer: stress rally", "0%"),
+    ("top_up_below", "Top up when rally to liquidation <", "0%"),
+)
+
+#: (summary field, label, number format) of a run's results: its summary lines, its CSV, and
+#: the Backtest sheet's results block.
+SUMMARY_ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ("start", "First check", "yyyy-mm-dd"),
+    ("end", "Last day", "yyyy-mm-dd"),
+    ("days", "Days replayed", "0"),
+    ("realised_beta_unhedged", "Realised beta, unhedged", "0.000"),
+    ("realised_beta_hedged", "Realised beta, hedged", "0.000"),
+    ("realised_beta_hedged_se", "Standard error (hedged)", "0.000"),
+    ("mean_abs_drift", "Mean |drift| at checks", "0.000"),
+    ("volatility_unhedged", "Volatility, unhedged (ann.)", "0.0%"),
+    ("volatility_hedged", "Volatility, hedged (ann.)", "0.0%"),
+    ("variance_ratio", "Variance hedged / unhedged", "0.000"),
+    ("max_drawdown_unhedged", "Max drawdown, unhedged", "0.0%"),
+    ("max_drawdown_hedged", "Max drawdown, hedged", "0.0%"),
+    ("pnl_unhedged_usd", "P&L, unhedged (USD)", "#,##0"),
+    ("pnl_hedged_usd", "P&L, hedged (USD)", "#,##0"),
+    ("rebalances", "Rebalances", "0"),
+    ("turnover_usd", "Turnover (USD)", "#,##0"),
+    ("turnover_ratio", "Turnover / mean book value", "0.00"),
+    ("fees_usd", "Fees (USD)", "#,##0"),
+    ("slippage_usd", "Slippage (USD)", "#,##0"),
+    ("funding_usd", "Funding received (USD)", "#,##0"),
+    ("net_cost_usd", "Net cost (USD)", "#,##0"),
+    ("collateral_posted_usd", "Collateral posted (USD)", "#,##0"),
+    ("top_ups", "Margin top-ups", "0"),
+    ("worst_margin_ratio", "Worst margin ratio", "0.0%"),
+    ("min_rally_to_liquidation", "Smallest rally to liquidation", "0.0%"),
+    ("liquidations", "Liquidations", "0"),
+    ("first_liquidation_date", "First liquidation", "yyyy-mm-dd"),
+    ("liquidation_loss_usd", "Margin lost to liquidation (USD)", "#,##0"),
+)
 
 #: Bands of the policy table (the run's own band is added when it is not one of them).
 DEFAULT_BANDS: tuple[float, ...] = (0.02, 0.05, 0.10)
@@ -102,7 +149,7 @@ class BacktestRun:
     policies : pandas.DataFrame
         Every band of :data:`DEFAULT_BANDS` (and the run's band) daily and weekly.
     settings : dict
-        Keys of :data:`betaneutral.workbook.backtest_sheet.SETTING_ROWS`.
+        Keys of :data:`betaneutral.workbook.SETTING_ROWS`.
     target_beta : float
         Target the hedge aimed at.
     tournament : betaneutral.core.tournament.Tournament or None
@@ -295,7 +342,7 @@ def read_backtest_csv_inputs(
         Settings, as for ``betaneutral fill``.
     date_format : {"auto", "iso", "dmy", "mdy"}, optional
         How the dates of both files are written
-        (:func:`betaneutral.workbook.sources.parse_dates`).
+        (:func:`betaneutral.sources.parse_dates`).
 
     Returns
     -------
@@ -312,8 +359,8 @@ def read_backtest_csv_inputs(
         As :func:`betaneutral.workbook.inputs.read_csv_inputs`, and for a
         malformed history or funding column (file, row and column are named).
     """
-    from betaneutral.workbook import history
-    from betaneutral.workbook.sources import book_inputs, read_book_prices, read_csv_inputs
+    from betaneutral import history
+    from betaneutral.sources import book_inputs, read_book_prices, read_csv_inputs
 
     funding = history.read_funding_column(prices_csv, date_format)
     if not history.has_date_column(holdings_csv):
@@ -388,7 +435,7 @@ def write_backtest_csvs(run: BacktestRun, out_dir: str | os.PathLike[str], *,
         check_writable_target(path, force=force)
     summary = run.result.summary.as_dict()
     rows = [("setting:" + key, neutralise_text(value) if isinstance(value, str) else value)
-            for key, value in ((k, run.settings[k]) for k, _, _ in backtest_sheet.SETTING_ROWS)]
+            for key, value in ((k, run.settings[k]) for k, _, _ in SETTING_ROWS)]
     rows += list(summary.items())
     texts = [
         _frame_csv(run.result.daily),
@@ -475,8 +522,8 @@ def summary_lines(run: BacktestRun) -> list[str]:
     """The run's summary and its policy table as console lines."""
     summary = run.result.summary.as_dict()
     rows = [(label, _fmt(run.settings[key], fmt))
-            for key, label, fmt in backtest_sheet.SETTING_ROWS]
-    rows += [(label, _fmt(summary[key], fmt)) for key, label, fmt in backtest_sheet.SUMMARY_ROWS]
+            for key, label, fmt in SETTING_ROWS]
+    rows += [(label, _fmt(summary[key], fmt)) for key, label, fmt in SUMMARY_ROWS]
     width = max(len(label) for label, _ in rows)
     lines = [f"  {label:<{width}}  {text}" for label, text in rows]
     cols = [("band", "band", "0.000"), ("check", "check", None),
@@ -497,44 +544,3 @@ def summary_lines(run: BacktestRun) -> list[str]:
     if run.tournament is not None:
         lines += tournament_lines(run.tournament)
     return lines
-
-
-def sheet_cells(run: BacktestRun, n_days: int) -> dict[tuple[str, str], Any]:
-    """``(sheet, coordinate) -> value`` for the Backtest sheet of a book."""
-    summary = run.result.summary
-    status = (f"Replayed {summary.start:%Y-%m-%d} to {summary.end:%Y-%m-%d}: band "
-              f"{run.settings['band']:.3f}, {run.settings['check']} checks, "
-              f"{run.settings['fee_bps']:g} bp fee." if isinstance(summary.start, pd.Timestamp)
-              else "Replayed.")
-    cells = backtest_sheet.backtest_sheet_cells(
-        settings=run.settings, summary=summary.as_dict(), policies=run.policies,
-        daily=run.result.daily, target_beta=run.target_beta, n_days=n_days, status=status,
-        tournament=run.tournament)
-    return {(backtest_sheet.SHEET, coord): value for coord, value in cells.items()}
-
-
-def unavailable_sheet_cells(reason: str, n_days: int) -> dict[tuple[str, str], Any]:
-    """The Backtest sheet cleared, with ``reason`` in its status cell."""
-    cells = backtest_sheet.clear_cells(n_days)
-    cells[backtest_sheet.STATUS_CELL] = f"Backtest not available: {reason}"
-    return {(backtest_sheet.SHEET, coord): value for coord, value in cells.items()}
-
-
-def book_backtest_cells(sheetnames: Sequence[str], inputs: BookInputs,
-                        run: BacktestRun | None = None) -> dict[tuple[str, str], Any]:
-    """Values of a book's Backtest sheet: ``run``, or the book's own policy by default.
-
-    The default run uses the book's band, daily checks and the default costs
-    (:class:`BacktestOptions`). A book that cannot be replayed (a contract
-    without a margin table, say) gets the reason in the sheet's status cell
-    instead of an error; a book without a Backtest sheet gets nothing.
-    """
-    if backtest_sheet.SHEET not in sheetnames:
-        return {}
-    n_days = len(inputs.prices)
-    if run is None:
-        try:
-            run = run_backtest(inputs)
-        except BetaNeutralError as exc:
-            return unavailable_sheet_cells(str(exc), n_days)
-    return sheet_cells(run, n_days)

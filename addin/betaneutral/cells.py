@@ -79,7 +79,8 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
 
-from betaneutral.core._validate import FloatArray, _fmt, as_float, positive, positive_int
+from betaneutral.core._validate import FloatArray, as_float, positive, positive_int
+from betaneutral.core._validate import fmt_value as _fmt
 from betaneutral.errors import (
     BetaNeutralError,
     DegenerateDataError,

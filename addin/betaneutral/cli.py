@@ -91,7 +91,7 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     problem = hedge_problem(wb, values, reasons)
     tickets = [] if problem is not None else book_tickets(wb, values, book_state(inputs))
     write_tickets_sheet(wb["Tickets"], tickets)
-    from betaneutral.backtest_io import book_backtest_cells
+    from betaneutral.workbook.backtest_sheet import book_backtest_cells
 
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
         raw = Path(tmp) / f"raw{out.suffix}"
@@ -227,8 +227,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_fill(args: argparse.Namespace) -> int:
     """Fill a fresh template with the user's CSV inputs and compute it."""
+    from betaneutral.sources import read_csv_inputs
     from betaneutral.workbook.compute import fill_workbook
-    from betaneutral.workbook.sources import read_csv_inputs
 
     out = Path(args.output)
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
@@ -453,13 +453,13 @@ def _replay(args: argparse.Namespace, book: Path | None,
 
 
 def _estimator_list(text: str) -> tuple[str, ...]:
-    from betaneutral.core.tournament import _METHODS
+    from betaneutral.core.tournament import METHODS
 
     names = tuple(t.strip().lower() for t in text.split(",") if t.strip())
-    bad = [n for n in names if n not in _METHODS]
+    bad = [n for n in names if n not in METHODS]
     if not names or bad:
         raise argparse.ArgumentTypeError(
-            f"estimators must be a comma-separated list of {', '.join(_METHODS)}; got "
+            f"estimators must be a comma-separated list of {', '.join(METHODS)}; got "
             f"{text!r}")
     return names
 

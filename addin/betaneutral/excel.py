@@ -159,7 +159,7 @@ def replay_backtest(book: Any = None, *, xlwings_vba: str | None = None) -> int 
     int or None
         The number of cells written, or None when a problem was reported instead.
     """
-    from betaneutral.backtest_io import book_backtest_cells
+    from betaneutral.workbook.backtest_sheet import book_backtest_cells
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.loader import load_book
 

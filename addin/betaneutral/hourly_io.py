@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from betaneutral.bookdata import BookInputs, located
 from betaneutral.core.intraday import IntradayPrices, daily_closes, intraday_prices
 from betaneutral.errors import DomainError, InsufficientDataError
 from betaneutral.safetext import validate_identifier
-from betaneutral.workbook.inputs import BookInputs, located
-from betaneutral.workbook.sources import (
+from betaneutral.sources import (
     DATE_COLUMNS,
     book_inputs,
     check_row_lengths,
@@ -115,7 +115,7 @@ def hourly_book_inputs(holdings_csv: str | os.PathLike[str], closes: pd.DataFram
         As :func:`betaneutral.workbook.inputs.read_csv_inputs`; a dated
         holdings file.
     """
-    from betaneutral.workbook import history
+    from betaneutral import history
 
     for required in ("BTC", "ETH"):
         if required not in closes.columns:

@@ -20,6 +20,7 @@ import pandas as pd
 
 __all__ = [
     "SAMPLE_LABEL",
+    "SAMPLE_LABEL_CELLS",
     "SAMPLE_TICKET_NOTE",
     "TRUE_BETAS",
     "is_sample_state",
@@ -121,3 +122,12 @@ def is_sample_state(state: Mapping[str, Any]) -> bool:
     prices = state.get("last_prices") or {}
     return (state.get("last_date") == last_date
             and all(prices.get(a) == last_prices[a] for a in ("BTC", "ETH")))
+
+
+#: Where each sheet shows the synthetic-sample label (a free cell near its top left).
+#: Rolling, Benchmark and Tickets have a header in row 1: they get a label box (a shape)
+#: right of their columns instead (:func:`betaneutral.vba.package.finish_package`).
+SAMPLE_LABEL_CELLS: dict[str, str] = {
+    "Settings": "A3", "Holdings": "A3", "Stats": "A3", "Rebalance": "A3", "Scenarios": "A3",
+    "Backtest": "D1",
+}

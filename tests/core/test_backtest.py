@@ -416,7 +416,7 @@ def test_policy_comparison_defaults_are_the_single_backtest_defaults():
     params = inspect.signature(backtest.backtest_hedge).parameters
     expected = {name: p.default for name, p in params.items()
                 if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("band", "check")}
-    assert expected == backtest._SETTING_DEFAULTS
+    assert expected == backtest.SETTING_DEFAULTS
 
 
 @pytest.mark.parametrize(("which", "row", "match"), [

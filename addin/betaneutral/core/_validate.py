@@ -28,6 +28,10 @@ def _fmt(value: Any) -> str:
     return repr(value)
 
 
+#: Public name of :func:`_fmt` (the adapters' messages use it).
+fmt_value = _fmt
+
+
 def as_float(name: str, value: Any) -> float:
     """Return ``value`` as a finite float or raise.
 

@@ -34,21 +34,21 @@ from betaneutral.core._validate import (
     choice,
     float_array,
     in_range,
-    positive_int,
 )
-from betaneutral.core.beta import blume_adjust, ewma_beta, ols_beta
+from betaneutral.core.beta import ols_beta
 from betaneutral.core.contracts import (
     ContractSpec,
     contracts_for_notional,
     inverse_hedge_with_coin_collateral,
 )
-from betaneutral.core.estimators import DEFAULT_HALF_LIFE, ROBUST_METHODS, trailing_paths
+from betaneutral.core.estimators import DEFAULT_HALF_LIFE
 from betaneutral.core.margin import (
     liquidation_price_short,
     maintenance_for_notional,
     margin_buffer,
 )
-from betaneutral.core.returns import _check_prices, returns_from_prices
+from betaneutral.core.returns import check_prices, returns_from_prices
+from betaneutral.core.trailing import trailing_betas
 from betaneutral.errors import (
     DegenerateDataError,
     DomainError,
@@ -59,10 +59,14 @@ from betaneutral.errors import (
 __all__ = [
     "DAILY_COLUMNS",
     "POLICY_COLUMNS",
+    "SETTING_DEFAULTS",
+    "SETTING_KEYS",
     "BacktestResult",
     "BacktestSummary",
     "backtest_hedge",
     "compare_policies",
+    "prepare_replay",
+    "simulate_policy",
     "trailing_betas",
 ]
 
@@ -127,116 +131,6 @@ POLICY_COLUMNS: tuple[str, ...] = (
 """Columns of the table returned by :func:`compare_policies`."""
 
 _DAYS_PER_YEAR = 365.0
-
-
-# --------------------------------------------------------------------------- betas
-
-
-def trailing_betas(
-    asset_returns: Any,
-    hedge_returns: Any,
-    *,
-    window: int | None,
-    min_obs: int,
-    method: BetaMethod = "ols",
-    lam: float = 0.94,
-    half_life: float = DEFAULT_HALF_LIFE,
-) -> FloatArray:
-    """Each asset's beta at every row, from returns up to and including that row.
-
-    Parameters
-    ----------
-    asset_returns : array_like, shape (T, N)
-        Period returns of the holdings; NaN = missing.
-    hedge_returns : array_like, shape (T,)
-        Returns of the hedge's underlying (the regressor); NaN = missing.
-    window : int or None
-        Trailing rows per estimate (>= 3); None uses every row up to ``t``
-        (an expanding window).
-    min_obs : int
-        Fewest present pairs for an estimate (>= 3; at most ``window``).
-    method : {"ols", "blume", "ewma"}, default "ols"
-        OLS slope, Blume-adjusted OLS slope (``0.67 b + 0.33``), or the
-        RiskMetrics EWMA beta (decay ``lam``; NaN wherever OLS has too few pairs,
-        and before the EWMA's 30-pair seed, see :func:`~betaneutral.core.beta.ewma_beta`).
-    lam : float, default 0.94
-        EWMA decay, in (0, 1).
-    half_life : float, default 126
-        Half-life in rows of the decayed estimators (``ewls``, ``welch-decay``).
-        The methods of :data:`betaneutral.core.estimators.ROBUST_METHODS`
-        (``ewls``, ``welch``, ``welch-decay``, ``realised``, ``vasicek``...)
-        are the paths of :func:`betaneutral.core.estimators.trailing_paths`.
-
-    Returns
-    -------
-    numpy.ndarray, shape (T, N)
-        Betas; NaN where the window holds fewer than ``min_obs`` pairs or the
-        regressor is constant in it.
-
-    Raises
-    ------
-    DomainError
-        ``window`` < 3, ``min_obs`` outside [3, window], or infinite returns.
-    InsufficientDataError
-        ``hedge_returns`` does not have one row per row of ``asset_returns``.
-    UnknownNameError
-        Unknown ``method``.
-
-    Notes
-    -----
-    With ``n``, ``Sx``, ``Sy``, ``Sxx``, ``Sxy`` the window sums over present pairs
-    (differences of cumulative sums),
-
-    ``beta = (Sxy - Sx Sy / n) / (Sxx - Sx^2 / n)``.
-
-    The cumulative sums are taken on the raw returns, never shifted by a mean
-    computed over the whole sample, so row ``t`` of the result is bit-for-bit
-    the same whatever follows row ``t``: the property a walk-forward test needs.
-
-    Examples
-    --------
-    >>> x = np.array([np.nan, 0.01, -0.02, 0.03, 0.0, -0.01])
-    >>> b = trailing_betas(np.column_stack([2.0 * x, -x]), x, window=3, min_obs=3)
-    >>> np.round(b[3:], 12).tolist()
-    [[2.0, -1.0], [2.0, -1.0], [2.0, -1.0]]
-    """
-    m = choice("method", method, ("ols", "blume", "ewma", *ROBUST_METHODS))
-    min_obs = positive_int("min_obs", min_obs, minimum=3)
-    if window is not None:
-        window = positive_int("window", window, minimum=3)
-        if min_obs > window:
-            raise DomainError(f"min_obs must be <= window ({window}), got {min_obs}")
-    if m in ROBUST_METHODS:
-        return trailing_paths(asset_returns, hedge_returns, method=m, window=window,
-                              min_obs=min_obs, half_life=half_life)[0]
-    y = float_array("asset_returns", asset_returns, ndim=2)
-    x = float_array("hedge_returns", hedge_returns, ndim=1)
-    if x.shape[0] != y.shape[0]:
-        raise InsufficientDataError(
-            f"hedge_returns must have one row per row of asset_returns ({y.shape[0]}), "
-            f"got {x.shape[0]}")
-    present = ~np.isnan(y) & ~np.isnan(x)[:, None]
-    xv = np.where(present, x[:, None], 0.0)
-    yv = np.where(present, y, 0.0)
-    sums = []
-    for a in (present.astype(np.float64), xv, yv, xv * xv, xv * yv):
-        c = np.cumsum(a, axis=0)
-        if window is not None and window < len(c):
-            c[window:] = c[window:] - c[:-window].copy()
-        sums.append(c)
-    n, sx, sy, sxx, sxy = sums
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vx = sxx - sx * sx / n
-        beta = (sxy - sx * sy / n) / vx
-    ok = (n >= min_obs) & (vx > 1e-14 * np.maximum(sxx, 1e-300))
-    beta = np.where(ok, beta, np.nan)
-    if m == "blume":
-        beta = np.asarray(blume_adjust(beta))
-    elif m == "ewma":
-        lam = in_range("lam", lam, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-        path = np.asarray(ewma_beta(y, x, lam=lam), dtype=np.float64).reshape(y.shape)
-        beta = np.where(ok, path, np.nan)
-    return beta
 
 
 # --------------------------------------------------------------------------- results
@@ -404,7 +298,7 @@ def _price_matrix(name: str, values: Any) -> tuple[FloatArray, list[str], Any]:
         raise InputTypeError(f"{name} must be 1- or 2-dimensional, got shape {arr.shape}")
     if not names:
         names = [f"asset {j + 1}" for j in range(arr.shape[1])]
-    _check_prices(name, arr, names)
+    check_prices(name, arr, names)
     return arr, names, index
 
 
@@ -445,7 +339,7 @@ def _quantities(values: Any, t_len: int, n_assets: int) -> FloatArray:
     return q
 
 
-def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
+def prepare_replay(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
              spec: ContractSpec, *, dates: Any, benchmark_prices_usd: Any,
              window: int | None, min_obs: int, method: str, return_kind: str, lam: float,
              half_life: float = DEFAULT_HALF_LIFE, intraday: Any = None,
@@ -469,10 +363,10 @@ def _prepare(asset_prices_usd: Any, hedge_prices_usd: Any, quantities: Any,
     if t_len < 3:
         raise InsufficientDataError(f"asset_prices_usd must have >= 3 dates, got {t_len}")
     hedge = _series("hedge_prices_usd", hedge_prices_usd, t_len, complete=True)
-    _check_prices("hedge_prices_usd", hedge)
+    check_prices("hedge_prices_usd", hedge)
     bench = hedge if benchmark_prices_usd is None else _series(
         "benchmark_prices_usd", benchmark_prices_usd, t_len, complete=False)
-    _check_prices("benchmark_prices_usd", bench)
+    check_prices("benchmark_prices_usd", bench)
     q = _quantities(quantities, t_len, n_assets)
     kind = choice("return_kind", return_kind, ("simple", "log"))
 
@@ -589,7 +483,7 @@ def _drawdown(wealth: FloatArray) -> float:
     return float(max(dd.max(), 0.0))
 
 
-def _simulate(book: _Book, band: float, check: str) -> BacktestResult:
+def simulate_policy(book: _Book, band: float, check: str) -> BacktestResult:
     spec = book.spec
     linear = spec.kind == "linear"
     size = spec.contract_size
@@ -1040,7 +934,7 @@ def backtest_hedge(
     """
     band_v = in_range("band", band, 0.0, 1.0)
     check_v = choice("check", check, ("daily", "weekly"))
-    book = _prepare(asset_prices_usd, hedge_prices_usd, quantities, spec, dates=dates,
+    book = prepare_replay(asset_prices_usd, hedge_prices_usd, quantities, spec, dates=dates,
                     benchmark_prices_usd=benchmark_prices_usd, window=window, min_obs=min_obs,
                     method=method, return_kind=return_kind, lam=lam, half_life=half_life,
                     intraday=intraday, target_beta=target_beta,
@@ -1048,7 +942,7 @@ def backtest_hedge(
                     funding_rate_8h=funding_rate_8h, basis_annual=basis_annual,
                     stress_move=stress_move, safety_multiplier=safety_multiplier,
                     top_up_below=top_up_below)
-    return _simulate(book, band_v, check_v)
+    return simulate_policy(book, band_v, check_v)
 
 
 def compare_policies(
@@ -1110,7 +1004,7 @@ def compare_policies(
     for key in ("band", "check"):
         if key in settings:
             raise InputTypeError(f"{key} must be given through {key}s, got {key}=")
-    unknown = set(settings) - set(_SETTING_KEYS)
+    unknown = set(settings) - set(SETTING_KEYS)
     if unknown:
         raise InputTypeError(f"settings must be keywords of backtest_hedge, got "
                              f"{sorted(unknown)}")
@@ -1118,15 +1012,15 @@ def compare_policies(
     check_list = [choice("checks", c, ("daily", "weekly")) for c in checks]
     if not band_list or not check_list:
         raise InputTypeError("bands and checks must each hold at least one value, got none")
-    full = dict(_SETTING_DEFAULTS)
+    full = dict(SETTING_DEFAULTS)
     full.update(settings)
-    book = _prepare(asset_prices_usd, hedge_prices_usd, quantities, spec, **full)
+    book = prepare_replay(asset_prices_usd, hedge_prices_usd, quantities, spec, **full)
     results: dict[tuple[float, str], BacktestResult] = {}
     rows = []
     total = len(band_list) * len(check_list)
     for b in band_list:
         for c in check_list:
-            res = _simulate(book, b, c)
+            res = simulate_policy(book, b, c)
             results[(b, c)] = res
             s = res.summary.as_dict()
             rows.append([s[k] for k in POLICY_COLUMNS])
@@ -1135,7 +1029,7 @@ def compare_policies(
     return pd.DataFrame(rows, columns=list(POLICY_COLUMNS)), results
 
 
-_SETTING_DEFAULTS: dict[str, Any] = {  # the keyword defaults of backtest_hedge (tested)
+SETTING_DEFAULTS: dict[str, Any] = {  # the keyword defaults of backtest_hedge (tested)
     "dates": None,
     "benchmark_prices_usd": None,
     "window": 90,
@@ -1155,4 +1049,4 @@ _SETTING_DEFAULTS: dict[str, Any] = {  # the keyword defaults of backtest_hedge 
     "safety_multiplier": 1.2,
     "top_up_below": None,
 }
-_SETTING_KEYS = tuple(_SETTING_DEFAULTS)
+SETTING_KEYS = tuple(SETTING_DEFAULTS)

@@ -35,6 +35,7 @@ from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 
 __all__ = [
     "CATALOGUE",
+    "KINDS",
     "ContractKind",
     "ContractSizing",
     "ContractSpec",
@@ -43,11 +44,13 @@ __all__ = [
     "custom_contract",
     "get_contract",
     "inverse_hedge_with_coin_collateral",
+    "round_lots",
+    "tiers_tuple",
     "use_catalogue",
 ]
 
 ContractKind = Literal["linear", "inverse", "quanto"]
-_KINDS: tuple[str, ...] = ("linear", "inverse", "quanto")
+KINDS: tuple[str, ...] = ("linear", "inverse", "quanto")
 #: Notional of the maintenance margin in a liquidation price (see ContractSpec.maintenance_basis).
 MAINTENANCE_BASES: tuple[str, ...] = ("mark", "entry")
 _ROUNDINGS: tuple[str, ...] = ("nearest", "down", "up")
@@ -108,13 +111,13 @@ class MarginTier:
         object.__setattr__(self, "max_leverage", lev)
 
 
-#: Tables (tuples) that passed :func:`_tiers_tuple`, held by reference and matched by
+#: Tables (tuples) that passed :func:`tiers_tuple`, held by reference and matched by
 #: identity: a tuple of frozen MarginTier cannot change, so a simulation that calls the
 #: margin functions with the same table every day has it checked once.
 _CHECKED_TABLES: collections.deque[tuple[MarginTier, ...]] = collections.deque(maxlen=8)
 
 
-def _tiers_tuple(name: str, tiers: Any, *, allow_empty: bool = False) -> tuple[MarginTier, ...]:
+def tiers_tuple(name: str, tiers: Any, *, allow_empty: bool = False) -> tuple[MarginTier, ...]:
     """Check a bracket table: MarginTier items, first floor 0, contiguous, continuous MM."""
     if type(tiers) is tuple:
         for table in _CHECKED_TABLES:
@@ -258,7 +261,7 @@ class ContractSpec:
         for field in ("exchange", "symbol", "settlement_currency", "underlying", "ccxt_symbol"):
             if not isinstance(getattr(self, field), str):
                 raise InputTypeError(f"{field} must be text, got {getattr(self, field)!r}")
-        object.__setattr__(self, "kind", choice("kind", self.kind, _KINDS))
+        object.__setattr__(self, "kind", choice("kind", self.kind, KINDS))
         object.__setattr__(self, "contract_size", positive("contract_size", self.contract_size))
         object.__setattr__(self, "quantity_step", positive("quantity_step", self.quantity_step))
         object.__setattr__(self, "min_quantity", non_negative("min_quantity", self.min_quantity))
@@ -277,7 +280,7 @@ class ContractSpec:
                 positive("funding_interval_hours", self.funding_interval_hours),
             )
         object.__setattr__(
-            self, "margin_tiers", _tiers_tuple("margin_tiers", self.margin_tiers, allow_empty=True)
+            self, "margin_tiers", tiers_tuple("margin_tiers", self.margin_tiers, allow_empty=True)
         )
 
     @property
@@ -946,7 +949,7 @@ def custom_contract(
     >>> spec.name, spec.settlement_currency, spec.margin_tiers[0].maintenance_rate
     ('CUSTOM:CUSTOM', 'BTC', 0.01)
     """
-    canon = choice("kind", kind, _KINDS)
+    canon = choice("kind", kind, KINDS)
     rate = in_range("maintenance_rate", maintenance_rate, 0.0, 1.0, high_inclusive=False)
     if settlement_currency is None:
         settlement_currency = {"linear": "USD", "inverse": underlying, "quanto": "BTC"}[canon]
@@ -1009,7 +1012,7 @@ class ContractSizing:
     below_min_notional: bool
 
 
-def _round_lots(lots: float, rounding: str) -> int:
+def round_lots(lots: float, rounding: str) -> int:
     """Whole number of lots for a non-negative lot count, robust to float noise."""
     if rounding == "nearest":
         return math.floor(lots + 0.5 + _LOT_TOLERANCE)
@@ -1093,7 +1096,7 @@ def contracts_for_notional(
         raise DomainError(f"notional_usd / contract notional must be a finite number of "
                           f"contracts, got {value!r} / {per_contract!r}")
     step = spec.quantity_step
-    lots = _round_lots(abs(exact) / step, mode)
+    lots = round_lots(abs(exact) / step, mode)
     magnitude = round(lots * step, 12)
     below_minimum = exact != 0.0 and magnitude < spec.min_quantity * (1.0 - _LOT_TOLERANCE)
     if below_minimum:

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from betaneutral.core._validate import FloatArray, float_array
-from betaneutral.core.returns import _check_prices, returns_from_prices
+from betaneutral.core.returns import check_prices, returns_from_prices
+from betaneutral.core.trailing import trailing_betas
 from betaneutral.errors import DomainError, InputTypeError, InsufficientDataError
 
 __all__ = ["IntradayPrices", "daily_closes", "intraday_prices"]
@@ -67,8 +68,6 @@ class IntradayPrices:
             Row ``d``: the trailing estimate at the last intraday row stamped
             on or before day ``d`` (NaN when there is none).
         """
-        from betaneutral.core.backtest import trailing_betas  # no import cycle at load
-
         k = self.per_day
         ra = returns_from_prices(self.asset_prices, kind=return_kind)  # type: ignore[arg-type]
         rh = returns_from_prices(self.hedge_prices, kind=return_kind)  # type: ignore[arg-type]
@@ -121,14 +120,14 @@ def intraday_prices(asset_prices: pd.DataFrame, hedge_prices: pd.Series) -> Intr
         raise DomainError("intraday timestamps must be strictly increasing")
     prices = float_array("asset_prices", asset_prices.to_numpy(dtype=np.float64,
                                                                na_value=np.nan), ndim=2)
-    _check_prices("asset_prices", prices, [str(c) for c in asset_prices.columns])
+    check_prices("asset_prices", prices, [str(c) for c in asset_prices.columns])
     hedge = float_array("hedge_prices", hedge_prices.reindex(times).to_numpy(
         dtype=np.float64, na_value=np.nan), ndim=1)
     if np.isnan(hedge).any():
         at = times[np.isnan(hedge)][0]
         raise InsufficientDataError(f"hedge_prices must have a close at every intraday "
                                     f"timestamp, got a gap at {at:%Y-%m-%d %H:%M}")
-    _check_prices("hedge_prices", hedge)
+    check_prices("hedge_prices", hedge)
     step = pd.Series(times).diff().median()
     per_day = pd.Timedelta(days=1) / step
     if not (per_day >= 1.0 and abs(per_day - round(per_day)) < 1e-9):

@@ -32,11 +32,11 @@ from typing import Literal
 
 from betaneutral.core._validate import as_float, choice, in_range, non_negative, positive
 from betaneutral.core.contracts import (
-    _KINDS,
+    KINDS,
     MAINTENANCE_BASES,
     ContractSpec,
     MarginTier,
-    _tiers_tuple,
+    tiers_tuple,
 )
 from betaneutral.errors import DomainError, InputTypeError
 
@@ -61,7 +61,7 @@ def _schedule(maintenance: object) -> tuple[MarginTier, ...]:
         raise InputTypeError(
             f"maintenance must be a rate or a sequence of MarginTier, got {maintenance!r}"
         )
-    return _tiers_tuple("maintenance", maintenance)
+    return tiers_tuple("maintenance", maintenance)
 
 
 def _tier_for(notional: float, tiers: tuple[MarginTier, ...]) -> MarginTier:
@@ -277,7 +277,7 @@ def liquidation_price_short(
                 )
             maintenance = spec_or_kind.margin_tiers
     elif isinstance(spec_or_kind, str):
-        kind = choice("spec_or_kind", spec_or_kind, _KINDS)
+        kind = choice("spec_or_kind", spec_or_kind, KINDS)
         if contract_size is None:
             raise DomainError("contract_size must be given (> 0) with a contract kind, got None")
         if maintenance is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from betaneutral.core._validate import as_float, choice, non_negative, positive
-from betaneutral.core.contracts import ContractSpec, _round_lots
+from betaneutral.core.contracts import ContractSpec, round_lots
 from betaneutral.errors import DomainError, InputTypeError
 
 __all__ = ["HedgeOrder", "hedge_orders"]
@@ -101,7 +101,7 @@ def _snap(contracts: float, spec: ContractSpec) -> float:
     if not math.isfinite(exact_lots):
         raise DomainError(f"contracts must be a finite number of lots of "
                           f"{spec.quantity_step!r}, got {contracts!r}")
-    lots = _round_lots(exact_lots, "nearest")
+    lots = round_lots(exact_lots, "nearest")
     magnitude = round(lots * spec.quantity_step, 12)
     if magnitude == 0.0:
         return 0.0

@@ -35,6 +35,7 @@ __all__ = [
     "MinVarianceHedge",
     "TwoLegHedge",
     "beta_contributions",
+    "book_arrays",
     "hedge_effectiveness",
     "hedge_notional",
     "min_variance_hedge_ratio",
@@ -62,7 +63,7 @@ def _vector(name: str, values: Any) -> FloatArray:
     return arr
 
 
-def _book_arrays(values_usd: Any, *others: tuple[str, Any]) -> tuple[FloatArray, ...]:
+def book_arrays(values_usd: Any, *others: tuple[str, Any]) -> tuple[FloatArray, ...]:
     """Validate a book: ``values_usd`` plus same-length per-position arrays.
 
     ``others`` are ``(name, values)`` pairs. Returns the arrays in order.
@@ -207,7 +208,7 @@ def portfolio_value_usd(values_usd: Any) -> float:
     >>> portfolio_value_usd([50_000, 30_000, 20_000])
     100000.0
     """
-    (v,) = _book_arrays(values_usd)
+    (v,) = book_arrays(values_usd)
     return float(np.sum(v))
 
 
@@ -262,7 +263,7 @@ def portfolio_beta(
     ...                      hedge_notional_usd=116_000), 12)
     0.0
     """
-    v, b = _book_arrays(values_usd, ("betas", betas))
+    v, b = book_arrays(values_usd, ("betas", betas))
     h = as_float("hedge_notional_usd", hedge_notional_usd)
     hb = as_float("hedge_beta", hedge_beta)
     v_s = _net_value(v)
@@ -305,7 +306,7 @@ def beta_contributions(values_usd: Any, betas: Any) -> BetaContributions:
     >>> c.share.round(4).tolist()
     [0.431, 0.3103, 0.2586]
     """
-    v, b = _book_arrays(values_usd, ("betas", betas))
+    v, b = book_arrays(values_usd, ("betas", betas))
     dollar = v * b
     total = float(np.sum(dollar))
     if total == 0.0:
@@ -370,7 +371,7 @@ def hedge_notional(
     >>> round(hedge_notional(100_000, 1.2, target_beta=0.2).target_notional_usd, 6)
     100000.0
     """
-    v, b = _book_arrays(values_usd, ("betas", betas))
+    v, b = book_arrays(values_usd, ("betas", betas))
     target = as_float("target_beta", target_beta)
     current = as_float("current_hedge_usd", current_hedge_usd)
     v_s = _net_value(v)
@@ -451,7 +452,7 @@ def two_instrument_hedge(
     >>> round(h.btc_notional_usd, 6), round(h.eth_notional_usd, 6)
     (100000.0, 105000.0)
     """
-    v, bb, be = _book_arrays(values_usd, ("betas_btc", betas_btc), ("betas_eth", betas_eth))
+    v, bb, be = book_arrays(values_usd, ("betas_btc", betas_btc), ("betas_eth", betas_eth))
     target = as_float("target_beta", target_beta)
     keep = 0.0 if target == 0.0 else 0.5 * target * _net_value(v)
     return TwoLegHedge(

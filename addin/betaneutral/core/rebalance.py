@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from betaneutral.core._validate import as_float, non_negative
-from betaneutral.core.portfolio import _book_arrays, hedge_notional
+from betaneutral.core.portfolio import book_arrays, hedge_notional
 from betaneutral.errors import DomainError, InputTypeError
 
 __all__ = ["ACTION_HOLD", "ACTION_OPEN", "ACTION_REBALANCE", "RebalanceSignal", "rebalance_action",
@@ -129,10 +129,10 @@ def rebalance_signal(
     """
     band_v = non_negative("band", band)
     if beta_se is None:
-        v, b = _book_arrays(values_usd, ("betas", betas))
+        v, b = book_arrays(values_usd, ("betas", betas))
         se = None
     else:
-        v, b, se = _book_arrays(values_usd, ("betas", betas), ("beta_se", beta_se))
+        v, b, se = book_arrays(values_usd, ("betas", betas), ("beta_se", beta_se))
         neg = np.flatnonzero(se < 0.0)
         if neg.size:
             i = int(neg[0])

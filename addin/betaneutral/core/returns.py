@@ -24,6 +24,7 @@ from betaneutral.errors import DomainError, InputTypeError, InsufficientDataErro
 __all__ = [
     "ReturnKind",
     "align_prices",
+    "check_prices",
     "composite_index",
     "composite_returns",
     "returns_from_prices",
@@ -35,7 +36,7 @@ ReturnKind = Literal["simple", "log"]
 _P = TypeVar("_P", pd.DataFrame, pd.Series, np.ndarray)
 
 
-def _check_prices(name: str, values: FloatArray, labels: Sequence[object] | None = None) -> None:
+def check_prices(name: str, values: FloatArray, labels: Sequence[object] | None = None) -> None:
     present = ~np.isnan(values)
     bad = present & ~(values > 0.0)
     if bad.any():
@@ -100,7 +101,7 @@ def returns_from_prices(prices: _P, *, kind: ReturnKind = "simple", name: str = 
     if values.ndim not in (1, 2):
         raise InputTypeError(f"{name} must be 1- or 2-dimensional, got shape {values.shape}")
     labels = list(prices.columns) if isinstance(prices, pd.DataFrame) else None
-    _check_prices(name, values, labels)
+    check_prices(name, values, labels)
     with np.errstate(invalid="ignore"):
         ratio = values[1:] / values[:-1]
     out = ratio - 1.0 if kind == "simple" else np.log(ratio)
@@ -251,7 +252,7 @@ def composite_index(
             f"component_prices must have no missing price to chain a composite index, "
             f"got a gap at row {row}"
         )
-    _check_prices("component_prices", p)
+    check_prices("component_prices", p)
     r = composite_returns(p[1:] / p[:-1] - 1.0, weights)
     level = float(p[0, 0]) if start_level is None else float(start_level)
     return level * np.concatenate([[1.0], np.cumprod(1.0 + r)])

@@ -18,7 +18,7 @@ import pandas as pd
 from betaneutral.core._validate import FloatArray, float_array, non_negative, positive
 from betaneutral.core.contracts import ContractSpec, MarginTier
 from betaneutral.core.margin import maintenance_for_notional
-from betaneutral.core.portfolio import _book_arrays
+from betaneutral.core.portfolio import book_arrays
 from betaneutral.errors import DomainError, InputTypeError, InsufficientDataError
 
 __all__ = ["SCENARIO_COLUMNS", "hedge_scenarios"]
@@ -169,7 +169,7 @@ def hedge_scenarios(
         raise DomainError(
             f"spec.underlying must be 'BTC' for BTC scenarios, got {spec.underlying!r}"
         )
-    v, b = _book_arrays(values_usd, ("betas", betas))
+    v, b = book_arrays(values_usd, ("betas", betas))
     n = positive("short_contracts", short_contracts)
     entry = positive("entry_price_usd", entry_price_usd)
     wb = non_negative("collateral", collateral)

@@ -25,11 +25,11 @@ import pandas as pd
 
 from betaneutral.core._validate import choice, in_range, positive_int
 from betaneutral.core.backtest import (
-    _SETTING_DEFAULTS,
-    _SETTING_KEYS,
+    SETTING_DEFAULTS,
+    SETTING_KEYS,
     BacktestResult,
-    _prepare,
-    _simulate,
+    prepare_replay,
+    simulate_policy,
 )
 from betaneutral.core.beta import ols_beta
 from betaneutral.core.contracts import ContractSpec
@@ -39,6 +39,7 @@ from betaneutral.errors import BetaNeutralError, InputTypeError, InsufficientDat
 __all__ = [
     "DEFAULT_ESTIMATORS",
     "DEFAULT_WINDOWS",
+    "METHODS",
     "TOURNAMENT_COLUMNS",
     "Tournament",
     "candidate_label",
@@ -69,7 +70,7 @@ TOURNAMENT_COLUMNS: tuple[str, ...] = (
 )
 """Columns of :attr:`Tournament.table`, in order."""
 
-_METHODS = ("ols", "blume", "ewma", *ROBUST_METHODS)
+METHODS = ("ols", "blume", "ewma", *ROBUST_METHODS)
 
 
 def candidate_label(method: str, window: int | None) -> str:
@@ -192,17 +193,17 @@ def estimator_tournament(
     for key in ("method", "window"):
         if key in settings:
             raise InputTypeError(f"{key} must be given through {key}s, got {key}=")
-    unknown = set(settings) - set(_SETTING_KEYS)
+    unknown = set(settings) - set(SETTING_KEYS)
     if unknown:
         raise InputTypeError(f"settings must be keywords of backtest_hedge, got "
                              f"{sorted(unknown)}")
-    methods = list(dict.fromkeys(choice("estimators", m, _METHODS) for m in estimators))
+    methods = list(dict.fromkeys(choice("estimators", m, METHODS) for m in estimators))
     wins = list(dict.fromkeys(None if w is None else positive_int("windows", w, minimum=3)
                               for w in windows))
     if not methods or not wins:
         raise InputTypeError("estimators and windows must each hold at least one value, "
                              "got none")
-    d_method = choice("default method", default[0], _METHODS)
+    d_method = choice("default method", default[0], METHODS)
     d_window = None if default[1] is None else positive_int("default window", default[1],
                                                             minimum=3)
     band_v = in_range("band", band, 0.0, 1.0)
@@ -210,7 +211,7 @@ def estimator_tournament(
     grid = [(m, w) for m in methods for w in wins]
     if (d_method, d_window) not in grid:
         grid.insert(0, (d_method, d_window))
-    full = dict(_SETTING_DEFAULTS)
+    full = dict(SETTING_DEFAULTS)
     full.update(settings)
     min_obs = positive_int("min_obs", full["min_obs"], minimum=3)
 
@@ -223,8 +224,8 @@ def estimator_tournament(
         label = candidate_label(m, w)
         kw = dict(full, method=m, window=w, min_obs=min_obs if w is None else min(min_obs, w))
         try:
-            book = _prepare(asset_prices_usd, hedge_prices_usd, quantities, spec, **kw)
-            results[label] = _simulate(book, band_v, check_v)
+            book = prepare_replay(asset_prices_usd, hedge_prices_usd, quantities, spec, **kw)
+            results[label] = simulate_policy(book, band_v, check_v)
             starts[label] = book.start
         except BetaNeutralError as exc:
             if label == default_label:

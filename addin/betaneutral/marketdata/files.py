@@ -111,7 +111,7 @@ def read_funding_csv(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, str]:
         A header other than :data:`FUNDING_COLUMNS`, several contracts, times not
         increasing, a rate outside +/-5%, or fewer than 2 payments.
     """
-    from betaneutral.workbook.sources import csv_number, csv_table, csv_where
+    from betaneutral.sources import csv_number, csv_table, csv_where
 
     file = Path(path)
     header, body = csv_table(file, "funding")

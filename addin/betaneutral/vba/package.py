@@ -182,8 +182,7 @@ def finish_package(path: str | os.PathLike[str], *, buttons: bool, sample: bool)
 def finish_saved_workbook(path: str | os.PathLike[str], wb: Any) -> None:
     """:func:`finish_package` for the file ``wb`` (a template built by code) was saved to:
     buttons when it carries a VBA project, label boxes when it holds the sample."""
-    from betaneutral.sample import SAMPLE_LABEL
-    from betaneutral.workbook.template import SAMPLE_LABEL_CELLS
+    from betaneutral.sample import SAMPLE_LABEL, SAMPLE_LABEL_CELLS
 
     sample = all(name in wb.sheetnames and wb[name][coord].value == SAMPLE_LABEL
                  for name, coord in SAMPLE_LABEL_CELLS.items())

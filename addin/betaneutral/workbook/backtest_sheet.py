@@ -9,11 +9,20 @@ block. The commands fill it with values (never formulas) through
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
+
+from betaneutral.backtest_io import (
+    SETTING_ROWS,
+    SUMMARY_ROWS,
+    BacktestRun,
+    run_backtest,
+)
+from betaneutral.bookdata import BookInputs
+from betaneutral.errors import BetaNeutralError
 
 __all__ = [
     "DAILY_FIRST_ROW",
@@ -26,58 +35,16 @@ __all__ = [
     "SUMMARY_ROWS",
     "TOURNAMENT_HEADER",
     "backtest_sheet_cells",
+    "book_backtest_cells",
     "clear_cells",
+    "sheet_cells",
+    "unavailable_sheet_cells",
 ]
 
 SHEET = "Backtest"
 
-#: (key, label, number format) of the "policy replayed" block, from row SETTINGS_FIRST_ROW.
-SETTING_ROWS: tuple[tuple[str, str, str | None], ...] = (
-    ("contract", "Hedge contract", None),
-    ("benchmark", "Benchmark of the realised betas", None),
-    ("window", "Beta window (returns; 0 = all)", "0"),
-    ("method", "Beta method", None),
-    ("band", "Rebalance band (beta)", "0.000"),
-    ("check", "Checks", None),
-    ("fee_bps", "Taker fee (bp)", "0.00"),
-    ("slippage_bps", "Slippage (bp)", "0.00"),
-    ("funding", "Funding", None),
-    ("stress_move", "Margin buffer: stress rally", "0%"),
-    ("top_up_below", "Top up when rally to liquidation <", "0%"),
-)
 SETTINGS_FIRST_ROW = 5
 
-#: (summary field, label, number format) of the results block, from row SUMMARY_FIRST_ROW.
-SUMMARY_ROWS: tuple[tuple[str, str, str | None], ...] = (
-    ("start", "First check", "yyyy-mm-dd"),
-    ("end", "Last day", "yyyy-mm-dd"),
-    ("days", "Days replayed", "0"),
-    ("realised_beta_unhedged", "Realised beta, unhedged", "0.000"),
-    ("realised_beta_hedged", "Realised beta, hedged", "0.000"),
-    ("realised_beta_hedged_se", "Standard error (hedged)", "0.000"),
-    ("mean_abs_drift", "Mean |drift| at checks", "0.000"),
-    ("volatility_unhedged", "Volatility, unhedged (ann.)", "0.0%"),
-    ("volatility_hedged", "Volatility, hedged (ann.)", "0.0%"),
-    ("variance_ratio", "Variance hedged / unhedged", "0.000"),
-    ("max_drawdown_unhedged", "Max drawdown, unhedged", "0.0%"),
-    ("max_drawdown_hedged", "Max drawdown, hedged", "0.0%"),
-    ("pnl_unhedged_usd", "P&L, unhedged (USD)", "#,##0"),
-    ("pnl_hedged_usd", "P&L, hedged (USD)", "#,##0"),
-    ("rebalances", "Rebalances", "0"),
-    ("turnover_usd", "Turnover (USD)", "#,##0"),
-    ("turnover_ratio", "Turnover / mean book value", "0.00"),
-    ("fees_usd", "Fees (USD)", "#,##0"),
-    ("slippage_usd", "Slippage (USD)", "#,##0"),
-    ("funding_usd", "Funding received (USD)", "#,##0"),
-    ("net_cost_usd", "Net cost (USD)", "#,##0"),
-    ("collateral_posted_usd", "Collateral posted (USD)", "#,##0"),
-    ("top_ups", "Margin top-ups", "0"),
-    ("worst_margin_ratio", "Worst margin ratio", "0.0%"),
-    ("min_rally_to_liquidation", "Smallest rally to liquidation", "0.0%"),
-    ("liquidations", "Liquidations", "0"),
-    ("first_liquidation_date", "First liquidation", "yyyy-mm-dd"),
-    ("liquidation_loss_usd", "Margin lost to liquidation (USD)", "#,##0"),
-)
 SUMMARY_FIRST_ROW = SETTINGS_FIRST_ROW + len(SETTING_ROWS) + 2
 
 #: Policy table: header row and (column key, label, format), from column D.
@@ -276,3 +243,44 @@ def backtest_sheet_cells(*, settings: Mapping[str, Any], summary: Mapping[str, A
     if tournament is not None:
         out.update(tournament_cells(tournament))
     return out
+
+
+def sheet_cells(run: BacktestRun, n_days: int) -> dict[tuple[str, str], Any]:
+    """``(sheet, coordinate) -> value`` for the Backtest sheet of a book."""
+    summary = run.result.summary
+    status = (f"Replayed {summary.start:%Y-%m-%d} to {summary.end:%Y-%m-%d}: band "
+              f"{run.settings['band']:.3f}, {run.settings['check']} checks, "
+              f"{run.settings['fee_bps']:g} bp fee." if isinstance(summary.start, pd.Timestamp)
+              else "Replayed.")
+    cells = backtest_sheet_cells(
+        settings=run.settings, summary=summary.as_dict(), policies=run.policies,
+        daily=run.result.daily, target_beta=run.target_beta, n_days=n_days, status=status,
+        tournament=run.tournament)
+    return {(SHEET, coord): value for coord, value in cells.items()}
+
+
+def unavailable_sheet_cells(reason: str, n_days: int) -> dict[tuple[str, str], Any]:
+    """The Backtest sheet cleared, with ``reason`` in its status cell."""
+    cells = clear_cells(n_days)
+    cells[STATUS_CELL] = f"Backtest not available: {reason}"
+    return {(SHEET, coord): value for coord, value in cells.items()}
+
+
+def book_backtest_cells(sheetnames: Sequence[str], inputs: BookInputs,
+                        run: BacktestRun | None = None) -> dict[tuple[str, str], Any]:
+    """Values of a book's Backtest sheet: ``run``, or the book's own policy by default.
+
+    The default run uses the book's band, daily checks and the default costs
+    (:class:`BacktestOptions`). A book that cannot be replayed (a contract
+    without a margin table, say) gets the reason in the sheet's status cell
+    instead of an error; a book without a Backtest sheet gets nothing.
+    """
+    if SHEET not in sheetnames:
+        return {}
+    n_days = len(inputs.prices)
+    if run is None:
+        try:
+            run = run_backtest(inputs)
+        except BetaNeutralError as exc:
+            return unavailable_sheet_cells(str(exc), n_days)
+    return sheet_cells(run, n_days)

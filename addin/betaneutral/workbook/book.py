@@ -45,6 +45,7 @@ from betaneutral.workbook.excel import (
 )
 
 __all__ = [
+    "DEFAULT_FUTURES_PRICE_FORMULA",
     "FMT_BETA",
     "FMT_COLLATERAL",
     "FMT_CONTRACTS",
@@ -82,6 +83,9 @@ FMT_QTY = "#,##0.00######"
 FMT_CONTRACTS = "#,##0.000"
 FMT_RATE = "0.0000%"
 FMT_INT = "0"
+
+#: Default content of the Settings FuturesPrice cell: the last BTC close.
+DEFAULT_FUTURES_PRICE_FORMULA = "=INDEX(BTCPrices,ROWS(BTCPrices))"
 #: Collateral in the settlement currency: 2 decimals for stablecoins, 4 below 10 (coin amounts).
 FMT_COLLATERAL = "[<10]#,##0.0000;#,##0.00"
 

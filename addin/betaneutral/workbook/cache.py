@@ -67,6 +67,9 @@ from betaneutral.workbook.sheetxml import (
 __all__ = [
     "CALC_ID",
     "KEEP",
+    "parse_part",
+    "sheet_parts",
+    "workbook_part",
     "write_cached_values",
 ]
 
@@ -114,7 +117,7 @@ def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]
     rels_name = posixpath.join(folder, "_rels", f"{base}.rels")
     if rels_name not in zf.namelist():
         return {}
-    root = _parse(zf.read(rels_name), rels_name).getroot()
+    root = parse_part(zf.read(rels_name), rels_name).getroot()
     out = {}
     for rel in root:
         if etree.QName(rel).localname != "Relationship" or rel.get("TargetMode") == "External":
@@ -126,17 +129,17 @@ def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]
     return out
 
 
-def _workbook_part(zf: zipfile.ZipFile) -> str:
+def workbook_part(zf: zipfile.ZipFile) -> str:
     for kind, target in _relationships(zf, "").values():
         if kind.endswith(_REL_TYPE_DOC):
             return target
     raise UnknownNameError("package must have an officeDocument relationship in _rels/.rels")
 
 
-def _sheet_parts(zf: zipfile.ZipFile, workbook_part: str) -> dict[str, str]:
+def sheet_parts(zf: zipfile.ZipFile, wb_part: str) -> dict[str, str]:
     """Worksheet name -> its part name."""
-    root = _parse(zf.read(workbook_part), workbook_part).getroot()
-    rels = _relationships(zf, workbook_part)
+    root = parse_part(zf.read(wb_part), wb_part).getroot()
+    rels = _relationships(zf, wb_part)
     out = {}
     for element in root.iter():
         if not isinstance(element.tag, str) or etree.QName(element).localname != "sheet":
@@ -266,7 +269,7 @@ def _position(coordinate: str) -> tuple[int, int]:
     return int(match.group(2)), _column_number(match.group(1))
 
 
-def _parse(data: bytes, part: str) -> Any:
+def parse_part(data: bytes, part: str) -> Any:
     """Parse a package part; a DTD (which OPC packages must not have) is refused."""
     tree = etree.parse(io.BytesIO(data), _PARSER)
     if tree.docinfo.doctype:
@@ -326,7 +329,7 @@ def _rewrite_sheet(data: bytes, sheet: str, values: Mapping[str, Any],
     in the rows that need them, so a sheet of inputs with a few formulas costs little
     more than its parse.
     """
-    tree = _parse(data, sheet)
+    tree = parse_part(data, sheet)
     root = tree.getroot()
     ns = etree.QName(root).namespace
 
@@ -730,7 +733,7 @@ def _set_calc_properties(data: bytes, recalc_on_load: bool) -> bytes:
         text = "".join(f' {k}="{v}"' for k, v in attrs.items()).encode()
         start = b"<" + match.group(1) + b"calcPr" + text + match.group(3) + b">"
         return data[:match.start()] + start + data[match.end():]
-    tree = _parse(data, "the workbook part")
+    tree = parse_part(data, "the workbook part")
     root = tree.getroot()
     ns = etree.QName(root).namespace
     calc = etree.SubElement(root, f"{{{ns}}}calcPr" if ns else "calcPr")
@@ -818,8 +821,8 @@ def write_cached_values(
     for (sheet, coord), value in (plain_values or {}).items():
         plain_by_sheet.setdefault(sheet, {})[coord] = value
     with zipfile.ZipFile(src) as zin:
-        workbook_part = _workbook_part(zin)
-        parts = _sheet_parts(zin, workbook_part)
+        wb_part = workbook_part(zin)
+        parts = sheet_parts(zin, wb_part)
         unknown = sorted((set(by_sheet) | set(plain_by_sheet)) - set(parts))
         if unknown:
             raise UnknownNameError(f"values must be for the workbook's sheets {list(parts)}, "
@@ -851,7 +854,7 @@ def write_cached_values(
                                 or _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}),
                                                   plain_by_sheet.get(sheet)))
                         level = _SHEET_COMPRESSION
-                    elif info.filename == workbook_part:
+                    elif info.filename == wb_part:
                         data = _set_calc_properties(data, recalc_on_load)
                     zout.writestr(copy.copy(info), data, compresslevel=level)
             os.chmod(tmp, _file_mode(Path(dst_path)))

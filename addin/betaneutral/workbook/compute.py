@@ -30,24 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
 from openpyxl.formula.translate import Translator
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import coordinate_from_string
 
-from betaneutral.backtest_io import book_backtest_cells
+from betaneutral.bookdata import BookInputs
 from betaneutral.errors import DomainError
+from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
-from betaneutral.workbook.cells import write_text
 from betaneutral.workbook.excel import normal_formula
-from betaneutral.workbook.inputs import (
-    SETTINGS_NAMES,
-    BookInputs,
-    name_destinations,
-    read_inputs,
-)
+from betaneutral.workbook.fill import fill_workbook
+from betaneutral.workbook.inputs import read_inputs
 from betaneutral.workbook.loader import load_book
 from betaneutral.workbook.model import compute_values, read_layout
+from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
@@ -58,53 +54,6 @@ __all__ = ["HEDGE_FIGURES", "RISK_FIGURES", "PreparedBook", "build_committed_tem
 CellKey = tuple[str, str]
 
 _XLSM_CONTENT_TYPE = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
-
-
-def _name_cell(wb: Workbook, name: str) -> Cell:
-    sheet, ref = name_destinations(wb, [name])[name]
-    return wb[sheet][ref.split(":")[0]]
-
-
-def fill_workbook(inputs: BookInputs, *, macro: bool = False,
-                  all_columns: bool = True) -> Workbook:
-    """A fresh template holding ``inputs`` (no cached values).
-
-    Parameters
-    ----------
-    inputs : BookInputs
-        Prices, holdings, settings and current futures position.
-    macro : bool, default False
-        Build the macro-enabled variant (save it as ``.xlsm``).
-    all_columns : bool, default True
-        Keep every price column of ``inputs.prices`` (a book's own columns); False
-        keeps BTC, ETH and the held assets only (a prices file with more coins).
-
-    Returns
-    -------
-    openpyxl.Workbook
-        ``build_workbook(prices=..., holdings=...)`` with the settings written
-        into the Settings cells (text as text; ``futures_price=None`` keeps the
-        last-close formula) and the position into ``CurrentContracts``.
-
-    Raises
-    ------
-    BetaNeutralError
-        As :func:`~betaneutral.workbook.template.build_workbook`.
-    """
-    holdings = inputs.holdings[["asset", "quantity"]]
-    wb = build_workbook(prices=inputs.prices, holdings=holdings, macro=macro,
-                        all_columns=all_columns)
-    for key, name in SETTINGS_NAMES.items():
-        value = getattr(inputs.settings, key)
-        if value is None:  # futures_price: keep the template's formula
-            continue
-        cell = _name_cell(wb, name)
-        if isinstance(value, str):
-            write_text(cell, value)
-        else:
-            cell.value = value
-    _name_cell(wb, "CurrentContracts").value = inputs.current_contracts
-    return wb
 
 
 def _formulas(wb: Workbook) -> dict[tuple[str, str], str]:
@@ -468,7 +417,7 @@ def compute_workbook(
         Ask Excel to recompute on open (see :mod:`betaneutral.workbook.cache`).
     backtest : betaneutral.backtest_io.BacktestRun, optional
         The run shown on the Backtest sheet; by default the book's own policy
-        is replayed (:func:`betaneutral.backtest_io.book_backtest_cells`).
+        is replayed (:func:`betaneutral.workbook.backtest_sheet.book_backtest_cells`).
     strict : bool, default False
         After writing, raise when a hedge figure is an error (:func:`hedge_problem`).
 

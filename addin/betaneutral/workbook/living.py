@@ -17,7 +17,7 @@ it, keeping what belongs to the user.
   (in sheet order, the totals row skipped), and the Settings and position cells
   through their names.
 * :func:`resize_book` builds the book anew for those inputs
-  (:func:`~betaneutral.workbook.compute.fill_workbook`) and carries over the
+  (:func:`~betaneutral.workbook.fill.fill_workbook`) and carries over the
   user's content: their own sheets whole (cells, styles, notes, links, column
   widths, merged cells, validations, conditional formats, charts and images),
   their own defined names, the xlwings.conf values, and on our sheets the cells
@@ -55,6 +55,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
+from betaneutral.bookdata import BookInputs, located
 from betaneutral.core._validate import as_float
 from betaneutral.errors import (
     DomainError,
@@ -65,14 +66,9 @@ from betaneutral.errors import (
 from betaneutral.safetext import validate_identifier
 from betaneutral.workbook.book import HOLDING_COLUMNS, TOTAL_LABEL
 from betaneutral.workbook.excel import normal_formula
-from betaneutral.workbook.inputs import (
-    BookInputs,
-    located,
-    name_destinations,
-    price_value,
-    read_position,
-    read_settings,
-)
+from betaneutral.workbook.fill import fill_workbook
+from betaneutral.workbook.inputs import price_value, read_position, read_settings
+from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.template import SHEET_NAMES
 
 __all__ = ["Growth", "book_growth", "check_book_sheets", "resize_book", "scan_inputs"]
@@ -514,8 +510,6 @@ def resize_book(old: Workbook, inputs: BookInputs, *, macro: bool) -> Workbook:
     DomainError
         A cell of the user's where the resized book needs to write (named).
     """
-    from betaneutral.workbook.compute import fill_workbook
-
     f = _frame(old)
     new = fill_workbook(inputs, macro=macro)
     g = _frame(new)

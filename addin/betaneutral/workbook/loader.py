@@ -43,7 +43,7 @@ from openpyxl.utils import range_boundaries
 
 from betaneutral.archive import UnsafeWorkbookError, check_workbook_archive, open_workbook
 from betaneutral.errors import BetaNeutralError
-from betaneutral.workbook.cache import _parse, _sheet_parts, _workbook_part
+from betaneutral.workbook.cache import parse_part, sheet_parts, workbook_part
 from betaneutral.workbook.sheetxml import (
     Splicer,
     array_range,
@@ -96,7 +96,7 @@ def price_block(wb: Workbook) -> PriceBlock | None:
 Rect = tuple[int, int, int, int]  # first col, first row, last col, last row
 
 
-def _defined_ranges(zf: zipfile.ZipFile, workbook_part: str
+def _defined_ranges(zf: zipfile.ZipFile, wb_part: str
                     ) -> dict[str, tuple[str, str, Rect]] | None:
     """Workbook-wide name -> (sheet, range, its bounds) of each single-range defined name.
 
@@ -105,7 +105,7 @@ def _defined_ranges(zf: zipfile.ZipFile, workbook_part: str
     in another way (whole rows or columns, several ranges, a formula), which is
     not followed.
     """
-    root = _parse(zf.read(workbook_part), workbook_part).getroot()
+    root = parse_part(zf.read(wb_part), wb_part).getroot()
     out: dict[str, tuple[str, str, Rect]] = {}
     for el in root.iter():
         if (not isinstance(el.tag, str) or etree.QName(el).localname != "definedName"
@@ -246,9 +246,9 @@ def _reduced_package(path: Path) -> tuple[bytes, PriceBlock | None, list[tuple[i
     """The package without the cells openpyxl need not load, the price block, and the
     price cells kept in it for their style; None when nothing can be left out."""
     with zipfile.ZipFile(path) as zin:
-        workbook_part = _workbook_part(zin)
-        parts = _sheet_parts(zin, workbook_part)
-        names = _defined_ranges(zin, workbook_part)
+        wb_part = workbook_part(zin)
+        parts = sheet_parts(zin, wb_part)
+        names = _defined_ranges(zin, wb_part)
         if names is None:
             return None
         # the price columns BTCPrices and ETHPrices lie in the block by design
@@ -315,7 +315,7 @@ def load_book(path: str | os.PathLike[str]) -> Workbook:
     except UnsafeWorkbookError:
         return open_workbook(p)
     if prices is not None:
-        from betaneutral.workbook.inputs import name_destinations
+        from betaneutral.workbook.names import name_destinations
 
         try:
             same = name_destinations(wb, ["PriceBlock"])["PriceBlock"] == (prices.sheet,

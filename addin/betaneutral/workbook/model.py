@@ -51,6 +51,7 @@ from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 
 from betaneutral import cells, udfs
+from betaneutral.bookdata import SETTINGS_NAMES, BookInputs
 from betaneutral.errors import InsufficientDataError, UnknownNameError
 from betaneutral.workbook import excel
 from betaneutral.workbook.book import (
@@ -60,7 +61,7 @@ from betaneutral.workbook.book import (
     Signal,
     rebalance_lines,
 )
-from betaneutral.workbook.inputs import SETTINGS_NAMES, BookInputs, name_destinations
+from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.template import START_FIGURES_COLUMN, START_FIGURES_FIRST_ROW
 
 __all__ = ["CellKey", "CellValue", "Layout", "compute_values", "read_layout"]

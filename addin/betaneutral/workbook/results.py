@@ -20,7 +20,7 @@ from betaneutral.core.rebalance import ACTION_HOLD, rebalance_action
 from betaneutral.tickets import Ticket, book_fingerprint, make_tickets, tickets_sheet_cells
 from betaneutral.workbook.book import SUMMARY
 from betaneutral.workbook.cells import write_text
-from betaneutral.workbook.inputs import name_destinations
+from betaneutral.workbook.names import name_destinations
 
 __all__ = ["SUMMARY_NAMES", "book_orders", "book_state", "book_tickets", "named_values",
            "tickets_cells", "write_tickets_sheet"]

@@ -64,9 +64,10 @@ from betaneutral.errors import (
     UnknownNameError,
 )
 from betaneutral.safetext import validate_identifier
-from betaneutral.sample import SAMPLE_LABEL, sample_holdings, sample_prices
+from betaneutral.sample import SAMPLE_LABEL, SAMPLE_LABEL_CELLS, sample_holdings, sample_prices
 from betaneutral.workbook import backtest_sheet as bt
 from betaneutral.workbook.book import (
+    DEFAULT_FUTURES_PRICE_FORMULA,
     FMT_BETA,
     FMT_INT,
     FMT_PCT,
@@ -270,8 +271,6 @@ class ContractRow:
 START_FIGURES_FIRST_ROW = 7
 START_FIGURES_COLUMN = "C"
 
-#: Default content of the Settings FuturesPrice cell: the last BTC close.
-DEFAULT_FUTURES_PRICE_FORMULA = "=INDEX(BTCPrices,ROWS(BTCPrices))"
 
 
 # ------------------------------------------------------------ data inputs ---
@@ -1194,13 +1193,6 @@ def _new_workbook(macro: bool) -> Workbook:
     return wb
 
 
-#: Where each sheet shows the synthetic-sample label (a free cell near its top left).
-#: Rolling, Benchmark and Tickets have a header in row 1: they get a label box (a shape)
-#: right of their columns instead (:func:`betaneutral.vba.package.finish_package`).
-SAMPLE_LABEL_CELLS: dict[str, str] = {
-    "Settings": "A3", "Holdings": "A3", "Stats": "A3", "Rebalance": "A3", "Scenarios": "A3",
-    "Backtest": "D1",
-}
 
 
 def _label_sample(sheets: Mapping[str, Worksheet]) -> None:

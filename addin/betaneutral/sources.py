@@ -4,7 +4,7 @@
 an optional settings TOML file into a :class:`~betaneutral.workbook.inputs.BookInputs`.
 Errors name the file, the row (1-based, the header is row 1) and the column.
 The helpers (:func:`csv_rows`, :func:`parse_dates`, ...) are shared with the
-backtest's file readers (:mod:`betaneutral.workbook.history`).
+backtest's file readers (:mod:`betaneutral.history`).
 
 No reader fills gaps: a missing price stays missing (``NaN``).
 """
@@ -24,6 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from betaneutral.bookdata import (
+    SETTINGS_NAMES,
+    BookInputs,
+    BookSettings,
+    located,
+    settings_from,
+)
 from betaneutral.core._validate import as_float, positive
 from betaneutral.errors import (
     DomainError,
@@ -32,13 +39,6 @@ from betaneutral.errors import (
     UnknownNameError,
 )
 from betaneutral.safetext import validate_identifier
-from betaneutral.workbook.inputs import (
-    SETTINGS_NAMES,
-    BookInputs,
-    BookSettings,
-    located,
-    settings_from,
-)
 
 __all__ = [
     "AUXILIARY_PRICE_COLUMNS",
@@ -318,7 +318,7 @@ def _day_first(path: Path, column: str, numeric: list[tuple[int, int, str, re.Ma
 
 
 #: Columns of a wide prices file that are not prices: read by the backtest
-#: (:mod:`betaneutral.workbook.history`), skipped by the book readers.
+#: (:mod:`betaneutral.history`), skipped by the book readers.
 AUXILIARY_PRICE_COLUMNS: tuple[str, ...] = ("funding_rate_8h",)
 
 

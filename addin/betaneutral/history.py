@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from betaneutral.bookdata import located
 from betaneutral.core._validate import in_range
 from betaneutral.errors import (
     DomainError,
     InsufficientDataError,
     UnknownNameError,
 )
-from betaneutral.workbook.inputs import located
-from betaneutral.workbook.sources import (
+from betaneutral.sources import (
     AUXILIARY_PRICE_COLUMNS,
     check_row_lengths,
     csv_number,

@@ -1,0 +1,65 @@
+"""A fresh book holding given inputs: the template built for them, settings and position set.
+
+Used by ``betaneutral fill`` (from CSV files), by the check of a book's own formulas
+(:func:`betaneutral.workbook.compute.template_formulas`) and by the resize of a book
+that outgrew its ranges (:func:`betaneutral.workbook.living.resize_book`).
+"""
+
+from __future__ import annotations
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+
+from betaneutral.bookdata import SETTINGS_NAMES, BookInputs
+from betaneutral.workbook.cells import write_text
+from betaneutral.workbook.names import name_destinations
+from betaneutral.workbook.template import build_workbook
+
+__all__ = ["fill_workbook"]
+
+
+def _name_cell(wb: Workbook, name: str) -> Cell:
+    sheet, ref = name_destinations(wb, [name])[name]
+    return wb[sheet][ref.split(":")[0]]
+
+
+def fill_workbook(inputs: BookInputs, *, macro: bool = False,
+                  all_columns: bool = True) -> Workbook:
+    """A fresh template holding ``inputs`` (no cached values).
+
+    Parameters
+    ----------
+    inputs : BookInputs
+        Prices, holdings, settings and current futures position.
+    macro : bool, default False
+        Build the macro-enabled variant (save it as ``.xlsm``).
+    all_columns : bool, default True
+        Keep every price column of ``inputs.prices`` (a book's own columns); False
+        keeps BTC, ETH and the held assets only (a prices file with more coins).
+
+    Returns
+    -------
+    openpyxl.Workbook
+        ``build_workbook(prices=..., holdings=...)`` with the settings written
+        into the Settings cells (text as text; ``futures_price=None`` keeps the
+        last-close formula) and the position into ``CurrentContracts``.
+
+    Raises
+    ------
+    BetaNeutralError
+        As :func:`~betaneutral.workbook.template.build_workbook`.
+    """
+    holdings = inputs.holdings[["asset", "quantity"]]
+    wb = build_workbook(prices=inputs.prices, holdings=holdings, macro=macro,
+                        all_columns=all_columns)
+    for key, name in SETTINGS_NAMES.items():
+        value = getattr(inputs.settings, key)
+        if value is None:  # futures_price: keep the template's formula
+            continue
+        cell = _name_cell(wb, name)
+        if isinstance(value, str):
+            write_text(cell, value)
+        else:
+            cell.value = value
+    _name_cell(wb, "CurrentContracts").value = inputs.current_contracts
+    return wb
