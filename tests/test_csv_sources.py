@@ -124,3 +124,23 @@ def test_repeated_holdings_rows_are_merged_before_anything_is_sized(tmp_path):
     assert list(got.holdings["quantity"]) == [2.5, 2.0]
     assert list(got.holdings["price"]) == [7.0, 5.0]
     assert list(got.prices.columns) == ["BTC", "ETH", "SOL"]
+
+
+def test_a_btc_benchmark_book_needs_no_eth_prices(tmp_path: Path) -> None:
+    """Prices without ETH fill a BTC-benchmark book (its ETH column blank); the 50/50
+    benchmark, which needs ETH, is refused naming the missing column."""
+    from betaneutral.cli import EXIT_DATA, EXIT_OK, main
+    from betaneutral.sample import sample_prices
+
+    prices = sample_prices(days=120).drop(columns=["ETH"])
+    prices.to_csv(tmp_path / "p.csv", index_label="date")
+    (tmp_path / "h.csv").write_text("asset,quantity\nSOL,100\nLINK,50\n", encoding="utf-8")
+    argv = ["fill", "--holdings", str(tmp_path / "h.csv"), "--prices", str(tmp_path / "p.csv")]
+    assert main([*argv, "-o", str(tmp_path / "btc.xlsx"), "--quiet"]) == EXIT_OK
+    inputs = read_csv_inputs(tmp_path / "h.csv", tmp_path / "p.csv")
+    assert list(inputs.prices.columns[:2]) == ["BTC", "ETH"]
+    assert inputs.prices["ETH"].isna().all()
+    (tmp_path / "s.toml").write_text('BenchmarkChoice = "BTC/ETH 50/50"\n', encoding="utf-8")
+    assert main([*argv, "--settings", str(tmp_path / "s.toml"), "-o",
+                 str(tmp_path / "composite.xlsx"), "--quiet"]) == EXIT_DATA
+    assert not (tmp_path / "composite.xlsx").exists()

@@ -521,7 +521,8 @@ def read_csv_inputs(
         column per asset) or *long* (columns ``date``, ``symbol``, ``close``).
         A wide file's ``funding_rate_8h`` column is not a price and is skipped
         (the backtest reads it).
-        Blank = missing price (never filled). Must include BTC and ETH.
+        Blank = missing price (never filled). Must include BTC (and ETH for the
+        BTC/ETH 50/50 benchmark; without it the book gets a blank ETH column).
     settings_toml : path-like, optional
         Top-level keys named as the :class:`BookSettings` fields or the
         Settings defined names (case and underscores ignored, e.g.
@@ -547,7 +548,8 @@ def read_csv_inputs(
         symbol), dates whose day/month order the file does not prove, or a
         holding without a close on the valuation date (the last date).
     UnknownNameError
-        Unknown columns or keys, an asset without prices, BTC or ETH missing.
+        Unknown columns or keys, an asset without prices, BTC missing, ETH missing
+        with the 50/50 benchmark.
     InsufficientDataError
         Empty files, fewer than 2 dates or no holding.
 
@@ -594,12 +596,19 @@ def check_valuation_closes(path: Path, prices: pd.DataFrame, holdings: pd.DataFr
 
 
 def read_book_prices(path: Path, date_format: str | None = None) -> pd.DataFrame:
-    """A prices CSV that can carry a book: BTC and ETH columns, at least 2 dates."""
+    """A prices CSV that can carry a book: a BTC column, at least 2 dates.
+
+    Without an ETH column the book gets a blank one (ETH is only needed for the
+    BTC/ETH 50/50 benchmark, which :func:`book_inputs` then refuses); ``attrs["no_eth"]``
+    records it.
+    """
     prices = read_prices_csv(path, date_format)
-    for required in ("BTC", "ETH"):
-        if required not in prices.columns:
-            raise UnknownNameError(f"{path}: prices must have a {required!r} column, "
-                                   f"got {list(prices.columns)}")
+    if "BTC" not in prices.columns:
+        raise UnknownNameError(f"{path}: prices must have a 'BTC' column, "
+                               f"got {list(prices.columns)}")
+    if "ETH" not in prices.columns:
+        prices.insert(list(prices.columns).index("BTC") + 1, "ETH", np.nan)
+        prices.attrs["no_eth"] = str(path)
     if len(prices) < 2:
         raise InsufficientDataError(f"{path}: prices must have >= 2 dates, got {len(prices)}")
     return prices
@@ -613,5 +622,9 @@ def book_inputs(prices: pd.DataFrame, holdings: pd.DataFrame,
         settings, current = BookSettings(), 0.0
     else:
         settings, current = read_settings_toml(Path(settings_toml))
+    if prices.attrs.get("no_eth") and settings.benchmark.upper() != "BTC":
+        raise UnknownNameError(f"{prices.attrs['no_eth']}: the benchmark {settings.benchmark!r} "
+                               "needs ETH prices, and the file has no 'ETH' column (add it, "
+                               "or use the BTC benchmark)")
     return BookInputs(prices=prices[columns], holdings=holdings, settings=settings,
                       current_contracts=current)
