@@ -36,6 +36,7 @@ from openpyxl.utils.cell import coordinate_from_string
 
 from betaneutral.bookdata import BookInputs
 from betaneutral.errors import DomainError
+from betaneutral.vba.package import finish_saved_workbook
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
 from betaneutral.workbook.excel import normal_formula
@@ -319,6 +320,7 @@ def prepared_book(src: str | os.PathLike[str], *,
     with tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
         resized = Path(tmp) / f"resized{src_path.suffix}"
         new.save(resized)
+        finish_saved_workbook(resized, new)  # buttons and label boxes: openpyxl writes no shapes
         del new
         if macro:
             _same_vba(src_path, resized)
@@ -572,8 +574,6 @@ def build_committed_templates(repo_root: str | os.PathLike[str], *,
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tmp-") as tmp:
             raw = Path(tmp) / f"build{suffix}"
             wb.save(raw)
-            from betaneutral.vba.package import finish_saved_workbook
-
             finish_saved_workbook(raw, wb)  # buttons and label boxes (shapes)
             _check_package(raw, macro=macro)
             write_cached_values(raw, target, values, force=True,
