@@ -588,3 +588,39 @@ def test_the_system_python_can_drive_libreoffice() -> None:
     if not UNO:
         pytest.skip("LibreOffice with python3-uno is not installed; run .ci/install-system-deps")
     assert sys.version_info >= (3, 11)
+
+
+def test_a_resized_xlsm_keeps_its_vba_and_buttons(filled: Path, full_prices: pd.DataFrame,
+                                                  tmp_path: Path) -> None:
+    """Closes typed into an .xlsm: the resized book keeps the VBA project and the Start
+    sheet's buttons (shapes with a macro), which openpyxl alone would not write."""
+    import zipfile
+
+    from betaneutral.cli import main as run
+
+    book = tmp_path / "book.xlsm"
+    holdings = filled.parent / "holdings.csv"
+    prices = filled.parent / "prices.csv"
+    assert run(["fill", "--holdings", str(holdings), "--prices", str(prices), "-o", str(book),
+                "--quiet"]) == EXIT_OK
+
+    def buttons(path: Path) -> tuple[int, bool]:
+        with zipfile.ZipFile(path) as z:
+            shapes = sum(z.read(n).count(b"macro=") for n in z.namelist()
+                         if n.startswith("xl/drawings/drawing"))
+            return shapes, "xl/vbaProject.bin" in z.namelist()
+
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    ws = wb["Benchmark"]
+    headers = [c.value for c in ws[1]]
+    for i in range(3):
+        row = N_DAYS + 2 + i
+        ws.cell(row, 1, full_prices.index[N_DAYS + i].to_pydatetime())
+        for j, asset in enumerate(headers[1:-1], start=2):
+            ws.cell(row, j, float(full_prices[asset].iloc[N_DAYS + i]))
+    wb.save(tmp_path / "grown.xlsm")
+    out = tmp_path / "grown-computed.xlsm"
+    assert run(["compute", str(tmp_path / "grown.xlsm"), "-o", str(out), "--quiet"]) == EXIT_OK
+    assert buttons(out) == buttons(book)
+    assert buttons(out)[0] >= 2
+    assert_book_right(out)
