@@ -995,13 +995,18 @@ def test_compute_output_arguments(filled: Path, tmp_path: Path,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_compute_refuses_a_foreign_formula(filled: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    """A formula the template does not have is refused with its cell named (exit 1)."""
+def test_compute_keeps_a_users_formula_and_refuses_a_changed_one(
+        filled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A formula of the user's in a free cell is kept (README "The living book"); one of the
+    book's own formulas changed is refused with its cell named (exit 1), nothing written."""
     book = _edited(filled, tmp_path, _set("Start", "Z1", "=1/0"))
     code, out, err = _run(capsys, ["compute", str(book), "-o", str(tmp_path / "o.xlsx")])
-    _assert_diagnostic(code, out, err, EXIT_DATA, "Start!Z1")
-    assert not (tmp_path / "o.xlsx").exists()
+    assert code == EXIT_OK, err
+    assert openpyxl.load_workbook(tmp_path / "o.xlsx")["Start"]["Z1"].value == "=1/0"
+    changed = _edited(filled, tmp_path, _set("Holdings", "D5", "=B5*C5*2"))
+    code, out, err = _run(capsys, ["compute", str(changed), "-o", str(tmp_path / "p.xlsx")])
+    _assert_diagnostic(code, out, err, EXIT_DATA, "Holdings!D5")
+    assert not (tmp_path / "p.xlsx").exists()
 
 
 def test_demo_and_build_template_into_a_file_path(tmp_path: Path,

@@ -527,6 +527,7 @@ VALID_CALLS: dict[str, list[Any]] = {
     "LIQUIDATION_PRICE": [1.891, 64_000.0, 40_000.0, "BINANCE:BTCUSDT", "mark"],
     "FUNDING_COST": [121_000.0, 0.0001, 720.0, 8.0],
     "REBALANCE_SIGNAL": [_V, _B, 100_000.0, 0.0, 0.05, None],
+    "REBALANCE_ACTION": [0.0, 7.5, False],
     "HEDGE_SCENARIOS": [_V, _B, 1.891, 64_000.0, 60_000.0, "BINANCE:BTCUSDT", None],
     "CONTRACT_SPEC": ["BINANCE:BTCUSDT", "kind"],
 }

@@ -87,8 +87,8 @@ def check_book_sheets(wb: Workbook) -> None:
     missing = [name for name in SHEET_NAMES if name not in wb.sheetnames]
     if missing:
         raise UnknownNameError(
-            f"workbook must keep BetaNeutral's sheets {list(SHEET_NAMES)}; missing "
-            f"{missing} (renamed or deleted? give them back their names)")
+            f"workbook must have BetaNeutral's sheets {missing} (renamed or deleted? give "
+            "them back their names)")
 
 
 @dataclass(frozen=True)
