@@ -297,3 +297,122 @@ def test_refresh_refuses_an_existing_output_and_a_closes_cell_in_use(setup, tmp_
     err = capsys.readouterr().err
     assert f"Benchmark!B{3 + N_BOOK}: refresh types the close of 2024-05-01 here" in err
     assert not target.exists()
+
+
+def _dapi_routes(table, *, dated: bool = False) -> dict[str, object]:
+    """Binance COIN-M: exchangeInfo (with a dated quarter when asked), premiumIndex as
+    documented (a list; one symbol when asked for one), the perpetual's 8 h payments."""
+    info = recorded("binance_dapi_v1_exchangeInfo.json")
+    if dated:
+        quarter = dict(info["symbols"][0], symbol="BTCUSD_250627",
+                       contractType="CURRENT_QUARTER", deliveryDate=1751011200000)
+        info["symbols"].append(quarter)
+    marks = recorded("binance_dapi_v1_premiumIndex.json")
+    routes = binance_spot_routes(table)
+    routes.update({
+        "dapi.binance.com/dapi/v1/exchangeInfo": info,
+        "dapi.binance.com/dapi/v1/premiumIndex":
+        lambda q: [m for m in marks if m["symbol"] == q.get("symbol", m["symbol"])],
+        "dapi.binance.com/dapi/v1/fundingRate":
+        binance_funding("BTCUSD_PERP", _payments(8, "0.00010000")),
+    })
+    return routes
+
+
+def test_another_contract_is_read_and_set_as_the_hedge_contract(setup, tmp_path, monkeypatch,
+                                                                 capsys):
+    """--contract BINANCE:BTCUSD_PERP (COIN-M): its mark price and 8 h rate, and the book's
+    HedgeContract set to it."""
+    _, table, book = setup
+    session = install(monkeypatch, _dapi_routes(table))
+    out = tmp_path / "coinm.xlsx"
+    assert main(["refresh", str(book), "-o", str(out), "--contract", "BINANCE:BTCUSD_PERP",
+                 "--no-position", "--quiet"]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "Hedge contract: set to BINANCE:BTCUSD_PERP (was BINANCE:BTCUSDT)" in printed
+    assert "Futures price: 64,993.81 USD, the mark price of BINANCE:BTCUSD_PERP" in printed
+    assert "Funding rate: 0.0100% per 8 h, the current rate of BINANCE:BTCUSD_PERP" in printed
+    assert session.count("fapi/v1/premiumIndex") == 0
+    assert (_named(out, "HedgeContract"), _named(out, "FuturesPrice"),
+            _named(out, "FundingRate8h")) == ("BINANCE:BTCUSD_PERP", 64993.81, 0.0001)
+
+
+def test_a_dated_future_sets_the_mark_price_and_leaves_the_funding_rate(
+        setup, tmp_path, monkeypatch, capsys):
+    """A quarterly future from a user catalogue: fetch_mark_price, no funding."""
+    import dataclasses
+
+    from betaneutral.core.contracts import get_contract
+    from betaneutral.marketdata.files import write_catalogue
+
+    _, table, book = setup
+    quarter = dataclasses.replace(get_contract("BINANCE:BTCUSD_PERP"), symbol="BTCUSD_250627",
+                                  ccxt_symbol="BTC/USD:BTC-250627", perpetual=False,
+                                  funding_interval_hours=None, expiry="2025-06-27")
+    catalogue = write_catalogue([quarter], tmp_path / "mine.json",
+                                fetched="2024-05-10T00:00:00Z", exchange="binancecoinm")
+    session = install(monkeypatch, _dapi_routes(table, dated=True))
+    out = tmp_path / "dated.xlsx"
+    assert main(["--catalogue", str(catalogue), "refresh", str(book), "-o", str(out),
+                 "--contract", "BINANCE:BTCUSD_250627", "--no-position", "--quiet"]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "Futures price: 66,120.50 USD, the mark price of BINANCE:BTCUSD_250627" in printed
+    assert ("Funding rate: BINANCE:BTCUSD_250627 is a dated future and pays no funding; "
+            "FundingRate8h left at 0.0100%") in printed
+    assert session.count("fundingRate") == 0
+    assert _named(out, "FuturesPrice") == 66120.5
+
+
+def test_a_book_hedged_off_the_exchanges_gets_its_closes_only(setup, tmp_path, monkeypatch,
+                                                             capsys):
+    """HedgeContract CME:BTC: the closes are appended; price, funding and position are left
+    as they are, saying why; no futures request is made."""
+    _, table, book = setup
+    wb = openpyxl.load_workbook(book)
+    sheet, ref = next(iter(wb.defined_names["HedgeContract"].destinations))
+    wb[sheet][ref.replace("$", "")] = "CME:BTC"
+    cme = tmp_path / "cme.xlsx"
+    wb.save(cme)
+    monkeypatch.setenv("BETANEUTRAL_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("BETANEUTRAL_API_SECRET", FAKE_SECRET)
+    session = install(monkeypatch, _routes(table))
+    out = tmp_path / "cme-out.xlsx"
+    assert main(["refresh", str(cme), "-o", str(out), "--quiet"]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "Closes: 10 new day(s)" in printed
+    assert "CME:BTC is not traded on an exchange BetaNeutral reads" in printed
+    assert "Position: not fetched (CME:BTC is not on an exchange BetaNeutral reads)" in printed
+    assert not [c for c in session.calls if "fapi" in c[1]]
+
+
+def test_closes_typed_by_the_user_count_and_an_xlsm_keeps_its_vba(filled, tmp_path,
+                                                                  monkeypatch, capsys):
+    """A macro book with 3 closes typed under its last date: refresh fetches from the day
+    after the last typed one; the VBA project is carried over unchanged."""
+    root, table, _ = filled
+    from betaneutral.marketdata import refresh
+
+    monkeypatch.setattr(refresh, "_clock", lambda: NOON)
+    xlsm = tmp_path / "book.xlsm"
+    assert main(["fill", "--holdings", str(root / "holdings.csv"), "--prices",
+                 str(root / "prices.csv"), "-o", str(xlsm), "--quiet"]) == EXIT_OK
+    wb = openpyxl.load_workbook(xlsm, keep_vba=True)
+    bench = wb["Benchmark"]
+    for i in range(N_BOOK, N_BOOK + 3):
+        t = JAN1 + i * DAY_MS
+        bench.cell(2 + i, 1, datetime.fromtimestamp(t / 1000, tz=UTC).replace(tzinfo=None))
+        for c, s in ((2, "BTCUSDT"), (3, "ETHUSDT"), (4, "SOLUSDT")):
+            assert bench.cell(1, c).value == s[:-4]
+            bench.cell(2 + i, c, float(table[s][t]))
+    typed = tmp_path / "typed.xlsm"
+    wb.save(typed)
+    install(monkeypatch, _routes(table))
+    out = tmp_path / "refreshed.xlsm"
+    assert main(["refresh", str(typed), "-o", str(out), "--no-position", "--quiet"]) == EXIT_OK
+    assert "Closes: 7 new day(s) from binance (2024-05-03 to 2024-05-09 UTC)" in \
+        capsys.readouterr().out
+    values = openpyxl.load_workbook(out, data_only=True)["Benchmark"]
+    assert values.cell(1 + N_ALL, 1).value == datetime(2024, 5, 9)
+    assert values.cell(1 + N_ALL, 2).value == float(table["BTCUSDT"][JAN1 + 129 * DAY_MS])
+    with zipfile.ZipFile(xlsm) as a, zipfile.ZipFile(out) as b:
+        assert b.read("xl/vbaProject.bin") == a.read("xl/vbaProject.bin")

@@ -70,7 +70,13 @@ def _number(value: Any) -> float | None:
 
 
 def _mark(client: Client, symbol: str, answer: Any) -> float:
-    mark = _number(answer.get("markPrice")) if isinstance(answer, dict) else None
+    raw = answer.get("markPrice") if isinstance(answer, dict) else None
+    if isinstance(raw, str):  # some ccxt ticker parsers keep the exchange's text
+        try:
+            raw = float(raw)
+        except ValueError:
+            raw = None
+    mark = _number(raw)
     if mark is None or mark <= 0:
         raise MarketDataError(f"{client.id}: {symbol} mark price: the exchange sent no positive "
                               "mark price; nothing was written")

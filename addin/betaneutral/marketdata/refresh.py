@@ -102,6 +102,7 @@ def refreshed_copy(
     from betaneutral.marketdata.position import fetch_position
     from betaneutral.marketdata.prices import closes_since
     from betaneutral.marketdata.quote import BOOK_INTERVAL_HOURS, fetch_futures_quote
+    from betaneutral.marketdata.venues import VENUES
     from betaneutral.workbook.inputs import name_destinations
     from betaneutral.workbook.living import scan_inputs
 
@@ -116,14 +117,18 @@ def refreshed_copy(
     last_date = inputs.prices.index[-1].to_pydatetime()
     hedge = (contract or inputs.settings.hedge_contract).strip().upper()
     get_contract(hedge)  # in the catalogue, before any request
-    fetch_pos = position and has_credentials()
+    # A book hedged on a venue BetaNeutral does not read (CME, BitMEX) still gets its closes.
+    on_venue = contract is not None or hedge.partition(":")[0] in VENUES
+    fetch_pos = position and has_credentials() and on_venue
 
     # Everything is fetched before anything is written.
     now = _clock()
     report(f"fetching the closes after {last_date:%Y-%m-%d} from {exchange}")
     closes = closes_since(exchange, assets, last_date, quote=quote, now=now)
-    report(f"fetching the mark price and funding rate of {hedge}")
-    futures = fetch_futures_quote(hedge, now=now)
+    futures = None
+    if on_venue:
+        report(f"fetching the mark price and funding rate of {hedge}")
+        futures = fetch_futures_quote(hedge, now=now)
     snap = None
     if fetch_pos:
         report(f"fetching the position in {hedge}")
@@ -176,22 +181,28 @@ def refreshed_copy(
     if hedge != inputs.settings.hedge_contract.strip().upper():
         cell("HedgeContract").value = hedge
         lines.append(f"Hedge contract: set to {hedge} (was {inputs.settings.hedge_contract})")
-    cell("FuturesPrice").value = futures.mark_price
-    lines.append(f"Futures price: {futures.mark_price:,.2f} USD, the mark price of "
-                 f"{futures.contract}")
-    if futures.funding_rate_8h is None:
-        lines.append(f"Funding rate: {futures.contract} is a dated future and pays no funding; "
-                     f"FundingRate8h left at {_pct(inputs.settings.funding_rate_8h)}")
+    if futures is None:
+        lines.append(f"Futures price and funding rate: {hedge} is not traded on an exchange "
+                     f"BetaNeutral reads ({', '.join(VENUES)}); FuturesPrice and "
+                     "FundingRate8h left as they are (give --contract to read another "
+                     "contract)")
     else:
-        cell("FundingRate8h").value = futures.funding_rate_8h
-        if futures.interval_hours == BOOK_INTERVAL_HOURS:
-            lines.append(f"Funding rate: {_pct(futures.funding_rate_8h)} per 8 h, the current "
-                         f"rate of {futures.contract}")
+        cell("FuturesPrice").value = futures.mark_price
+        lines.append(f"Futures price: {futures.mark_price:,.2f} USD, the mark price of "
+                     f"{futures.contract}")
+        if futures.funding_rate_8h is None or futures.interval_hours is None:
+            lines.append(f"Funding rate: {futures.contract} is a dated future and pays no "
+                         f"funding; FundingRate8h left at "
+                         f"{_pct(inputs.settings.funding_rate_8h)}")
         else:
-            lines.append(f"Funding rate: {_pct(futures.funding_rate_8h)} per 8 h, the current "
-                         f"rate of {futures.contract}, {_pct(futures.funding_rate)} per "
+            cell("FundingRate8h").value = futures.funding_rate_8h
+            line = (f"Funding rate: {_pct(futures.funding_rate_8h)} per 8 h, the current rate "
+                    f"of {futures.contract}")
+            if futures.interval_hours != BOOK_INTERVAL_HOURS:
+                line += (f", {_pct(futures.funding_rate or 0.0)} per "
                          f"{futures.interval_hours:g} h, converted to 8 h (x "
                          f"{BOOK_INTERVAL_HOURS / futures.interval_hours:g})")
+            lines.append(line)
     if snap is not None:
         cell("CurrentContracts").value = snap.contracts_short
         side = ("short" if snap.contracts_short > 0 else "long" if snap.contracts_short < 0
@@ -200,6 +211,7 @@ def refreshed_copy(
                      f"{snap.contract} (fetched {snap.fetched})")
     else:
         why = ("--no-position" if not position else
+               f"{hedge} is not on an exchange BetaNeutral reads" if not on_venue else
                f"no API key in the environment ({API_KEY_ENV}, {API_SECRET_ENV})")
         lines.append(f"Position: not fetched ({why}); CurrentContracts left at "
                      f"{inputs.current_contracts:g}")
