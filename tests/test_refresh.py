@@ -288,6 +288,12 @@ def test_refresh_refuses_an_existing_output_and_a_closes_cell_in_use(setup, tmp_
     assert main(["refresh", str(book), "-o", str(out), "--quiet"]) == EXIT_FILE
     assert session.calls == []  # refused before any request
     assert out.read_bytes() == b"mine"
+    for bad in ("KRAKEN:XBTUSD", "BINANCEBTCUSDT"):
+        assert main(["refresh", str(book), "-o", str(tmp_path / "bad.xlsx"), "--contract",
+                     bad, "--quiet"]) == EXIT_DATA
+        assert bad in capsys.readouterr().err
+    assert session.calls == []
+    assert not (tmp_path / "bad.xlsx").exists()
     wb = openpyxl.load_workbook(book)
     wb["Benchmark"].cell(3 + N_BOOK, 2, "my note")  # where the second new close goes
     noted = tmp_path / "noted.xlsx"

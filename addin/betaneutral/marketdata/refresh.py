@@ -102,7 +102,7 @@ def refreshed_copy(
     from betaneutral.marketdata.position import fetch_position
     from betaneutral.marketdata.prices import closes_since
     from betaneutral.marketdata.quote import BOOK_INTERVAL_HOURS, fetch_futures_quote
-    from betaneutral.marketdata.venues import VENUES
+    from betaneutral.marketdata.venues import VENUES, split_name
     from betaneutral.workbook.inputs import name_destinations
     from betaneutral.workbook.living import scan_inputs
 
@@ -119,6 +119,8 @@ def refreshed_copy(
     get_contract(hedge)  # in the catalogue, before any request
     # A book hedged on a venue BetaNeutral does not read (CME, BitMEX) still gets its closes.
     on_venue = contract is not None or hedge.partition(":")[0] in VENUES
+    if on_venue:
+        split_name(hedge)  # a malformed --contract is refused before any request
     fetch_pos = position and has_credentials() and on_venue
 
     # Everything is fetched before anything is written.
