@@ -7,6 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+#: Not a test module: a script run by LibreOffice's Python (it imports ``uno``), which
+#: --doctest-modules would otherwise import.
+collect_ignore = ["lo_edit.py"]
+
 #: Real Coin Metrics prices (CC BY-NC 4.0), read in place and never copied into the project.
 COINMETRICS = Path(__file__).resolve().parents[2] / "shared" / "data" / "coinmetrics-2020"
 

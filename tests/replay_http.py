@@ -11,8 +11,9 @@ Documented formats followed:
 Binance spot ``GET /api/v3/klines`` and ``/api/v3/exchangeInfo``
 (developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints);
 USD-M ``/fapi/v1/exchangeInfo``, ``/fapi/v1/fundingRate``, ``/fapi/v1/leverageBracket``,
-``/fapi/v3/positionRisk``, ``/fapi/v3/account``; COIN-M ``/dapi/v1/exchangeInfo``,
-``/dapi/v1/fundingRate``, ``/dapi/v2/leverageBracket``
+``/fapi/v3/positionRisk``, ``/fapi/v3/account``, ``/fapi/v1/premiumIndex``; COIN-M
+``/dapi/v1/exchangeInfo``, ``/dapi/v1/fundingRate``, ``/dapi/v2/leverageBracket``,
+``/dapi/v1/premiumIndex``
 (developers.binance.com/docs/derivatives); Bybit ``/v5/market/instruments-info``,
 ``/v5/market/kline`` (newest candle first), ``/v5/market/risk-limit``
 (bybit-exchange.github.io/docs/v5/market).

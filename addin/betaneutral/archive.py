@@ -158,7 +158,8 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
 
 
 def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
-                  data_only: bool = False, package: bytes | None = None) -> Any:
+                  data_only: bool = False, package: bytes | None = None,
+                  keep_vba: bool = False) -> Any:
     """Open a user's workbook with openpyxl after :func:`check_workbook_archive`.
 
     Parameters
@@ -171,6 +172,9 @@ def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
         Load these bytes instead of the file: a package derived from ``path``
         (see :func:`betaneutral.workbook.loader.load_book`). ``path`` is still
         checked, and messages name it.
+    keep_vba : bool, default False
+        Keep an ``.xlsm``'s VBA project so that a save keeps it (openpyxl's
+        ``keep_vba``).
 
     Returns
     -------
@@ -190,7 +194,8 @@ def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
     check_workbook_archive(p)
     try:
         return load_workbook(p if package is None else io.BytesIO(package),
-                             read_only=read_only, data_only=data_only, keep_links=False)
+                             read_only=read_only, data_only=data_only, keep_links=False,
+                             keep_vba=keep_vba)
     except Exception as exc:  # any reader failure on a user's file is a file problem
         root: BaseException = exc  # the innermost cause says what is wrong with the file
         while (root.__cause__ or root.__context__) is not None:

@@ -1,10 +1,10 @@
 """The ``betaneutral`` command.
 
 Commands: ``demo``, ``fill``, ``compute``, ``check``, ``tickets``,
-``backtest``, ``fetch``, ``refresh-vba`` and ``build-template`` (``betaneutral COMMAND
---help`` describes each). ``--catalogue FILE`` (or the ``BETANEUTRAL_CATALOGUE``
-environment variable) makes every command use a catalogue written by
-``fetch contracts`` before the built-in one.
+``backtest``, ``fetch``, ``refresh``, ``refresh-vba`` and ``build-template``
+(``betaneutral COMMAND --help`` describes each). ``--catalogue FILE`` (or the
+``BETANEUTRAL_CATALOGUE`` environment variable) makes every command use a catalogue
+written by ``fetch contracts`` before the built-in one.
 
 Exit codes: 0 success; 1 data or validation error (including mismatches found
 by ``check``); 2 usage error; 3 a file is locked, exists, or cannot be read or
@@ -276,16 +276,45 @@ def cmd_compute(args: argparse.Namespace) -> int:
     out, force = _output_for(args)
     check_writable_target(out, force=force)
     with _readable_book(src) as checked, _macro_free_for(checked, out) as book:
-        backup = backup_copy(src) if args.in_place else None
-        if backup is not None:
-            print(f"Backup: {backup}")
-        try:
-            compute_workbook(book, out, progress=_progress(args), force=force, strict=True)
-        except BaseException:
-            # nothing was replaced: a backup identical to the input is not needed
-            if backup is not None and filecmp.cmp(backup, src, shallow=False):
-                backup.unlink()
-            raise
+        _compute_into(book, src, out, args, force=force, compute=compute_workbook)
+    print(f"Wrote {out}")
+    return EXIT_OK
+
+
+def _compute_into(book: Path, src: Path, out: Path, args: argparse.Namespace, *, force: bool,
+                  compute: Callable[..., Any]) -> None:
+    """Compute ``book`` into ``out``; with ``--in-place`` keep a backup of ``src`` first."""
+    backup = backup_copy(src) if args.in_place else None
+    if backup is not None:
+        print(f"Backup: {backup}")
+    try:
+        compute(book, out, progress=_progress(args), force=force, strict=True)
+    except BaseException:
+        # nothing was replaced: a backup identical to the input is not needed
+        if backup is not None and filecmp.cmp(backup, src, shallow=False):
+            backup.unlink()
+        raise
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Append the closes since the book's last date, set the position, the futures price
+    and the funding rate from an exchange, and compute the book."""
+    from betaneutral.workbook.compute import compute_workbook
+    from betaneutral.workbook.refresh import refreshed_copy
+
+    src = Path(args.book)
+    out, force = _output_for(args)
+    if out.suffix.lower() != src.suffix.lower():
+        raise BetaNeutralError(f"the output must end in {src.suffix} as the input does, got "
+                               f"{out.name!r}")
+    check_writable_target(out, force=force)  # before any request
+    with _readable_book(src) as book, tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
+        edited = Path(tmp) / src.name
+        for line in refreshed_copy(book, edited, exchange=args.exchange, quote=args.quote,
+                                   contract=args.contract, position=not args.no_position,
+                                   progress=_progress(args)):
+            print(line)
+        _compute_into(edited, src, out, args, force=force, compute=compute_workbook)
     print(f"Wrote {out}")
     return EXIT_OK
 
@@ -675,6 +704,25 @@ def build_parser() -> argparse.ArgumentParser:
             "module, function wrappers, button macros) again from the installed xlwings, "
             "keeping a timestamped backup.")
     p.add_argument("book", help="the .xlsm to update in place")
+
+    p = add("refresh", cmd_refresh, "Bring a book up to date from an exchange (read-only): "
+            "append the daily closes since its last date, set the futures (mark) price, the "
+            "funding rate per 8 h and the current position, and compute it.")
+    p.add_argument("book", help="the workbook to refresh (never modified unless --in-place)")
+    p.add_argument("-o", "--output", help="workbook to write")
+    p.add_argument("--in-place", action="store_true",
+                   help="update the input itself, keeping a timestamped backup")
+    p.add_argument("--exchange", default="binance", help="spot exchange of the closes: "
+                   "binance (default), bybit or okx")
+    p.add_argument("--quote", default="USDT", help="quote currency of the closes (default "
+                   "USDT), taken as USD")
+    p.add_argument("--contract", help="hedge contract EXCHANGE:SYMBOL whose mark price, "
+                   "funding and position are read (default: the book's HedgeContract)")
+    p.add_argument("--no-position", action="store_true", help="leave CurrentContracts as it "
+                   "is (the position needs a read-only key in BETANEUTRAL_API_KEY and "
+                   "BETANEUTRAL_API_SECRET; without them it is left as it is too)")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
 
     p = add("build-template", cmd_build_template, "Regenerate templates/BetaNeutral.xlsx and "
             "BetaNeutral.xlsm from code.")

@@ -14,7 +14,9 @@ file readers (:mod:`betaneutral.marketdata.files`) work without it.
 Modules: :mod:`~betaneutral.marketdata.client` (exchange construction, bounded
 retries, error messages, credentials), :mod:`~betaneutral.marketdata.prices`,
 :mod:`~betaneutral.marketdata.funding`, :mod:`~betaneutral.marketdata.contracts`,
-:mod:`~betaneutral.marketdata.position` and :mod:`~betaneutral.marketdata.files`.
+:mod:`~betaneutral.marketdata.position`, :mod:`~betaneutral.marketdata.quote` (mark price
+and current funding rate), :mod:`~betaneutral.marketdata.files` and
+:mod:`~betaneutral.workbook.refresh` (``betaneutral refresh``: a book brought up to date).
 """
 
 from __future__ import annotations
