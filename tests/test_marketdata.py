@@ -674,3 +674,37 @@ def test_catalogue_file_keeps_every_field_and_open_ended_tiers(tmp_path):
                            exchange="several")
     assert load_catalogue(path) == specs
     assert "Infinity" not in path.read_text(encoding="utf-8")
+
+
+def test_the_contracts_sheet_lists_the_users_catalogue(tmp_path):
+    """A book filled with --catalogue lists the user's contracts on its Contracts sheet (the
+    built-in ones too), and the hedge can use one of them; without it, only the built-in."""
+    import dataclasses
+
+    import openpyxl
+
+    from betaneutral.sample import sample_holdings, sample_prices
+
+    mine = dataclasses.replace(get_contract("BINANCE:BTCUSDT"), exchange="MYDESK",
+                               source="my desk's terms")
+    catalogue = write_catalogue([mine], tmp_path / "mine.json", fetched="2026-12-05T00:00:00Z",
+                                exchange="mydesk")
+    sample_prices(days=120).to_csv(tmp_path / "p.csv", index_label="date")
+    sample_holdings()[["asset", "quantity"]].to_csv(tmp_path / "h.csv", index=False)
+    (tmp_path / "s.toml").write_text('HedgeContract = "MYDESK:BTCUSDT"\n', encoding="utf-8")
+    args = ["fill", "--holdings", str(tmp_path / "h.csv"), "--prices", str(tmp_path / "p.csv")]
+    try:
+        assert main(["--catalogue", str(catalogue), *args, "--settings",
+                     str(tmp_path / "s.toml"), "-o", str(tmp_path / "mine.xlsx"),
+                     "--quiet"]) == EXIT_OK
+    finally:
+        use_catalogue(None)
+    assert main([*args, "-o", str(tmp_path / "builtin.xlsx"), "--quiet"]) == EXIT_OK
+
+    def listed(path):
+        ws = openpyxl.load_workbook(path)["Contracts"]
+        return [row[0].value for row in ws.iter_rows(min_row=2) if row[0].value]
+
+    assert "MYDESK:BTCUSDT" in listed(tmp_path / "mine.xlsx")
+    assert "BINANCE:BTCUSDT" in listed(tmp_path / "mine.xlsx")
+    assert "MYDESK:BTCUSDT" not in listed(tmp_path / "builtin.xlsx")

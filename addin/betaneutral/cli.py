@@ -439,7 +439,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             from betaneutral.workbook.compute import compute_workbook
 
             book_written.append(compute_workbook(book, book_out, force=args.force,
-                                                 backtest=run))
+                                                 backtest=run, strict=True))
     written = write_backtest_csvs(run, out_dir, force=args.force) + book_written
     print("Backtest of the hedging policy")
     for line in summary_lines(run):

@@ -40,6 +40,7 @@ __all__ = [
     "ContractSizing",
     "ContractSpec",
     "MarginTier",
+    "active_catalogue",
     "contracts_for_notional",
     "custom_contract",
     "get_contract",
@@ -852,6 +853,25 @@ def get_contract(name: str) -> ContractSpec:
 
 #: Entries of the user's catalogue (see :func:`use_catalogue`), consulted before CATALOGUE.
 _USER_CATALOGUE: dict[str, ContractSpec] = {}
+
+
+def active_catalogue() -> dict[str, ContractSpec]:
+    """The catalogue :func:`get_contract` answers from: the built-in entries, with the
+    user's (:func:`use_catalogue`) replacing those of the same name and added after them.
+
+    Returns
+    -------
+    dict
+        Name -> specification, built-in order first.
+
+    Examples
+    --------
+    >>> "BINANCE:BTCUSDT" in active_catalogue()
+    True
+    """
+    merged = dict(CATALOGUE)
+    merged.update(_USER_CATALOGUE)
+    return merged
 
 
 def use_catalogue(specs: Sequence[ContractSpec] | None) -> None:

@@ -359,7 +359,9 @@ def _first_tier_rate(tiers: Any) -> float | None:
 
 
 def catalogue_rows() -> list[ContractRow]:
-    """Rows for the Contracts sheet from ``betaneutral.core.contracts.CATALOGUE``.
+    """Rows for the Contracts sheet from the catalogue in use
+    (:func:`betaneutral.core.contracts.active_catalogue`: the built-in one, and a user's
+    catalogue given with ``--catalogue`` or ``BETANEUTRAL_CATALOGUE``).
 
     Returns
     -------
@@ -371,7 +373,7 @@ def catalogue_rows() -> list[ContractRow]:
         from betaneutral.core import contracts
     except ImportError:
         return []
-    catalogue = getattr(contracts, "CATALOGUE", {})
+    catalogue = contracts.active_catalogue()  # the user's catalogue too, when one is given
     rows = []
     for key, spec in catalogue.items():
         name = getattr(spec, "name", key)
