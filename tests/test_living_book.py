@@ -624,3 +624,26 @@ def test_a_resized_xlsm_keeps_its_vba_and_buttons(filled: Path, full_prices: pd.
     assert buttons(out) == buttons(book)
     assert buttons(out)[0] >= 2
     assert_book_right(out)
+
+
+def test_holdings_names_shrunk_by_a_deleted_row_do_not_break_tickets(
+        book: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A row deleted by a program that shrank only some of the Holdings names (here
+    HoldingAssets loses its last row): tickets follows the rows the sheet holds, with no
+    traceback, and orders what compute computes."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    code, computed = compute(book)
+    wb = openpyxl.load_workbook(computed)
+    sheet, ref = _name(wb, "HoldingAssets")
+    first, last = ref.split(":")
+    shrunk = f"{sheet}!${first[0]}${first[1:]}:${last[0]}${int(last[1:]) - 1}"
+    wb.defined_names["HoldingAssets"] = DefinedName("HoldingAssets", attr_text=shrunk)
+    wb.save(tmp_path / "shrunk.xlsx")
+    tickets = tmp_path / "t.csv"
+    assert main(["tickets", str(tmp_path / "shrunk.xlsx"), "-o", str(tickets)]) == EXIT_OK
+    code, out = compute(tmp_path / "shrunk.xlsx")
+    assert code == EXIT_OK
+    data = assert_book_right(out)
+    assert len(data["holdings"]) == 4
+    _tickets_match_the_sheet(tickets, data["wb"])
