@@ -745,15 +745,17 @@ def _named(wb: openpyxl.Workbook, name: str) -> Any:
 def test_fill_with_constant_prices_shows_div0_like_excel(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]
                                                          ) -> None:
-    """Constant prices are valid data: the book is written (exit 0) and shows #DIV/0! in the
-    beta cells, as Excel would; no order is made from an error, and the summary says why."""
+    """Constant prices are valid data: the book is written and shows #DIV/0! in the beta
+    cells, as Excel would; no order is made from an error, the summary says why, and the
+    command exits 1 naming the first error figure and its cause (README "The living book")."""
     holdings, prices = _write_csvs(tmp_path)
     prices.write_text(_prices_text(lambda f: f.assign(**{c: 100.0 for c in f.columns})),
                       encoding="utf-8")
     book = tmp_path / "book.xlsx"
     code, out, err = _run(capsys, ["fill", "--holdings", str(holdings), "--prices",
                                    str(prices), "-o", str(book), "--quiet"])
-    _assert_diagnostic(code, out, err, EXIT_OK, "")
+    _assert_diagnostic(code, out, err, EXIT_DATA, "hedge figures are errors")
+    assert "#DIV/0!" in err
     wb = _book_values(book)
     assert _named(wb, "PortfolioBeta") == "#DIV/0!"
     orders = next(line for line in out.splitlines() if line.strip().startswith("Orders"))
@@ -763,7 +765,8 @@ def test_fill_with_constant_prices_shows_div0_like_excel(tmp_path: Path,
 def test_fill_with_a_tiny_futures_price_shows_num(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """A futures price of 1e-300 USD makes the contract count overflow: the book shows
-    #NUM! there (exit 0), as Excel shows a number beyond its range; no traceback."""
+    #NUM! there, as Excel shows a number beyond its range, and the command exits 1 naming
+    the cell and the cause; no traceback."""
     holdings, prices = _write_csvs(tmp_path)
     settings = tmp_path / "s.toml"
     settings.write_text("FuturesPrice = 1e-300\n", encoding="utf-8")
@@ -771,7 +774,7 @@ def test_fill_with_a_tiny_futures_price_shows_num(tmp_path: Path,
     code, out, err = _run(capsys, ["fill", "--holdings", str(holdings), "--prices",
                                    str(prices), "--settings", str(settings), "-o", str(book),
                                    "--quiet"])
-    _assert_diagnostic(code, out, err, EXIT_OK, "")
+    _assert_diagnostic(code, out, err, EXIT_DATA, "TargetContracts")
     assert _named(_book_values(book), "TargetContracts") == "#NUM!"
 
 

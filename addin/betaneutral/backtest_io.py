@@ -360,7 +360,12 @@ def read_backtest_csv_inputs(
         malformed history or funding column (file, row and column are named).
     """
     from betaneutral import history
-    from betaneutral.sources import book_inputs, read_book_prices, read_csv_inputs
+    from betaneutral.sources import (
+        book_inputs,
+        check_held_eth,
+        read_book_prices,
+        read_csv_inputs,
+    )
 
     funding = history.read_funding_column(prices_csv, date_format)
     if not history.has_date_column(holdings_csv):
@@ -372,6 +377,7 @@ def read_backtest_csv_inputs(
     quantities = history.quantity_schedule(dated, prices.index, assets)
     check_holding_values(assets, quantities, prices)
     holdings = pd.DataFrame({"asset": assets, "quantity": quantities[-1]})
+    check_held_eth(prices, holdings)
     inputs = book_inputs(prices, holdings, settings_toml)
     return inputs, funding, quantities
 

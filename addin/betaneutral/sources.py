@@ -50,6 +50,7 @@ __all__ = [
     "book_inputs",
     "check_delimiter",
     "check_file_size",
+    "check_held_eth",
     "check_row_lengths",
     "check_valuation_closes",
     "csv_number",
@@ -566,8 +567,17 @@ def read_csv_inputs(
     """
     prices = read_book_prices(Path(prices_csv), date_format)
     holdings = read_holdings_csv(Path(holdings_csv), list(prices.columns))
+    check_held_eth(prices, holdings)
     check_valuation_closes(Path(prices_csv), prices, holdings)
     return book_inputs(prices, holdings, settings_toml)
+
+
+def check_held_eth(prices: pd.DataFrame, holdings: pd.DataFrame) -> None:
+    """ETH held needs ETH prices: the blank column :func:`read_book_prices` adds is none."""
+    if prices.attrs.get("no_eth") and "ETH" in set(holdings["asset"]):
+        columns = [c for c in prices.columns if c != "ETH"]
+        raise UnknownNameError(f"{prices.attrs['no_eth']}: prices must have a 'ETH' column "
+                               f"(ETH is held), got {columns}")
 
 
 def check_valuation_closes(path: Path, prices: pd.DataFrame, holdings: pd.DataFrame) -> None:
