@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import signal, special
+from scipy import special
 
 from betaneutral.core._validate import FloatArray, choice, float_array, in_range, positive_int
 from betaneutral.errors import DomainError, InsufficientDataError
@@ -334,7 +334,12 @@ def _window_sums(a: FloatArray, window: int | None, lam: float) -> FloatArray:
     ``E_t = lam E_{t-1} + a_t`` (scipy's ``lfilter``) and, for a window,
     ``S_t = E_t - lam^w E_{t-w}``.
     """
-    c = np.cumsum(a, axis=0) if lam == 1.0 else signal.lfilter([1.0], [1.0, -lam], a, axis=0)
+    if lam == 1.0:
+        c = np.cumsum(a, axis=0)
+    else:  # scipy.signal is heavy to import (about 50 MB): only when a decay is asked for
+        from scipy import signal
+
+        c = signal.lfilter([1.0], [1.0, -lam], a, axis=0)
     if window is not None and window < len(c):
         c[window:] = c[window:] - (lam ** window) * c[:-window].copy()
     return c
