@@ -251,6 +251,17 @@ def _without(tree: Any, keep: Any) -> None:
             parent.remove(element)
 
 
+def _workbook_part_names(zin: zipfile.ZipFile) -> tuple[str, str]:
+    """The workbook part (from the package's relationships) and its relationships part."""
+    workbook = "xl/workbook.xml"
+    if "_rels/.rels" in zin.namelist():
+        for rel in _xml(zin.read("_rels/.rels"), "_rels/.rels").getroot():
+            if rel.get("Type", "").endswith("/officeDocument"):
+                workbook = rel.get("Target", workbook).lstrip("/")
+    folder, base = posixpath.split(workbook)
+    return workbook, posixpath.join(folder, "_rels", f"{base}.rels")
+
+
 def copy_without_external_links(src: str | os.PathLike[str], dst: str | os.PathLike[str]
                                 ) -> list[str]:
     """Copy a package without its links to other workbooks; return the parts removed.
@@ -283,13 +294,7 @@ def copy_without_external_links(src: str | os.PathLike[str], dst: str | os.PathL
     with zipfile.ZipFile(src) as zin:
         names = zin.namelist()
         removed = [n for n in names if n.startswith(_EXTERNAL_LINKS_FOLDER)]
-        workbook = "xl/workbook.xml"
-        if "_rels/.rels" in names:
-            for rel in _xml(zin.read("_rels/.rels"), "_rels/.rels").getroot():
-                if rel.get("Type", "").endswith("/officeDocument"):
-                    workbook = rel.get("Target", workbook).lstrip("/")
-        folder, base = posixpath.split(workbook)
-        workbook_rels = posixpath.join(folder, "_rels", f"{base}.rels")
+        workbook, workbook_rels = _workbook_part_names(zin)
         with zipfile.ZipFile(dst, "w") as zout:
             for info in zin.infolist():
                 if info.filename in removed:
@@ -360,13 +365,7 @@ def copy_without_macros(src: str | os.PathLike[str], dst: str | os.PathLike[str]
     with zipfile.ZipFile(src) as zin:
         names = zin.namelist()
         removed = [n for n in names if _VBA_FOLDER_PARTS.match(n)]
-        workbook = "xl/workbook.xml"
-        if "_rels/.rels" in names:
-            for rel in _xml(zin.read("_rels/.rels"), "_rels/.rels").getroot():
-                if rel.get("Type", "").endswith("/officeDocument"):
-                    workbook = rel.get("Target", workbook).lstrip("/")
-        folder, base = posixpath.split(workbook)
-        workbook_rels = posixpath.join(folder, "_rels", f"{base}.rels")
+        _, workbook_rels = _workbook_part_names(zin)
         with zipfile.ZipFile(dst, "w") as zout:
             for info in zin.infolist():
                 if info.filename in removed:
