@@ -60,6 +60,7 @@ __all__ = [
     "SETTINGS_NAMES",
     "BookInputs",
     "BookSettings",
+    "date_cell",
     "name_destinations",
     "price_value",
     "read_inputs",
@@ -134,6 +135,26 @@ def _open(source: str | os.PathLike[str] | Workbook) -> Workbook:
     return load_book(path)
 
 
+def date_cell(where: str, value: Any, previous: dt.datetime | None) -> dt.datetime:
+    """A Benchmark date cell's value as a datetime, after ``previous`` (the row above).
+
+    Raises
+    ------
+    InputTypeError
+        The cell is not a date.
+    DomainError
+        The date is not after the one above it.
+    """
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, dt.datetime):
+        raise InputTypeError(f"{where}: date must be a date cell, got {describe(value)}")
+    if previous is not None and value <= previous:
+        raise DomainError(f"{where}: dates must be strictly increasing, got {value:%Y-%m-%d}"
+                          f" after {previous:%Y-%m-%d}")
+    return value
+
+
 def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
     """Read the inputs of a BetaNeutral workbook through its defined names.
 
@@ -182,15 +203,8 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
                                     f"{len(date_rows)}")
     dates: list[dt.datetime] = []
     for i, (value,) in enumerate(date_rows):
-        where = _coord(ws.title, r1 + i, c1)
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            value = dt.datetime(value.year, value.month, value.day)
-        if not isinstance(value, dt.datetime):
-            raise InputTypeError(f"{where}: date must be a date cell, got {describe(value)}")
-        if dates and value <= dates[-1]:
-            raise DomainError(f"{where}: dates must be strictly increasing, got {value:%Y-%m-%d}"
-                              f" after {dates[-1]:%Y-%m-%d}")
-        dates.append(value)
+        dates.append(date_cell(_coord(ws.title, r1 + i, c1), value,
+                               dates[-1] if dates else None))
 
     ws, hr, hc, (header,) = _block(wb, dest["PriceAssets"])
     assets: list[str] = []

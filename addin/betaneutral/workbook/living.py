@@ -67,7 +67,7 @@ from betaneutral.safetext import validate_identifier
 from betaneutral.workbook.book import HOLDING_COLUMNS, TOTAL_LABEL
 from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.fill import fill_workbook
-from betaneutral.workbook.inputs import price_value, read_position, read_settings
+from betaneutral.workbook.inputs import date_cell, price_value, read_position, read_settings
 from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.template import SHEET_NAMES
 
@@ -244,15 +244,8 @@ def _dates(ws: Worksheet, f: _Frame) -> list[dt.datetime]:
             raise DomainError(f"{where}: dates must be contiguous from "
                               f"{_where(ws, f.first_date_row, f.date_col)}; row {expected} "
                               "is blank (delete the blank row or fill it)")
-        value = ws.cell(row=r, column=f.date_col).value
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            value = dt.datetime(value.year, value.month, value.day)
-        if not isinstance(value, dt.datetime):
-            raise InputTypeError(f"{where}: date must be a date cell, got {value!r}")
-        if dates and value <= dates[-1]:
-            raise DomainError(f"{where}: dates must be strictly increasing, got "
-                              f"{value:%Y-%m-%d} after {dates[-1]:%Y-%m-%d}")
-        dates.append(value)
+        dates.append(date_cell(where, ws.cell(row=r, column=f.date_col).value,
+                               dates[-1] if dates else None))
         expected = r + 1
     if len(dates) < 2:
         raise InsufficientDataError(f"{ws.title}: the prices must hold >= 2 dated rows, got "
