@@ -6,10 +6,11 @@ import dataclasses
 import math
 
 import pytest
+from exchange_tables import FAQ_COINM_TIERS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from betaneutral.core.contracts import MarginTier, _brackets, custom_contract, get_contract
+from betaneutral.core.contracts import MarginTier, custom_contract, get_contract
 from betaneutral.core.margin import (
     liquidation_price_short,
     maintenance_for_notional,
@@ -17,25 +18,6 @@ from betaneutral.core.margin import (
     max_rally_before_liquidation,
 )
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
-
-#: The BTCUSD COIN-M table Binance's liquidation FAQ works its examples on
-#: (https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46, read 2026-11-25):
-#: caps 10 / 20 / 30 / 50 / 100 / 200 / 400 / 1,000 / 1,500 BTC. The catalogue now holds
-#: the later table; the FAQ's worked numbers are checked against the FAQ's own table.
-FAQ_COINM_TIERS = _brackets(
-    (
-        (10.0, 0.004, 125.0),
-        (20.0, 0.005, 100.0),
-        (30.0, 0.01, 50.0),
-        (50.0, 0.025, 20.0),
-        (100.0, 0.05, 10.0),
-        (200.0, 0.10, 5.0),
-        (400.0, 0.125, 4.0),
-        (1_000.0, 0.15, 3.0),
-        (1_500.0, 0.25, 2.0),
-        (math.inf, 0.25, 1.0),
-    )
-)
 
 USDM = get_contract("BINANCE:BTCUSDT").margin_tiers  # USD notional brackets
 COINM = FAQ_COINM_TIERS  # BTC notional brackets of the FAQ

@@ -45,6 +45,7 @@ __all__ = [
     "custom_contract",
     "get_contract",
     "inverse_hedge_with_coin_collateral",
+    "published_brackets",
     "round_lots",
     "tiers_tuple",
     "use_catalogue",
@@ -171,7 +172,7 @@ def _checked_tiers(name: str, tiers: Any, *, allow_empty: bool) -> tuple[MarginT
     return out
 
 
-def _brackets(rows: Sequence[tuple[float, float, float]]) -> tuple[MarginTier, ...]:
+def published_brackets(rows: Sequence[tuple[float, float, float]]) -> tuple[MarginTier, ...]:
     """Build a bracket table from published ``(cap, maintenance_rate, max_leverage)`` rows.
 
     Floors are the previous caps and maintenance amounts follow the published rule
@@ -346,7 +347,7 @@ class ContractSpec:
 
 _CHECKED = "2026-11-25"
 
-_BINANCE_USDM_TIERS_2021 = _brackets(
+_BINANCE_USDM_TIERS_2021 = published_brackets(
     (
         (50_000.0, 0.004, 125.0),
         (250_000.0, 0.005, 100.0),
@@ -361,7 +362,7 @@ _BINANCE_USDM_TIERS_2021 = _brackets(
     )
 )
 
-_BINANCE_COINM_BTC_TIERS = _brackets(
+_BINANCE_COINM_BTC_TIERS = published_brackets(
     (
         (5.0, 0.004, 125.0),
         (10.0, 0.005, 100.0),
@@ -376,7 +377,7 @@ _BINANCE_COINM_BTC_TIERS = _brackets(
     )
 )
 
-_BYBIT_BTCUSDT_TIERS = _brackets(
+_BYBIT_BTCUSDT_TIERS = published_brackets(
     (
         (2_000_000.0, 0.005, 100.0),
         (2_600_000.0, 0.0056, 90.0),
