@@ -33,6 +33,7 @@ import os
 import posixpath
 import re
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,23 @@ def _without(tree: Any, keep: Any) -> None:
             parent.remove(element)
 
 
+def _copy_package(zin: zipfile.ZipFile, dst: str | os.PathLike[str], removed: list[str],
+                  edits: Mapping[str, Callable[[Any], None]]) -> None:
+    """Write ``zin`` to ``dst`` without the ``removed`` parts; each part named in ``edits``
+    is parsed, edited in place by its function and serialised; the rest is copied."""
+    with zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            if info.filename in removed:
+                continue
+            data = zin.read(info)
+            edit = edits.get(info.filename)
+            if edit is not None:
+                tree = _xml(data, info.filename)
+                edit(tree)
+                data = _serialized(tree, data)
+            zout.writestr(copy.copy(info), data)
+
+
 def _workbook_part_names(zin: zipfile.ZipFile) -> tuple[str, str]:
     """The workbook part (from the package's relationships) and its relationships part."""
     workbook = "xl/workbook.xml"
@@ -295,29 +313,17 @@ def copy_without_external_links(src: str | os.PathLike[str], dst: str | os.PathL
         names = zin.namelist()
         removed = [n for n in names if n.startswith(_EXTERNAL_LINKS_FOLDER)]
         workbook, workbook_rels = _workbook_part_names(zin)
-        with zipfile.ZipFile(dst, "w") as zout:
-            for info in zin.infolist():
-                if info.filename in removed:
-                    continue
-                data = zin.read(info)
-                if removed and info.filename == "[Content_Types].xml":
-                    tree = _xml(data, info.filename)
-                    _without(tree, lambda e: not (
-                        _local(e) == "Override"
-                        and e.get("PartName", "").lstrip("/").startswith(_EXTERNAL_LINKS_FOLDER)))
-                    data = _serialized(tree, data)
-                elif removed and info.filename == workbook_rels:
-                    tree = _xml(data, info.filename)
-                    _without(tree, lambda e: not (
-                        _local(e) == "Relationship"
-                        and e.get("Type", "").endswith(_REL_EXTERNAL_LINK)))
-                    data = _serialized(tree, data)
-                elif removed and info.filename == workbook:
-                    tree = _xml(data, info.filename)
-                    _without(tree, lambda e: _local(e) != "externalReferences" and not (
-                        _local(e) == "definedName" and _EXTERNAL_REF.search(e.text or "")))
-                    data = _serialized(tree, data)
-                zout.writestr(copy.copy(info), data)
+        edits: dict[str, Callable[[Any], None]] = {}
+        if removed:
+            edits["[Content_Types].xml"] = lambda tree: _without(tree, lambda e: not (
+                _local(e) == "Override"
+                and e.get("PartName", "").lstrip("/").startswith(_EXTERNAL_LINKS_FOLDER)))
+            edits[workbook_rels] = lambda tree: _without(tree, lambda e: not (
+                _local(e) == "Relationship" and e.get("Type", "").endswith(_REL_EXTERNAL_LINK)))
+            edits[workbook] = lambda tree: _without(
+                tree, lambda e: _local(e) != "externalReferences" and not (
+                    _local(e) == "definedName" and _EXTERNAL_REF.search(e.text or "")))
+        _copy_package(zin, dst, removed, edits)
     return removed
 
 
@@ -366,26 +372,18 @@ def copy_without_macros(src: str | os.PathLike[str], dst: str | os.PathLike[str]
         names = zin.namelist()
         removed = [n for n in names if _VBA_FOLDER_PARTS.match(n)]
         _, workbook_rels = _workbook_part_names(zin)
-        with zipfile.ZipFile(dst, "w") as zout:
-            for info in zin.infolist():
-                if info.filename in removed:
-                    continue
-                data = zin.read(info)
-                if info.filename == "[Content_Types].xml":
-                    tree = _xml(data, info.filename)
-                    _without(tree, lambda e: not (
-                        (_local(e) == "Override"
-                         and _VBA_FOLDER_PARTS.match(e.get("PartName", "").lstrip("/")))
-                        or (_local(e) == "Default" and e.get("ContentType") == _VBA_CONTENT)))
-                    for element in tree.getroot():
-                        if element.get("ContentType") == _XLSM_MAIN:
-                            element.set("ContentType", _XLSX_MAIN)
-                    data = _serialized(tree, data)
-                elif info.filename == workbook_rels:
-                    tree = _xml(data, info.filename)
-                    _without(tree, lambda e: not (
-                        _local(e) == "Relationship"
-                        and e.get("Type", "").endswith("/vbaProject")))
-                    data = _serialized(tree, data)
-                zout.writestr(copy.copy(info), data)
+
+        def content_types(tree: Any) -> None:
+            _without(tree, lambda e: not (
+                (_local(e) == "Override"
+                 and _VBA_FOLDER_PARTS.match(e.get("PartName", "").lstrip("/")))
+                or (_local(e) == "Default" and e.get("ContentType") == _VBA_CONTENT)))
+            for element in tree.getroot():
+                if element.get("ContentType") == _XLSM_MAIN:
+                    element.set("ContentType", _XLSX_MAIN)
+
+        _copy_package(zin, dst, removed, {
+            "[Content_Types].xml": content_types,
+            workbook_rels: lambda tree: _without(tree, lambda e: not (
+                _local(e) == "Relationship" and e.get("Type", "").endswith("/vbaProject")))})
     return removed
