@@ -436,8 +436,21 @@ class Column:
     total_evaluate: Callable[[HoldingsEnv], Any] | None = None
 
 
-def _sum_total(letter: str) -> Callable[[int, int], str]:
-    return lambda first, last: f"=SUM({letter}{first}:{letter}{last})"
+def _summed(letter: str) -> dict[str, Any]:
+    """A column's total as ``SUM`` over its holding rows: the formula and its evaluation."""
+    return {"total": lambda first, last: f"=SUM({letter}{first}:{letter}{last})",
+            "total_evaluate": lambda h: excel_sum(h.values(letter))}
+
+
+def _beta_column(letter: str, header: str, name: str, benchmark: str, note: str) -> Column:
+    """A column of betas to ``benchmark`` (a defined name), its total the portfolio beta."""
+    return Column(
+        letter, header, name,
+        lambda r: f"=BETA_VS_BTC({price_column(f'$A{r}')},{benchmark},Window,BetaMethod,"
+        "MinObs,ReturnType)", FMT_BETA, note,
+        total=lambda first, last: f"=PORTFOLIO_BETA(HoldingValues,{name})",
+        evaluate=lambda h, i: h.beta(i, benchmark),
+        total_evaluate=lambda h: udfs.PORTFOLIO_BETA(h.column("D"), h.column(letter)))
 
 
 #: The Holdings sheet's columns, left to right, with their totals.
@@ -449,36 +462,20 @@ HOLDING_COLUMNS: tuple[Column, ...] = (
            FMT_PRICE, "Last price of the asset on the Benchmark sheet.",
            evaluate=lambda h, i: "#N/A" if h.last_close(i) is None else h.last_close(i)),
     Column("D", "Value (USD)", "HoldingValues", lambda r: f"=B{r}*C{r}", FMT_USD,
-           total=_sum_total("D"),
-           evaluate=lambda h, i: mul(h.here("B", i), h.here("C", i)),
-           total_evaluate=lambda h: excel_sum(h.values("D"))),
+           evaluate=lambda h, i: mul(h.here("B", i), h.here("C", i)), **_summed("D")),
     Column("E", "Weight", "HoldingWeights", lambda r: f"=D{r}/PortfolioValue", FMT_PCT,
-           total=_sum_total("E"),
            evaluate=lambda h, i: div(h.here("D", i), h.val("PortfolioValue")),
-           total_evaluate=lambda h: excel_sum(h.values("E"))),
-    Column("F", "Beta vs benchmark", "HoldingBenchBetas",
-           lambda r: f"=BETA_VS_BTC({price_column(f'$A{r}')},BenchPrices,Window,BetaMethod,"
-           "MinObs,ReturnType)", FMT_BETA,
-           "Beta of the asset's daily returns to the benchmark chosen on Settings.",
-           total=lambda first, last: "=PORTFOLIO_BETA(HoldingValues,HoldingBenchBetas)",
-           evaluate=lambda h, i: h.beta(i, "BenchPrices"),
-           total_evaluate=lambda h: udfs.PORTFOLIO_BETA(h.column("D"), h.column("F"))),
-    Column("G", "Beta to BTC", "HoldingBetas",
-           lambda r: f"=BETA_VS_BTC({price_column(f'$A{r}')},BTCPrices,Window,BetaMethod,"
-           "MinObs,ReturnType)", FMT_BETA,
-           "Beta to BTC: used to size the hedge, since the futures track BTC.",
-           total=lambda first, last: "=PORTFOLIO_BETA(HoldingValues,HoldingBetas)",
-           evaluate=lambda h, i: h.beta(i, "BTCPrices"),
-           total_evaluate=lambda h: udfs.PORTFOLIO_BETA(h.column("D"), h.column("G"))),
+           **_summed("E")),
+    _beta_column("F", "Beta vs benchmark", "HoldingBenchBetas", "BenchPrices",
+                 "Beta of the asset's daily returns to the benchmark chosen on Settings."),
+    _beta_column("G", "Beta to BTC", "HoldingBetas", "BTCPrices",
+                 "Beta to BTC: used to size the hedge, since the futures track BTC."),
     Column("H", "Dollar beta (USD)", "HoldingDollarBetas", lambda r: f"=D{r}*G{r}", FMT_USD,
            "Value x beta to BTC: the USD of BTC exposure the holding carries.",
-           total=_sum_total("H"),
-           evaluate=lambda h, i: mul(h.here("D", i), h.here("G", i)),
-           total_evaluate=lambda h: excel_sum(h.values("H"))),
+           evaluate=lambda h, i: mul(h.here("D", i), h.here("G", i)), **_summed("H")),
     Column("I", "Share of beta", "HoldingBetaShares", lambda r: f"=H{r}/DollarBeta", FMT_PCT,
-           "Holding's share of the book's dollar beta.", total=_sum_total("I"),
-           evaluate=lambda h, i: div(h.here("H", i), h.val("DollarBeta")),
-           total_evaluate=lambda h: excel_sum(h.values("I"))),
+           "Holding's share of the book's dollar beta.",
+           evaluate=lambda h, i: div(h.here("H", i), h.val("DollarBeta")), **_summed("I")),
 )
 #: Defined names of the totals row's cells (value, the two portfolio betas, dollar beta).
 HOLDING_TOTALS: Mapping[str, str] = {"D": "PortfolioValue", "F": "PortfolioBenchBeta",
