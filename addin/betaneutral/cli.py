@@ -74,7 +74,7 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     are not; then no ticket is made or written)."""
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.cache import write_cached_values
-    from betaneutral.workbook.compute import hedge_problem
+    from betaneutral.workbook.compute import checked_hedge
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import (
@@ -88,7 +88,7 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     inputs = read_inputs(wb)
     reasons: dict[Any, str] = {}
     values = compute_values(inputs, read_layout(wb), reasons=reasons)
-    problem = hedge_problem(wb, values, reasons)
+    problem = checked_hedge(wb, values, reasons)
     tickets = [] if problem is not None else book_tickets(wb, values, book_state(inputs))
     write_tickets_sheet(wb["Tickets"], tickets)
     from betaneutral.workbook.backtest_sheet import book_backtest_cells
@@ -353,7 +353,7 @@ def write_book_tickets(book: str | Path, output: str | Path, *, fmt: str = "tick
     target is checked (exists without ``force``, open in Excel) before any work.
     """
     from betaneutral.tickets import write_tickets_csv
-    from betaneutral.workbook.compute import RISK_FIGURES, hedge_problem, prepared_book
+    from betaneutral.workbook.compute import checked_hedge, prepared_book
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import book_state, book_tickets
 
@@ -371,13 +371,10 @@ def write_book_tickets(book: str | Path, output: str | Path, *, fmt: str = "tick
                   "betaneutral compute to resize the file)")
         reasons: dict[Any, str] = {}
         values = compute_values(prepared.inputs, read_layout(prepared.wb), reasons=reasons)
-        problem = hedge_problem(prepared.wb, values, reasons)
+        problem = checked_hedge(prepared.wb, values, reasons)
         if problem is not None:
             raise BetaNeutralError(f"no ticket written: the book's hedge figures are errors: "
                                    f"{problem}")
-        risk = hedge_problem(prepared.wb, values, reasons, figures=RISK_FIGURES)
-        if risk is not None:
-            print(f"Warning: {risk}", file=sys.stderr)
         tickets = book_tickets(prepared.wb, values, book_state(prepared.inputs))
     write_tickets_csv(tickets, output, fmt=fmt, force=force)  # type: ignore[arg-type]
     return tickets

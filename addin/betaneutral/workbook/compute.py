@@ -49,7 +49,7 @@ from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
 __all__ = ["HEDGE_FIGURES", "RISK_FIGURES", "PreparedBook", "build_committed_templates",
-           "compute_workbook", "fill_workbook", "hedge_problem", "prepared_book",
+           "checked_hedge", "compute_workbook", "fill_workbook", "hedge_problem", "prepared_book",
            "template_formulas", "user_formula_cells", "user_values"]
 
 CellKey = tuple[str, str]
@@ -390,6 +390,21 @@ def hedge_problem(wb: Workbook, values: Mapping[CellKey, Any],
     return first_error
 
 
+def checked_hedge(wb: Workbook, values: Mapping[CellKey, Any],
+                  reasons: Mapping[CellKey, str]) -> str | None:
+    """Why no order may be made from the book (:func:`hedge_problem`), or None.
+
+    When the order's figures are values but a margin figure (:data:`RISK_FIGURES`) is an
+    error, that is printed as a warning on standard error and the order stands.
+    """
+    problem = hedge_problem(wb, values, reasons)
+    if problem is None:
+        risk = hedge_problem(wb, values, reasons, figures=RISK_FIGURES)
+        if risk is not None:
+            print(f"Warning: {risk}", file=sys.stderr)
+    return problem
+
+
 def compute_workbook(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -453,15 +468,13 @@ def compute_workbook(
         reasons: dict[CellKey, str] = {}
         with _cyclic_gc_paused():
             values = compute_values(book.inputs, read_layout(book.wb), reasons=reasons)
-        tickets = book_tickets(book.wb, values, book_state(book.inputs))
+        problem = checked_hedge(book.wb, values, reasons)
+        tickets = ([] if problem is not None
+                   else book_tickets(book.wb, values, book_state(book.inputs)))
         report("replaying the hedging policy for the Backtest sheet")
         plain = {**tickets_cells(book.wb, tickets),
                  **book_backtest_cells(book.wb.sheetnames, book.inputs, backtest)}
         users = user_formula_cells(book.wb, values, plain)
-        problem = hedge_problem(book.wb, values, reasons)
-        risk = hedge_problem(book.wb, values, reasons, figures=RISK_FIGURES)
-        if risk is not None and problem is None:
-            print(f"Warning: {risk}", file=sys.stderr)
         if users:
             report(f"refreshing {len(users)} formula cell(s) of your own")
         fresh = user_values(book.path, users) if users else {}

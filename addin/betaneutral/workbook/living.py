@@ -141,6 +141,18 @@ def _column_rows(ws: Worksheet, col: int, first: int) -> list[int]:
                   if c == col and r >= first and cell.value is not None)
 
 
+def _used_holding_rows(hs: Worksheet, f: _Frame) -> list[int]:
+    """Rows from the first holding row down with an asset or a quantity, in order (the
+    totals row included)."""
+    return sorted(set(_column_rows(hs, f.asset_col, f.first_holding_row))
+                  | set(_column_rows(hs, f.asset_col + 1, f.first_holding_row)))
+
+
+def _holding_rows(hs: Worksheet, f: _Frame) -> list[int]:
+    """The rows that hold a holding: :func:`_used_holding_rows` without the totals row."""
+    return [r for r in _used_holding_rows(hs, f) if r != f.total_row]
+
+
 @dataclass(frozen=True)
 class Growth:
     """How the sheets differ from the book's names.
@@ -176,7 +188,7 @@ def book_growth(wb: Workbook) -> Growth:
     f = _frame(wb)
     reasons = []
     ws = wb[f.prices_sheet]
-    below = [r for r in _column_rows(ws, f.date_col, f.last_date_row + 1)]
+    below = _column_rows(ws, f.date_col, f.last_date_row + 1)
     if below:
         reasons.append(f"{_where(ws, below[0], f.date_col)}: rows under the last date "
                        f"({len(below)})")
@@ -191,12 +203,10 @@ def book_growth(wb: Workbook) -> Growth:
             reasons.append(f"{_where(ws, f.header_row, col)}: a price column "
                            f"{header!r} the book does not read yet")
     hs = wb[f.holdings_sheet]
-    rows = set(_column_rows(hs, f.asset_col, f.first_holding_row)) | set(
-        _column_rows(hs, f.asset_col + 1, f.first_holding_row))
-    for r in sorted(rows):
-        if r == f.total_row:
-            continue
-        if not f.first_holding_row <= r <= f.last_holding_row:
+    used = _used_holding_rows(hs, f)
+    rows = set(used)
+    for r in used:
+        if r != f.total_row and not f.first_holding_row <= r <= f.last_holding_row:
             reasons.append(f"{_where(hs, r, f.asset_col)}: a holding row the book does not "
                            "read yet")
             break
@@ -325,11 +335,7 @@ def scan_inputs(wb: Workbook) -> BookInputs:
     assets = list(prices.columns)
     held: list[str] = []
     quantities: list[float] = []
-    rows = sorted(set(_column_rows(hs, f.asset_col, f.first_holding_row))
-                  | set(_column_rows(hs, f.asset_col + 1, f.first_holding_row)))
-    for r in rows:
-        if r == f.total_row:
-            continue
+    for r in _holding_rows(hs, f):
         where = _where(hs, r, f.asset_col)
         asset = _value(hs, r, f.asset_col)
         located(where, lambda v=asset: validate_identifier("asset", v))
@@ -510,9 +516,7 @@ def resize_book(old: Workbook, inputs: BookInputs, *, macro: bool) -> Workbook:
     # Where the resize moved the cells users refer to: Holdings rows (each holding, the
     # header and the totals row) and Benchmark columns (each asset, the index column).
     hs_old = old[f.holdings_sheet]
-    held_rows = sorted(r for r in set(_column_rows(hs_old, f.asset_col, f.first_holding_row))
-                       | set(_column_rows(hs_old, f.asset_col + 1, f.first_holding_row))
-                       if r != f.total_row)
+    held_rows = _holding_rows(hs_old, f)
     rows = {**{r: r for r in range(1, f.first_holding_row)},
             **_row_map(held_rows, g.first_holding_row), f.total_row: g.total_row}
     bench_old, bench_new = old[f.prices_sheet], new[g.prices_sheet]
