@@ -34,6 +34,7 @@ import betaneutral.udfs as udfs
 from betaneutral.cells import COM_ERROR_CODES, EXCEL_ERRORS
 from betaneutral.cli import EXIT_DATA, EXIT_FILE, EXIT_OK, EXIT_USAGE, main
 from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.workbook.names import name_destinations
 
 OK = "OK"  # the row's input is accepted: the result is a valid number or array
 nan, inf = math.nan, math.inf
@@ -738,7 +739,7 @@ def _book_values(path: Path) -> openpyxl.Workbook:
 
 
 def _named(wb: openpyxl.Workbook, name: str) -> Any:
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    sheet, ref = name_destinations(wb, [name])[name]
     return wb[sheet][ref.replace("$", "").split(":")[0]].value
 
 
@@ -842,7 +843,7 @@ def _set(sheet: str, coordinate: str, value: Any) -> Callable[[openpyxl.Workbook
 
 def _set_named(name: str, value: Any) -> Callable[[openpyxl.Workbook], None]:
     def edit(wb: openpyxl.Workbook) -> None:
-        sheet, ref = next(iter(wb.defined_names[name].destinations))
+        sheet, ref = name_destinations(wb, [name])[name]
         wb[sheet][ref.replace("$", "")].value = value
     return edit
 

@@ -31,7 +31,7 @@ def test_demo_writes_a_computed_book_and_tickets(demo_dir):
     prices, holdings = sample_prices(), sample_holdings()
     last = prices.iloc[-1]
     value = float(np.sum(holdings["quantity"].to_numpy() * last[holdings["asset"]].to_numpy()))
-    assert book["Holdings"]["D11"].value == pytest.approx(value, rel=1e-12)
+    assert book["Holdings"]["D3"].value == pytest.approx(value, rel=1e-12)
     rows = list(csv.DictReader((demo_dir / DEMO_TICKETS).open(newline="", encoding="utf-8")))
     assert len(rows) == 1
     assert rows[0]["side"] == "sell"

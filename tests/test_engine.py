@@ -32,6 +32,7 @@ pytest.importorskip("pycel", reason='pycel is not installed: pip install -e ".[c
 from betaneutral.workbook import engine
 from betaneutral.workbook.inputs import read_inputs
 from betaneutral.workbook.model import compute_values, read_layout
+from betaneutral.workbook.names import name_destinations
 from lo_helpers import (  # tests/ is on sys.path (rootdir conftest)
     inject_cached_values,
     synthetic_book,
@@ -42,7 +43,7 @@ RTOL = 1e-9
 
 def _cell(wb: Workbook, name: str) -> tuple[str, str]:
     """(sheet, coordinate) of the first cell of a defined name."""
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    sheet, ref = name_destinations(wb, [name])[name]
     return sheet, ref.replace("$", "").split(":")[0]
 
 
@@ -111,7 +112,7 @@ def test_sample_spot_checks_against_numpy(sample_path: Path, sample_values: dict
 
 
 def _column(wb: Workbook, name: str) -> list[tuple[str, str]]:
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    sheet, ref = name_destinations(wb, [name])[name]
     first, last = ref.replace("$", "").split(":")
     col = re.match(r"[A-Z]+", first).group(0)
     r1, r2 = int(first[len(col):]), int(last[len(col):])

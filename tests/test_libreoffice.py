@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from betaneutral.workbook.engine import compare
 from betaneutral.workbook.inputs import read_inputs
 from betaneutral.workbook.model import compute_values, read_layout
+from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.template import build_workbook
 from lo_helpers import (
     freeze_function_cells,
@@ -47,7 +48,7 @@ def _python_values(path: Path) -> dict[Cell, Any]:
 
 def _cells(wb: Workbook, name: str) -> list[Cell]:
     """The cells of a defined name, in reading order."""
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    sheet, ref = name_destinations(wb, [name])[name]
     c1, r1, c2, r2 = range_boundaries(ref.replace("$", ""))
     return [(sheet, f"{get_column_letter(c)}{r}") for r in range(r1, r2 + 1)
             for c in range(c1, c2 + 1)]

@@ -32,6 +32,7 @@ from openpyxl.formula.translate import Translator
 
 from betaneutral.cli import EXIT_DATA, EXIT_OK, main
 from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.workbook.names import name_destinations
 from lo_helpers import make_profile, soffice
 
 HERE = Path(__file__).resolve().parent
@@ -97,7 +98,7 @@ def compute(src: Path, capsys: pytest.CaptureFixture[str] | None = None) -> tupl
 
 
 def _name(wb: openpyxl.Workbook, name: str) -> tuple[str, str]:
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    sheet, ref = name_destinations(wb, [name])[name]
     return sheet, ref.replace("$", "")
 
 
@@ -124,7 +125,7 @@ def _book_data(path: Path) -> dict[str, Any]:
     holdings = []
     for r in range(5, hold.max_row + 1):
         asset = hold.cell(r, 1).value
-        if asset in (None, "Total / portfolio"):
+        if asset is None:
             continue
         holdings.append((asset, float(hold.cell(r, 2).value), r))
     settings = {name: _named_cell(wb, name).value for name in (
@@ -231,10 +232,9 @@ def test_a_day_in_the_life(book: Path, full_prices: pd.DataFrame, tmp_path: Path
     step2 = tmp_path / "2-holding.xlsx"
     wb = openpyxl.load_workbook(current)
     hold = wb["Holdings"]
-    total = next(r for r in range(5, hold.max_row + 1) if hold.cell(r, 1).value ==
-                 "Total / portfolio")
-    hold.cell(total + 1, 1, "BTC")  # spot BTC held too, typed under the list
-    hold.cell(total + 1, 2, 3.5)
+    under = max(r for r in range(5, hold.max_row + 1) if hold.cell(r, 1).value) + 1
+    hold.cell(under, 1, "BTC")  # spot BTC held too, typed under the list
+    hold.cell(under, 2, 3.5)
     wb.save(step2)
     code, current = compute(step2)
     assert code == EXIT_OK
@@ -257,7 +257,7 @@ def test_a_day_in_the_life(book: Path, full_prices: pd.DataFrame, tmp_path: Path
     mine["A1"] = "Hedge in BTC"
     mine["B1"] = "=TargetHedgeUSD/FuturesPrice"
     mine["A2"] = "Half the book"
-    mine["B2"] = "=Holdings!D10/2"
+    mine["B2"] = "=Holdings!D3/2"  # the totals, above the list
     wb.save(step5)
     code, current = compute(step5)
     assert code == EXIT_OK
@@ -267,7 +267,7 @@ def test_a_day_in_the_life(book: Path, full_prices: pd.DataFrame, tmp_path: Path
     assert formulas["My view"]["B1"].value == "=TargetHedgeUSD/FuturesPrice"  # kept as typed
     assert wb["My view"]["B1"].value == pytest.approx(  # refreshed by the formula engine
         _named_cell(wb, "TargetHedgeUSD").value / _named_cell(wb, "FuturesPrice").value)
-    assert wb["My view"]["B2"].value == pytest.approx(wb["Holdings"]["D10"].value / 2)
+    assert wb["My view"]["B2"].value == pytest.approx(wb["Holdings"]["D3"].value / 2)
 
     assert main(["check", str(current)]) == EXIT_OK
     _libreoffice_agrees(current, tmp_path)
@@ -308,18 +308,17 @@ def _set(src: Path, dst: Path, edits: dict[tuple[str, str], Any]) -> Path:
 
 
 def _copy_down_holding(src: Path, dst: Path, asset: str, qty: float) -> Path:
-    """A new holding under the totals row with the last holding row's formulas copied down
+    """A new holding under the list with the last holding row's formulas copied down
     (Excel's fill handle moves relative references)."""
     wb = openpyxl.load_workbook(src)
     ws = wb["Holdings"]
-    total = next(r for r in range(5, ws.max_row + 1) if ws.cell(r, 1).value ==
-                 "Total / portfolio")
-    new = total + 1
+    last = max(r for r in range(5, ws.max_row + 1) if ws.cell(r, 1).value is not None)
+    new = last + 1
     ws.cell(new, 1, asset)
     ws.cell(new, 2, qty)
     for col in "CDEFGHI":
-        formula = ws[f"{col}{total - 1}"].value
-        ws[f"{col}{new}"] = Translator(formula, origin=f"{col}{total - 1}").translate_formula(
+        formula = ws[f"{col}{last}"].value
+        ws[f"{col}{new}"] = Translator(formula, origin=f"{col}{last}").translate_formula(
             f"{col}{new}")
     wb.save(dst)
     return dst
@@ -355,10 +354,9 @@ def _price_column(src: Path, dst: Path, prices: pd.DataFrame, asset: str, *,
     for i in range(N_DAYS):
         ws.cell(2 + i, col, float(prices[asset].iloc[i]))
     hold = wb["Holdings"]
-    total = next(r for r in range(5, hold.max_row + 1) if hold.cell(r, 1).value ==
-                 "Total / portfolio")
-    hold.cell(total + 1, 1, asset)
-    hold.cell(total + 1, 2, 1000.0)
+    under = max(r for r in range(5, hold.max_row + 1) if hold.cell(r, 1).value) + 1
+    hold.cell(under, 1, asset)
+    hold.cell(under, 2, 1000.0)
     wb.save(dst)
     return dst
 
@@ -374,7 +372,7 @@ def _edit(name: str, book: Path, prices: pd.DataFrame, tmp: Path) -> Path:
     elif name == "closes-appended-with-index-formula":
         _append_with_index_formula(book, out, prices)
     elif name == "holding-typed-under-the-list":
-        _set(book, out, {("Holdings", "A10"): "ETH", ("Holdings", "B10"): 5.0})
+        _set(book, out, {("Holdings", "A9"): "ETH", ("Holdings", "B9"): 5.0})
     elif name == "holding-with-formulas-copied-down":
         _copy_down_holding(book, out, "ETH", 5.0)
     elif name == "holdings-sorted":
@@ -405,8 +403,8 @@ def _edit(name: str, book: Path, prices: pd.DataFrame, tmp: Path) -> Path:
         wb.save(out)
     elif name == "note-beside-a-holding-then-growth":
         wb["Holdings"]["K6"] = "watch this one"
-        wb["Holdings"]["A10"] = "BTC"
-        wb["Holdings"]["B10"] = 1.0
+        wb["Holdings"]["A9"] = "BTC"
+        wb["Holdings"]["B9"] = 1.0
         wb.save(out)
     elif name == "own-formula-in-a-book-cell":
         wb["Holdings"]["D6"] = "=B6*C6*2"
@@ -426,7 +424,7 @@ def _edit(name: str, book: Path, prices: pd.DataFrame, tmp: Path) -> Path:
         _set(book, out, {("Benchmark", f"A{N_DAYS + 3}"): dt.datetime(2030, 1, 1),
                          ("Benchmark", f"B{N_DAYS + 3}"): 1.0})
     elif name == "holding-without-prices":
-        _set(book, out, {("Holdings", "A10"): "NOPE", ("Holdings", "B10"): 1.0})
+        _set(book, out, {("Holdings", "A9"): "NOPE", ("Holdings", "B9"): 1.0})
     elif name == "quantity-as-text":
         _set(book, out, {("Holdings", "B6"): "lots"})
     elif name == "blank-last-close":
@@ -464,7 +462,7 @@ EDITS: dict[str, str] = {
     "sheet-deleted": "sheets ['Scenarios']",
     "text-under-the-dates": f"Benchmark!A{N_DAYS + 2}: date must be a date cell",
     "prices-below-a-blank-row": f"Benchmark!A{N_DAYS + 3}: dates must be contiguous",
-    "holding-without-prices": "Holdings!A10: asset must be one of the price columns",
+    "holding-without-prices": "Holdings!A9: asset must be one of the price columns",
     "quantity-as-text": "Holdings!B6: quantity must be a number",
     "blank-last-close": "has no close on the valuation date",
     "window-below-min-obs": "min_obs",
@@ -518,14 +516,17 @@ def _tickets_match_the_sheet(tickets: Path, wb: openpyxl.Workbook) -> None:
 
 
 def test_growth_keeps_the_users_content_in_place(book: Path, tmp_path: Path) -> None:
-    """A note beside a holding follows its holding when the book is resized; the user's
-    own formula is kept as typed, with its reference moved with the totals row."""
+    """A note beside a holding follows its holding when the book is resized (a holding
+    inserted above it in LibreOffice); the user's own formulas are kept, with a reference
+    to a moved holding moved along, and refreshed."""
     code, computed = compute(book)
     wb = openpyxl.load_workbook(computed)
     wb["Holdings"]["K6"] = "watch this one"
-    wb.create_sheet("Mine")["A1"] = "=Holdings!D9"  # the totals row's value
-    wb["Holdings"]["A10"] = "BTC"
-    wb["Holdings"]["B10"] = 1.0
+    mine = wb.create_sheet("Mine")
+    mine["A1"] = "=Holdings!D3"  # the totals row's value (above the list: it stays)
+    mine["A2"] = "=Holdings!D8"  # the last holding's value
+    wb["Holdings"]["A9"] = "BTC"
+    wb["Holdings"]["B9"] = 1.0
     wb.save(tmp_path / "grown.xlsx")
     code, out = compute(tmp_path / "grown.xlsx")
     assert code == EXIT_OK
@@ -533,10 +534,12 @@ def test_growth_keeps_the_users_content_in_place(book: Path, tmp_path: Path) -> 
     hold = result["Holdings"]
     assert hold["K6"].value == "watch this one"
     assert hold["A6"].value == wb["Holdings"]["A6"].value
-    assert hold["A10"].value == "Total / portfolio"
-    assert result["Mine"]["A1"].value == "=Holdings!D10"
+    assert hold["A3"].value == "Total / portfolio"
+    assert hold["A9"].value == "BTC"
+    assert result["Mine"]["A1"].value == "=Holdings!D3"
     values = openpyxl.load_workbook(out, data_only=True)
-    assert values["Mine"]["A1"].value == pytest.approx(values["Holdings"]["D10"].value)
+    assert values["Mine"]["A1"].value == pytest.approx(values["Holdings"]["D3"].value)
+    assert values["Mine"]["A2"].value == pytest.approx(values["Holdings"]["D8"].value)
 
 
 def test_the_first_hedge_is_ordered_on_the_sheet_and_in_the_tickets(
@@ -647,3 +650,136 @@ def test_holdings_names_shrunk_by_a_deleted_row_do_not_break_tickets(
     data = assert_book_right(out)
     assert len(data["holdings"]) == 4
     _tickets_match_the_sheet(tickets, data["wb"])
+
+
+# ------------------------------------------------------------- growth in Excel ---
+def _excel_grows(src: Path, dst: Path, rows: dict[str, dict[str, Any]]) -> Path:
+    """The file Excel saves after a row is typed directly under a table, for each table
+    in ``rows`` (table -> the typed cells by column name): the table's range one row
+    longer, the typed values, and each calculated column's formula in the new row with
+    its references moved from the table's first data row, where the formula is written
+    (ECMA-376 Part 1, 18.5.1.1 ``calculatedColumnFormula``). Nothing else changes: no
+    name is edited."""
+    wb = openpyxl.load_workbook(src)
+    for ws in wb.worksheets:
+        for table in ws.tables.values():
+            if table.displayName not in rows:
+                continue
+            typed = rows[table.displayName]
+            c1, r1, c2, r2 = openpyxl.utils.range_boundaries(table.ref)
+            new = r2 + 1
+            for j, column in enumerate(table.tableColumns):
+                col = openpyxl.utils.get_column_letter(c1 + j)
+                if column.calculatedColumnFormula is not None:
+                    formula = "=" + column.calculatedColumnFormula.attr_text
+                    ws[f"{col}{new}"] = Translator(formula, origin=f"{col}{r1 + 1}"
+                                                   ).translate_formula(f"{col}{new}")
+                elif column.name in typed:
+                    ws[f"{col}{new}"] = typed[column.name]
+            table.ref = (f"{openpyxl.utils.get_column_letter(c1)}{r1}:"
+                         f"{openpyxl.utils.get_column_letter(c2)}{new}")
+            table.autoFilter.ref = table.ref
+    wb.save(dst)
+    return dst
+
+
+@pytest.fixture
+def grown_in_excel(book: Path, full_prices: pd.DataFrame, tmp_path: Path) -> Path:
+    """The filled book after a day's closes are typed under the prices and a BTC holding
+    under the list, in Excel: the tables grow, no name is touched."""
+    code, computed = compute(book)
+    assert code == EXIT_OK
+    day = full_prices.index[N_DAYS]
+    headers = [c.value for c in openpyxl.load_workbook(computed)["Benchmark"][1]]
+    closes = {"Date": day.to_pydatetime(),
+              **{a: float(full_prices[a].iloc[N_DAYS]) for a in headers[1:-1]}}
+    return _excel_grows(computed, tmp_path / "grown-in-excel.xlsx",
+                        {"Prices": closes, "HoldingList": {"Asset": "BTC", "Quantity": 3.5}})
+
+
+def test_the_names_are_the_tables_columns(book: Path) -> None:
+    """The price and holdings names are structured references to the two tables (so they
+    grow with them in Excel), the holdings totals sit above the list, and the tables carry
+    the calculated columns Excel fills into a new row."""
+    wb = openpyxl.load_workbook(book)
+    prices, holdings = wb["Benchmark"].tables["Prices"], wb["Holdings"].tables["HoldingList"]
+    assert prices.ref == f"A1:G{N_DAYS + 1}"
+    assert holdings.ref == "A4:I8"
+    assert wb.defined_names["Dates"].attr_text == "Prices[Date]"
+    assert wb.defined_names["PriceBlock"].attr_text == "Prices[[BTC]:[ADA]]"
+    assert wb.defined_names["HoldingValues"].attr_text == "HoldingList[Value (USD)]"
+    assert wb["Holdings"]["D3"].value == "=SUM(HoldingValues)"
+    calculated = {c.name: c.calculatedColumnFormula.attr_text
+                  for c in holdings.tableColumns if c.calculatedColumnFormula is not None}
+    # each is the first data row's own formula, without "="
+    assert calculated == {c.name: wb["Holdings"].cell(5, j + 1).value[1:]
+                          for j, c in enumerate(holdings.tableColumns)
+                          if c.name not in ("Asset", "Quantity")}
+    (bench,) = [c for c in prices.tableColumns if c.calculatedColumnFormula is not None]
+    assert bench.name == "Benchmark"
+    third = wb["Benchmark"]["G3"].value  # the chained index on a row that has a row above
+    assert "=" + bench.calculatedColumnFormula.attr_text == Translator(
+        third, origin="G3").translate_formula("G2")
+
+
+@needs_lo
+def test_libreoffice_reads_the_names_over_the_grown_tables(grown_in_excel: Path,
+                                                           full_prices: pd.DataFrame,
+                                                           tmp_path: Path) -> None:
+    """LibreOffice, recalculating the book Excel grew, sees the new close and the new
+    holding in the native formulas: every holding is valued at the new close, the new
+    row's price and value are BTC's, the portfolio value sums five holdings, and the
+    benchmark column has the new row. No name was edited."""
+    from lo_helpers import recalculate
+
+    (out,), _ = recalculate([grown_in_excel], tmp_path / "lo", make_profile(tmp_path / "p"))
+    got = openpyxl.load_workbook(out, data_only=True)
+    hold, bench = got["Holdings"], got["Benchmark"]
+    close = full_prices.iloc[N_DAYS]
+    quantities = {}
+    for r in range(5, 10):
+        asset, qty = hold.cell(r, 1).value, hold.cell(r, 2).value
+        quantities[asset] = qty
+        assert hold.cell(r, 3).value == pytest.approx(close[asset], rel=1e-12), asset
+        assert hold.cell(r, 4).value == pytest.approx(qty * close[asset], rel=1e-12), asset
+    assert list(quantities)[-1] == "BTC"
+    total = sum(q * close[a] for a, q in quantities.items())
+    assert hold["D3"].value == pytest.approx(total, rel=1e-12)
+    assert bench[f"G{N_DAYS + 2}"].value == pytest.approx(close["BTC"], rel=1e-12)
+
+
+def test_check_and_compute_follow_the_grown_tables(grown_in_excel: Path) -> None:
+    """The formula engine of ``check`` evaluates the book Excel grew (names over the grown
+    tables) as the Python computation does, and ``compute`` values it at the new close with
+    the new holding in the hedge, equal to the independent recomputation; the book it
+    writes has its tables, names and blocks sized to the data."""
+    pytest.importorskip("pycel")
+    from betaneutral.workbook.engine import check_workbook
+
+    assert check_workbook(grown_in_excel) == []
+    code, out = compute(grown_in_excel)
+    assert code == EXIT_OK
+    data = assert_book_right(out)
+    assert len(data["prices"]) == N_DAYS + 1
+    assert [a for a, _, _ in data["holdings"]][-1] == "BTC"
+    wb = openpyxl.load_workbook(out)
+    assert wb["Holdings"].tables["HoldingList"].ref == "A4:I9"
+    assert wb["Benchmark"].tables["Prices"].ref == f"A1:G{N_DAYS + 2}"
+    assert _name(wb, "BetaStats")[1] == "B5:J9"
+
+
+@needs_lo
+def test_a_libreoffice_save_gets_the_calculated_columns_back(book: Path,
+                                                             tmp_path: Path) -> None:
+    """LibreOffice keeps the tables and the names but not the calculated columns (so Excel
+    would leave a row typed under the list without formulas); ``compute`` puts them back."""
+    saved = lo_edit(book, tmp_path / "saved.xlsx", "resave")
+    table = openpyxl.load_workbook(saved)["Holdings"].tables["HoldingList"]
+    assert all(c.calculatedColumnFormula is None for c in table.tableColumns)
+    code, out = compute(saved)
+    assert code == EXIT_OK
+    wb = openpyxl.load_workbook(out)
+    table = wb["Holdings"].tables["HoldingList"]
+    assert sum(c.calculatedColumnFormula is not None for c in table.tableColumns) == 7
+    assert wb.defined_names["HoldingValues"].attr_text == "HoldingList[Value (USD)]"
+    assert_book_right(out)

@@ -19,6 +19,7 @@ import pytest
 
 from betaneutral.archive import MAX_XML_BYTES, MAX_XML_PART_BYTES
 from betaneutral.sources import MAX_CSV_BYTES, MAX_CSV_FIELDS
+from betaneutral.workbook.names import name_destinations
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "templates" / "BetaNeutral.xlsx"
@@ -102,7 +103,7 @@ def test_50000_repeated_holdings_rows_are_one_holding(tmp_path):
     import openpyxl
 
     wb = openpyxl.load_workbook(tmp_path / "b.xlsx")
-    ((sheet, ref),) = list(wb.defined_names["HoldingQuantities"].destinations)
+    ((sheet, ref),) = [name_destinations(wb, ["HoldingQuantities"])["HoldingQuantities"]]
     cells = [c[0].value for c in wb[sheet][ref.replace("$", "")]] \
         if ":" in ref else [wb[sheet][ref.replace("$", "")].value]
     assert cells == [50_000]

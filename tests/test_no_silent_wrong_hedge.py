@@ -21,6 +21,7 @@ import pytest
 from betaneutral import udfs
 from betaneutral.cli import EXIT_DATA, EXIT_OK, EXIT_USAGE, _summary_rows, main
 from betaneutral.sample import sample_holdings, sample_prices
+from betaneutral.workbook.names import name_destinations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +30,7 @@ def named(path: Path, *names: str) -> list[object]:
     wb = openpyxl.load_workbook(path, data_only=True)
     out = []
     for name in names:
-        ((sheet, ref),) = list(wb.defined_names[name].destinations)
+        ((sheet, ref),) = [name_destinations(wb, [name])[name]]
         out.append(wb[sheet][ref.replace("$", "").split(":")[0]].value)
     return out
 
@@ -164,7 +165,7 @@ def test_repeated_holdings_rows_make_one_holding_row(tmp_path, sample_book):
     assert main(["fill", "--holdings", str(h), "--prices", str(p), "-o",
                  str(tmp_path / "b.xlsx"), "--quiet"]) == EXIT_OK
     wb = openpyxl.load_workbook(tmp_path / "b.xlsx")
-    ((sheet, ref),) = list(wb.defined_names["HoldingAssets"].destinations)
+    ((sheet, ref),) = [name_destinations(wb, ["HoldingAssets"])["HoldingAssets"]]
     assert [c[0].value for c in wb[sheet][ref.replace("$", "")]] == ["ETH"]
     assert wb["Rolling"].max_column < 10
 
@@ -187,7 +188,7 @@ def test_quantity_1e308_is_refused_without_warnings(tmp_path, sample_book, capsy
 def test_quantity_1e308_in_a_workbook_is_refused(tmp_path):
     book = tmp_path / "b.xlsx"
     wb = openpyxl.load_workbook(ROOT / "templates" / "BetaNeutral.xlsx")
-    ((sheet, ref),) = list(wb.defined_names["HoldingQuantities"].destinations)
+    ((sheet, ref),) = [name_destinations(wb, ["HoldingQuantities"])["HoldingQuantities"]]
     wb[sheet][ref.replace("$", "").split(":")[0]].value = 1e308
     wb.save(book)
     done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m",
@@ -232,7 +233,7 @@ def test_a_control_character_in_a_settings_text_is_refused(tmp_path, sample_book
 def test_a_control_character_on_the_settings_sheet_is_refused(tmp_path):
     book = tmp_path / "b.xlsx"
     wb = openpyxl.load_workbook(ROOT / "templates" / "BetaNeutral.xlsx")
-    ((sheet, ref),) = list(wb.defined_names["BetaMethod"].destinations)
+    ((sheet, ref),) = [name_destinations(wb, ["BetaMethod"])["BetaMethod"]]
     wb[sheet][ref.replace("$", "")].value = "\tols"
     wb.save(book)
     assert main(["backtest", str(book), "-o", str(tmp_path / "out"), "--quiet"]) == EXIT_DATA

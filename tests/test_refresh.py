@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from betaneutral.cli import EXIT_DATA, EXIT_FILE, EXIT_OK, main
+from betaneutral.workbook.names import name_destinations
 from replay_http import (
     DAY_MS,
     HOUR_MS,
@@ -137,7 +138,7 @@ def _same_book(a, b, *, ulps: bool = False) -> None:
 
 def _named(path, name: str) -> object:
     wb = openpyxl.load_workbook(path, data_only=True)
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    sheet, ref = name_destinations(wb, [name])[name]
     return wb[sheet][ref.replace("$", "").split(":")[0]].value
 
 
@@ -375,7 +376,7 @@ def test_a_book_hedged_off_the_exchanges_gets_its_closes_only(setup, tmp_path, m
     as they are, saying why; no futures request is made."""
     _, table, book = setup
     wb = openpyxl.load_workbook(book)
-    sheet, ref = next(iter(wb.defined_names["HedgeContract"].destinations))
+    sheet, ref = name_destinations(wb, ["HedgeContract"])["HedgeContract"]
     wb[sheet][ref.replace("$", "")] = "CME:BTC"
     cme = tmp_path / "cme.xlsx"
     wb.save(cme)

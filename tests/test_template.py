@@ -28,6 +28,7 @@ from betaneutral.workbook import (
     write_template,
     write_text,
 )
+from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.template import xlwings_quickstart_path
 
 # The sheets the template must have (Holdings, Benchmark and Rebalance are fixed names).
@@ -110,7 +111,7 @@ def wb(books: dict[str, openpyxl.Workbook]) -> openpyxl.Workbook:
 
 
 def _name_cell(wb: openpyxl.Workbook, name: str):
-    ((sheet, ref),) = list(wb.defined_names[name].destinations)
+    ((sheet, ref),) = [name_destinations(wb, [name])[name]]
     return wb[sheet][ref.replace("$", "").split(":")[0]]
 
 
@@ -165,10 +166,8 @@ def test_defined_names_point_at_existing_cells(books: dict[str, openpyxl.Workboo
     area, whose first cell holds a value or belongs to a CSE array."""
     wb = books[kind]
     assert set(wb.defined_names) >= REQUIRED_NAMES
-    for name, dn in wb.defined_names.items():
-        dests = list(dn.destinations)
-        assert len(dests) == 1, name
-        sheet, ref = dests[0]
+    for name in wb.defined_names:
+        sheet, ref = name_destinations(wb, [name])[name]
         assert sheet in wb.sheetnames, name
         ws = wb[sheet]
         c1, r1, c2, r2 = range_boundaries(ref.replace("$", ""))
@@ -373,7 +372,7 @@ def test_no_forbidden_formula_features(wb: openpyxl.Workbook) -> None:
     """No formula uses dynamic arrays, LET/LAMBDA, newer lookups, volatile functions,
     structured or spill references, full-column references, a 2-D INDEX other than the
     price block's column found by the asset's name, or unprefixed 2010+ functions."""
-    names = {name: next(iter(dn.destinations)) for name, dn in wb.defined_names.items()}
+    names = name_destinations(wb, list(wb.defined_names))
     for sheet, coord, formula in formula_cells(wb):
         functions = _functions(formula)
         assert not FORBIDDEN_FUNCTIONS & {f.removeprefix("_XLFN.") for f in functions}
@@ -547,14 +546,23 @@ def test_sizes_follow_the_data() -> None:
     prices, holdings = _small_book()
     wb = build_workbook(prices=prices, holdings=holdings)
     assert [c.value for c in wb["Benchmark"][1]] == ["Date", "BTC", "ETH", "BBB", "Benchmark"]
-    refs = {n: next(iter(dn.destinations))[1] for n, dn in wb.defined_names.items()}
-    assert refs["BTCPrices"] == "$B$2:$B$51"
-    assert refs["BenchPrices"] == "$E$2:$E$51"
-    assert refs["HoldingValues"] == "$D$5:$D$6"
-    assert refs["PortfolioValue"] == "$D$7"
+    refs = {n: ref.replace("$", "") for n, (_, ref)
+            in name_destinations(wb, list(wb.defined_names)).items()}
+    # the tables cover the data; the price and holdings names are their columns
+    assert wb["Benchmark"].tables["Prices"].ref == "A1:E51"
+    assert wb["Holdings"].tables["HoldingList"].ref == "A4:I6"
+    assert wb.defined_names["BTCPrices"].attr_text == "Prices[BTC]"
+    assert wb.defined_names["PriceBlock"].attr_text == "Prices[[BTC]:[BBB]]"
+    assert wb.defined_names["PriceAssets"].attr_text == "Prices[[#Headers],[BTC]:[BBB]]"
+    assert wb.defined_names["HoldingValues"].attr_text == "HoldingList[Value (USD)]"
+    assert refs["BTCPrices"] == "B2:B51"
+    assert refs["BenchPrices"] == "E2:E51"
+    assert refs["HoldingValues"] == "D5:D6"
+    assert refs["PriceAssets"] == "B1:D1"
+    assert refs["PortfolioValue"] == "D3"  # the totals sit above the list
     close = "INDEX(PriceBlock,ROWS(PriceBlock),MATCH($A6,PriceAssets,0))"
     assert wb["Holdings"]["C6"].value == f'=IF({close}="",NA(),{close})'
-    assert refs["PriceBlock"] == "$B$2:$D$51"
+    assert refs["PriceBlock"] == "B2:D51"
     assert wb["Rolling"].array_formulae == {"A2": "A2:A51", "B2": "B2:B51", "C2": "C2:C51"}
     assert wb["Stats"].array_formulae == {"B5": "B5:J5", "B6": "B6:J6"}
     texts = [c.value for row in wb["Start"].iter_rows() for c in row]
@@ -637,6 +645,6 @@ def test_libreoffice_computes_the_plain_formulas(tmp_path: Path) -> None:
                                    last[holdings["asset"]].to_numpy(), rtol=1e-15)
         np.testing.assert_allclose([hold[f"D{5 + i}"].value for i in range(6)], values,
                                    rtol=1e-14)
-        np.testing.assert_allclose(hold["D11"].value, sum(values), rtol=1e-14)
+        np.testing.assert_allclose(hold["D3"].value, sum(values), rtol=1e-14)
         np.testing.assert_allclose(_name_cell(got_wb, "FuturesPrice").value, btc[-1],
                                    rtol=1e-15)

@@ -17,10 +17,11 @@ from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.sources import read_csv_inputs
 from betaneutral.workbook import build_workbook
 from betaneutral.workbook.inputs import read_inputs
+from betaneutral.workbook.names import name_destinations
 
 
 def name_cell(wb: openpyxl.Workbook, name: str):
-    ((sheet, ref),) = list(wb.defined_names[name].destinations)
+    ((sheet, ref),) = [name_destinations(wb, [name])[name]]
     return wb[sheet][ref.replace("$", "").split(":")[0]]
 
 

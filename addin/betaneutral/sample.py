@@ -128,6 +128,6 @@ def is_sample_state(state: Mapping[str, Any]) -> bool:
 #: Rolling, Benchmark and Tickets have a header in row 1: they get a label box (a shape)
 #: right of their columns instead (:func:`betaneutral.vba.package.finish_package`).
 SAMPLE_LABEL_CELLS: dict[str, str] = {
-    "Settings": "A3", "Holdings": "A3", "Stats": "A3", "Rebalance": "A3", "Scenarios": "A3",
+    "Settings": "A3", "Holdings": "D1", "Stats": "A3", "Rebalance": "A3", "Scenarios": "A3",
     "Backtest": "D1",
 }

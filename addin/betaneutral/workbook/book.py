@@ -55,13 +55,17 @@ __all__ = [
     "FMT_QTY",
     "FMT_RATE",
     "FMT_USD",
+    "HOLDINGS_TABLE",
+    "HOLDINGS_TOTAL_ROW",
     "HOLDING_COLUMNS",
     "HOLDING_TOTALS",
+    "PRICES_TABLE",
     "REBALANCE",
     "REBALANCE_ROWS",
     "SECTION_ROWS",
     "START_FIGURES",
     "SUMMARY",
+    "TABLE_NAMES",
     "Column",
     "Env",
     "Figure",
@@ -397,7 +401,8 @@ class HoldingsEnv(Protocol):
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the Holdings sheet (header on row 4, a holding per row below).
+    """One column of the Holdings sheet (totals on row 3, header on row 4, a holding per row
+    below: the ``HoldingList`` table).
 
     Attributes
     ----------
@@ -413,7 +418,8 @@ class Column:
     fmt : str
         Number format (the price column takes the asset's own price format).
     total : callable or None
-        The totals row's formula, ``total(first, last)`` over the holding rows.
+        The totals row's formula, ``total(first, last)`` over the holding rows (over the
+        column's name, so that it follows the table).
     evaluate : callable or None
         ``evaluate(env, i) -> value``: the formula in Python for holding ``i``.
     total_evaluate : callable or None
@@ -436,9 +442,10 @@ class Column:
     total_evaluate: Callable[[HoldingsEnv], Any] | None = None
 
 
-def _summed(letter: str) -> dict[str, Any]:
-    """A column's total as ``SUM`` over its holding rows: the formula and its evaluation."""
-    return {"total": lambda first, last: f"=SUM({letter}{first}:{letter}{last})",
+def _summed(letter: str, name: str) -> dict[str, Any]:
+    """A column's total as ``SUM`` over its holding rows (the column's name, which grows
+    with the table): the formula and its evaluation."""
+    return {"total": lambda first, last: f"=SUM({name})",
             "total_evaluate": lambda h: excel_sum(h.values(letter))}
 
 
@@ -462,26 +469,40 @@ HOLDING_COLUMNS: tuple[Column, ...] = (
            FMT_PRICE, "Last price of the asset on the Benchmark sheet.",
            evaluate=lambda h, i: "#N/A" if h.last_close(i) is None else h.last_close(i)),
     Column("D", "Value (USD)", "HoldingValues", lambda r: f"=B{r}*C{r}", FMT_USD,
-           evaluate=lambda h, i: mul(h.here("B", i), h.here("C", i)), **_summed("D")),
+           evaluate=lambda h, i: mul(h.here("B", i), h.here("C", i)),
+           **_summed("D", "HoldingValues")),
     Column("E", "Weight", "HoldingWeights", lambda r: f"=D{r}/PortfolioValue", FMT_PCT,
            evaluate=lambda h, i: div(h.here("D", i), h.val("PortfolioValue")),
-           **_summed("E")),
+           **_summed("E", "HoldingWeights")),
     _beta_column("F", "Beta vs benchmark", "HoldingBenchBetas", "BenchPrices",
                  "Beta of the asset's daily returns to the benchmark chosen on Settings."),
     _beta_column("G", "Beta to BTC", "HoldingBetas", "BTCPrices",
                  "Beta to BTC: used to size the hedge, since the futures track BTC."),
     Column("H", "Dollar beta (USD)", "HoldingDollarBetas", lambda r: f"=D{r}*G{r}", FMT_USD,
            "Value x beta to BTC: the USD of BTC exposure the holding carries.",
-           evaluate=lambda h, i: mul(h.here("D", i), h.here("G", i)), **_summed("H")),
+           evaluate=lambda h, i: mul(h.here("D", i), h.here("G", i)),
+           **_summed("H", "HoldingDollarBetas")),
     Column("I", "Share of beta", "HoldingBetaShares", lambda r: f"=H{r}/DollarBeta", FMT_PCT,
            "Holding's share of the book's dollar beta.",
-           evaluate=lambda h, i: div(h.here("H", i), h.val("DollarBeta")), **_summed("I")),
+           evaluate=lambda h, i: div(h.here("H", i), h.val("DollarBeta")),
+           **_summed("I", "HoldingBetaShares")),
 )
 #: Defined names of the totals row's cells (value, the two portfolio betas, dollar beta).
 HOLDING_TOTALS: Mapping[str, str] = {"D": "PortfolioValue", "F": "PortfolioBenchBeta",
                                      "G": "PortfolioBeta", "H": "DollarBeta"}
+#: The totals row sits above the list, so that a holding typed under the list joins it
+#: (an Excel Table grows with a row typed under it, not with one typed under a totals row).
+HOLDINGS_TOTAL_ROW = 3
 HOLDINGS_HEADER_ROW = 4
 TOTAL_LABEL = "Total / portfolio"
+#: The Excel Tables over the Holdings list and over the Benchmark sheet's prices; the
+#: names of their columns (``HoldingValues`` is ``HoldingList[Value (USD)]``) grow with them.
+HOLDINGS_TABLE = "HoldingList"
+PRICES_TABLE = "Prices"
+#: The defined names written as structured references to those tables.
+TABLE_NAMES: tuple[str, ...] = ("Dates", "BTCPrices", "ETHPrices", "BenchPrices",
+                                "PriceAssets", "PriceBlock",
+                                *(c.name for c in HOLDING_COLUMNS))
 
 
 def holding_row_formulas(row: int) -> dict[str, tuple[str, str | None]]:

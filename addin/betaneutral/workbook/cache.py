@@ -53,6 +53,7 @@ from betaneutral.archive import check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
+from betaneutral.workbook.names import TableArea
 from betaneutral.workbook.sheetxml import (
     Splicer,
     array_range,
@@ -67,6 +68,7 @@ from betaneutral.workbook.sheetxml import (
 __all__ = [
     "CALC_ID",
     "KEEP",
+    "package_tables",
     "parse_part",
     "sheet_parts",
     "workbook_part",
@@ -147,6 +149,25 @@ def sheet_parts(zf: zipfile.ZipFile, wb_part: str) -> dict[str, str]:
         rel = rels.get(_rel_id(element) or "")
         if rel is not None and rel[0].endswith(_REL_TYPE_SHEET):
             out[element.get("name", "")] = rel[1]
+    return out
+
+
+def package_tables(zf: zipfile.ZipFile, parts: dict[str, str]) -> dict[str, TableArea]:
+    """The Excel Tables of a package by name, read from each worksheet's table parts
+    (``parts``: sheet name -> worksheet part, as :func:`sheet_parts` gives)."""
+    out: dict[str, TableArea] = {}
+    for sheet, part in parts.items():
+        for kind, target in _relationships(zf, part).values():
+            if not kind.endswith("/table") or target not in zf.namelist():
+                continue
+            root = parse_part(zf.read(target), target).getroot()
+            columns = tuple(el.get("name", "") for el in root.iter()
+                            if isinstance(el.tag, str)
+                            and etree.QName(el).localname == "tableColumn")
+            name = root.get("displayName") or root.get("name") or ""
+            out[name] = TableArea(sheet, root.get("ref", ""), columns,
+                                  int(root.get("headerRowCount", "1")),
+                                  int(root.get("totalsRowCount", "0")))
     return out
 
 

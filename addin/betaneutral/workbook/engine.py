@@ -372,6 +372,15 @@ def _wrapper_class() -> type:
 
         def load(self) -> None:
             super().load()
+            # pycel reads a defined name's cells, not a structured reference to a table
+            # (the book's price and holdings names): give it the range each one covers.
+            from openpyxl.workbook.defined_name import DefinedName
+
+            from betaneutral.workbook.names import resolved_names
+
+            for book in (self.workbook, self.workbook_dataonly):
+                for name, text in resolved_names(book).items():
+                    book.defined_names[name] = DefinedName(name, attr_text=text)
             for ws in self.workbook.worksheets:
                 cached = self.workbook_dataonly[ws.title]
                 for row in ws.iter_rows():

@@ -64,7 +64,13 @@ from betaneutral.errors import (
     UnknownNameError,
 )
 from betaneutral.safetext import validate_identifier
-from betaneutral.workbook.book import HOLDING_COLUMNS, TOTAL_LABEL
+from betaneutral.workbook.book import (
+    HOLDING_COLUMNS,
+    HOLDINGS_TABLE,
+    PRICES_TABLE,
+    TABLE_NAMES,
+    TOTAL_LABEL,
+)
 from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.fill import fill_workbook
 from betaneutral.workbook.inputs import date_cell, price_value, read_position, read_settings
@@ -238,10 +244,38 @@ def book_growth(wb: Workbook) -> Growth:
         reasons.append(f"{dest['RollingBetas'][0]}!A{r1}: the rolling betas are sized for "
                        f"{c2 - c1 + 1} holdings and {r2 - r1 + 1} dates, the book has "
                        f"{n_held} and {n_dates}")
+    reasons.extend(_table_reasons(wb, f))
     if f.total_row in rows and _value(hs, f.total_row, f.asset_col) != TOTAL_LABEL:
         reasons.append(f"{_where(hs, f.total_row, f.asset_col)}: the totals row holds "
                        f"{_value(hs, f.total_row, f.asset_col)!r}")
     return Growth(tuple(reasons))
+
+
+def _table_reasons(wb: Workbook, f: _Frame) -> list[str]:
+    """What keeps the book from growing in Excel: a name over the prices or the holdings
+    that is a fixed range instead of a table's column (a book of an earlier release, or
+    saved by a program that fixes them), a missing table, or a table without its
+    calculated columns (LibreOffice does not save them), which Excel fills into each row
+    typed under the table."""
+    out = []
+    fixed = [n for n in TABLE_NAMES if n in wb.defined_names
+             and "!" in (wb.defined_names[n].attr_text or "")]
+    if fixed:
+        out.append(f"the names {fixed} are fixed ranges, not the columns of the book's "
+                   "tables")
+    for sheet, name, formulas in (
+            (f.prices_sheet, PRICES_TABLE, {BENCHMARK_HEADER}),
+            (f.holdings_sheet, HOLDINGS_TABLE,
+             {c.header for c in HOLDING_COLUMNS if c.formula is not None})):
+        table = next((t for t in wb[sheet].tables.values() if t.displayName == name), None)
+        if table is None:
+            out.append(f"{sheet}: the table {name} is missing")
+            continue
+        lacking = [c.name for c in table.tableColumns
+                   if c.name in formulas and c.calculatedColumnFormula is None]
+        if lacking:
+            out.append(f"{sheet}: the table {name} lacks the calculated columns {lacking}")
+    return out
 
 
 def _dates(ws: Worksheet, f: _Frame) -> list[dt.datetime]:

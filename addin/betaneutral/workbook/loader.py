@@ -43,7 +43,8 @@ from openpyxl.utils import range_boundaries
 
 from betaneutral.archive import UnsafeWorkbookError, check_workbook_archive, open_workbook
 from betaneutral.errors import BetaNeutralError
-from betaneutral.workbook.cache import parse_part, sheet_parts, workbook_part
+from betaneutral.workbook.cache import package_tables, parse_part, sheet_parts, workbook_part
+from betaneutral.workbook.names import TableArea, structured_range
 from betaneutral.workbook.sheetxml import (
     Splicer,
     array_range,
@@ -96,9 +97,10 @@ def price_block(wb: Workbook) -> PriceBlock | None:
 Rect = tuple[int, int, int, int]  # first col, first row, last col, last row
 
 
-def _defined_ranges(zf: zipfile.ZipFile, wb_part: str
+def _defined_ranges(zf: zipfile.ZipFile, wb_part: str, tables: dict[str, TableArea]
                     ) -> dict[str, tuple[str, str, Rect]] | None:
-    """Workbook-wide name -> (sheet, range, its bounds) of each single-range defined name.
+    """Workbook-wide name -> (sheet, range, its bounds) of each single-range defined name
+    (a structured reference to one of ``tables`` resolved to its range).
 
     Names scoped to one sheet are left aside: the workbook's readers use
     workbook-wide names only. None when a name is defined twice or refers to cells
@@ -115,6 +117,11 @@ def _defined_ranges(zf: zipfile.ZipFile, wb_part: str
             return None
         text = (el.text or "").strip()
         match = _NAME_REF.match(text)
+        structured = structured_range(text, tables) if match is None else None
+        if structured is not None:
+            out[el.get("name", "")] = (structured[0], structured[1],
+                                       range_boundaries(structured[1]))
+            continue
         if match is None:
             if "!" in text:  # whole rows or columns, several ranges, a formula
                 return None
@@ -248,7 +255,7 @@ def _reduced_package(path: Path) -> tuple[bytes, PriceBlock | None, list[tuple[i
     with zipfile.ZipFile(path) as zin:
         wb_part = workbook_part(zin)
         parts = sheet_parts(zin, wb_part)
-        names = _defined_ranges(zin, wb_part)
+        names = _defined_ranges(zin, wb_part, package_tables(zin, parts))
         if names is None:
             return None
         # the price columns BTCPrices and ETHPrices lie in the block by design

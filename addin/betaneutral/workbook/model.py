@@ -472,28 +472,40 @@ def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, 
     spot = book.col(env.cells["D"])
     betas = book.col(env.cells["G"])
 
-    # ---- Stats and Rolling: labels =INDEX(HoldingAssets,i), then one call per holding
+    # ---- Stats and Rolling: labels =INDEX(HoldingAssets,i), then one call per holding.
+    # The blocks have the size they have in the file: a book whose tables Excel grew has
+    # more holdings or dates than its blocks until it is resized; a block row or column
+    # past the last holding shows INDEX's #REF!, as Excel shows it.
     stats_sheet, stats_col, stats_row, _, _ = layout.bounds("BetaStats")
     roll_sheet, roll_col, roll_row, _, _ = layout.bounds("RollingBetas")
-    for i, asset in enumerate(inputs.holdings["asset"]):
-        book.put((stats_sheet, f"{get_column_letter(stats_col - 1)}{stats_row + i}"), asset)
-        book.put((roll_sheet, f"{get_column_letter(roll_col + i)}{roll_row - 1}"), asset)
-    for asset, row in zip(inputs.holdings["asset"], layout.grid("BetaStats"), strict=True):
-        book.put_array([row], udfs.BETA_STATS(_rows(column_values[asset]), _rows(btc_values),
-                                              arg("Window"), arg("MinObs")))
+    held = list(inputs.holdings["asset"])
+
+    def label(i: int) -> str:
+        return held[i] if i < len(held) else "#REF!"
+
+    for i, row in enumerate(layout.grid("BetaStats")):
+        book.put((stats_sheet, f"{get_column_letter(stats_col - 1)}{stats_row + i}"), label(i))
+        book.put_array([row], udfs.BETA_STATS(
+            _rows(column_values[held[i]]), _rows(btc_values), arg("Window"), arg("MinObs"))
+            if i < len(held) else "#REF!")
     rolling = layout.grid("RollingBetas")
     sheet, c1, r1, _, _ = layout.bounds("RollingBetas")
     date_col = get_column_letter(c1 - 1)
     epoch = CALENDAR_MAC_1904 if layout.date1904 else CALENDAR_WINDOWS_1900
-    for t, day in enumerate(inputs.prices.index):
+    serials = []
+    for day in inputs.prices.index:
         stamp = day.to_pydatetime() if hasattr(day, "to_pydatetime") else day
         if not isinstance(stamp, dt.datetime):
             stamp = dt.datetime(stamp.year, stamp.month, stamp.day)
-        book.put((sheet, f"{date_col}{r1 + t}"), float(to_excel(stamp, epoch)))
-    for j, asset in enumerate(inputs.holdings["asset"]):
+        serials.append([float(to_excel(stamp, epoch))])
+    book.put_array([[(sheet, f"{date_col}{r1 + t}")] for t in range(len(rolling))], serials,
+                   read_later=False)  # {=Dates} over the block's rows
+    for j in range(len(rolling[0])):
+        book.put((roll_sheet, f"{get_column_letter(roll_col + j)}{roll_row - 1}"), label(j))
         book.put_array([[row[j]] for row in rolling], udfs.ROLLING_BETA(
-            _rows(column_values[asset]), _rows(bench_values), arg("RollingWindow"),
-            arg("MinObs")), read_later=False)  # no formula reads the rolling betas
+            _rows(column_values[held[j]]), _rows(bench_values), arg("RollingWindow"),
+            arg("MinObs")) if j < len(held) else "#REF!",
+            read_later=False)  # no formula reads the rolling betas
 
     # ---- Rebalance: each line of the description, top to bottom
     rebalance_env = _Env(val, arg, spot, betas, contract)

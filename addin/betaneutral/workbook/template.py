@@ -52,8 +52,10 @@ from openpyxl.utils import (
 )
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from betaneutral.core._validate import as_float, float_array
@@ -78,6 +80,9 @@ from betaneutral.workbook.book import (
     HOLDING_COLUMNS,
     HOLDING_TOTALS,
     HOLDINGS_HEADER_ROW,
+    HOLDINGS_TABLE,
+    HOLDINGS_TOTAL_ROW,
+    PRICES_TABLE,
     REBALANCE,
     REBALANCE_ROWS,
     SECTION_ROWS,
@@ -89,6 +94,7 @@ from betaneutral.workbook.book import (
     price_column,
 )
 from betaneutral.workbook.cells import write_text
+from betaneutral.workbook.names import table_column_name
 
 __all__ = [
     "DEFAULT_FUTURES_PRICE_FORMULA",
@@ -404,6 +410,33 @@ def _define(ws: Worksheet, name: str, coord: str) -> None:
     wb.defined_names[name] = DefinedName(name, attr_text=_ref(ws, coord))
 
 
+def _define_text(ws: Worksheet, name: str, text: str) -> None:
+    """A defined name with the given text (a structured reference to a table)."""
+    ws.parent.defined_names[name] = DefinedName(name, attr_text=text)
+
+
+def _add_table(ws: Worksheet, name: str, ref: str, headers: Sequence[str],
+               calculated: Mapping[str, str]) -> None:
+    """An Excel Table over ``ref`` (header row first) with the columns ``headers``.
+
+    ``calculated`` maps a column to its calculated-column formula (without ``=``),
+    written as on the table's first data row: Excel fills it, with its references
+    moved, into each row the table grows by. The table has a filter button on each
+    header (sorting) and no banding, so that the book's own fills show.
+    """
+    table = Table(displayName=name, name=name, ref=ref)
+    table.tableColumns = [
+        TableColumn(id=i + 1, name=header,
+                    calculatedColumnFormula=(TableFormula(attr_text=calculated[header])
+                                             if header in calculated else None))
+        for i, header in enumerate(headers)]
+    table.autoFilter = AutoFilter(ref=ref)
+    table.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showFirstColumn=False,
+                                          showLastColumn=False, showRowStripes=False,
+                                          showColumnStripes=False)
+    ws.add_table(table)
+
+
 class _Formula(str):
     """A formula written by this module (never user text)."""
 
@@ -710,13 +743,19 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
     for j, asset in enumerate(data.assets):
         col = get_column_letter(2 + j)
         ranges[asset] = f"Benchmark!${col}${first}:${col}${last}"
-    _define(ws, "Dates", f"A{first}:A{last}")
-    _define(ws, "BTCPrices", f"B{first}:B{last}")
-    _define(ws, "ETHPrices", f"C{first}:C{last}")
-    _define(ws, "BenchPrices", f"{bench_col}{first}:{bench_col}{last}")
-    last_asset_col = get_column_letter(1 + len(data.assets))
-    _define(ws, "PriceAssets", f"B1:{last_asset_col}1")
-    _define(ws, "PriceBlock", f"B{first}:{last_asset_col}{last}")
+    # The chained index's formula as a calculated column: written for the first data
+    # row, with its references relative to that row (Excel fills it into each new row).
+    chained = (f'IF(BenchmarkChoice="BTC",B{first},{bench_col}{first - 1}*'
+               f"(1+0.5*(B{first}/B{first - 1}-1)+0.5*(C{first}/C{first - 1}-1)))")
+    headers = ["Date", *data.assets, "Benchmark"]
+    _add_table(ws, PRICES_TABLE, f"A1:{bench_col}{last}", headers, {"Benchmark": chained})
+    last_asset = table_column_name(data.assets[-1])
+    _define_text(ws, "Dates", f"{PRICES_TABLE}[Date]")
+    _define_text(ws, "BTCPrices", f"{PRICES_TABLE}[BTC]")
+    _define_text(ws, "ETHPrices", f"{PRICES_TABLE}[ETH]")
+    _define_text(ws, "BenchPrices", f"{PRICES_TABLE}[Benchmark]")
+    _define_text(ws, "PriceAssets", f"{PRICES_TABLE}[[#Headers],[BTC]:[{last_asset}]]")
+    _define_text(ws, "PriceBlock", f"{PRICES_TABLE}[[BTC]:[{last_asset}]]")
     _widths(ws, {"A": 12})
     for j in range(len(data.assets) + 1):
         ws.column_dimensions[get_column_letter(2 + j)].width = 14
@@ -729,7 +768,7 @@ def _build_holdings(ws: Worksheet, data: _Data) -> None:
     """The Holdings sheet from :data:`~betaneutral.workbook.book.HOLDING_COLUMNS`."""
     n = len(data.holdings)
     first, last = HOLDINGS_HEADER_ROW + 1, HOLDINGS_HEADER_ROW + n
-    total = last + 1
+    total = HOLDINGS_TOTAL_ROW
     _title(ws, "Holdings", "Spot book: enter quantities (yellow). Betas use the Settings "
            "window, method and minimum observations.")
     _header(ws, HOLDINGS_HEADER_ROW, [c.header for c in HOLDING_COLUMNS])
@@ -748,7 +787,12 @@ def _build_holdings(ws: Worksheet, data: _Data) -> None:
             ws[coord].font = _BOLD
         if column.note and column.letter != "A":
             ws[f"{column.letter}{HOLDINGS_HEADER_ROW}"].comment = _note(column.note, height=80)
-        _define(ws, column.name, f"{column.letter}{first}:{column.letter}{last}")
+        _define_text(ws, column.name,
+                     f"{HOLDINGS_TABLE}[{table_column_name(column.header)}]")
+    _add_table(ws, HOLDINGS_TABLE,
+               f"A{HOLDINGS_HEADER_ROW}:{HOLDING_COLUMNS[-1].letter}{last}",
+               [c.header for c in HOLDING_COLUMNS],
+               {c.header: c.formula(first)[1:] for c in HOLDING_COLUMNS if c.formula})
     for column in HOLDING_COLUMNS:
         ws[f"{column.letter}{total}"].border = _TOTAL_BORDER
     for letter, name in HOLDING_TOTALS.items():
