@@ -63,6 +63,7 @@ __all__ = [
     "REBALANCE",
     "REBALANCE_ROWS",
     "SECTION_ROWS",
+    "SHEET_NAMES",
     "START_FIGURES",
     "SUMMARY",
     "TABLE_NAMES",
@@ -490,6 +491,23 @@ HOLDING_COLUMNS: tuple[Column, ...] = (
 #: Defined names of the totals row's cells (value, the two portfolio betas, dollar beta).
 HOLDING_TOTALS: Mapping[str, str] = {"D": "PortfolioValue", "F": "PortfolioBenchBeta",
                                      "G": "PortfolioBeta", "H": "DollarBeta"}
+#: Sheets of the template, in tab order.
+SHEET_NAMES: tuple[str, ...] = (
+    "Start",
+    "Settings",
+    "Holdings",
+    "Stats",
+    "Rolling",
+    "Rebalance",
+    "Scenarios",
+    "Tickets",
+    "Backtest",
+    "Benchmark",
+    "Contracts",
+    "xlwings.conf",
+)
+
+
 #: The totals row sits above the list, so that a holding typed under the list joins it
 #: (an Excel Table grows with a row typed under it, not with one typed under a totals row).
 HOLDINGS_TOTAL_ROW = 3

@@ -51,7 +51,7 @@ from betaneutral.errors import (
     UnknownNameError,
 )
 from betaneutral.safetext import validate_identifier
-from betaneutral.workbook.book import DEFAULT_FUTURES_PRICE_FORMULA
+from betaneutral.workbook.book import DEFAULT_FUTURES_PRICE_FORMULA, SHEET_NAMES
 from betaneutral.workbook.loader import price_block
 from betaneutral.workbook.names import name_destinations
 
@@ -60,6 +60,7 @@ __all__ = [
     "SETTINGS_NAMES",
     "BookInputs",
     "BookSettings",
+    "check_book_sheets",
     "date_cell",
     "name_destinations",
     "price_value",
@@ -155,6 +156,15 @@ def date_cell(where: str, value: Any, previous: dt.datetime | None) -> dt.dateti
     return value
 
 
+def check_book_sheets(wb: Workbook) -> None:
+    """Refuse a book missing one of its own sheets (renamed or deleted), naming it."""
+    missing = [name for name in SHEET_NAMES if name not in wb.sheetnames]
+    if missing:
+        raise UnknownNameError(
+            f"workbook must have BetaNeutral's sheets {missing} (renamed or deleted? give "
+            "them back their names)")
+
+
 def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
     """Read the inputs of a BetaNeutral workbook through its defined names.
 
@@ -194,6 +204,7 @@ def read_inputs(source: str | os.PathLike[str] | Workbook) -> BookInputs:
     keep the template's formula (read as ``None``).
     """
     wb = _open(source)
+    check_book_sheets(wb)
     dest = name_destinations(wb, _INPUT_NAMES)
 
     # Dates and prices.

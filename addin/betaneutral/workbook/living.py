@@ -68,14 +68,20 @@ from betaneutral.workbook.book import (
     HOLDING_COLUMNS,
     HOLDINGS_TABLE,
     PRICES_TABLE,
+    SHEET_NAMES,
     TABLE_NAMES,
     TOTAL_LABEL,
 )
 from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.fill import fill_workbook
-from betaneutral.workbook.inputs import date_cell, price_value, read_position, read_settings
+from betaneutral.workbook.inputs import (
+    check_book_sheets,
+    date_cell,
+    price_value,
+    read_position,
+    read_settings,
+)
 from betaneutral.workbook.names import name_destinations
-from betaneutral.workbook.template import SHEET_NAMES
 
 __all__ = ["Growth", "book_growth", "check_book_sheets", "resize_book", "scan_inputs"]
 
@@ -86,15 +92,6 @@ _NAMES = ("Dates", "PriceAssets", "PriceBlock", "BenchPrices", "HoldingAssets",
 # Sheets whose form does not depend on the data: user cells keep their place.
 _FIXED_FORMS = ("Start", "Settings", "Rebalance", "Scenarios", "Backtest", "Tickets",
                 "Contracts")
-
-
-def check_book_sheets(wb: Workbook) -> None:
-    """Refuse a book missing one of its own sheets (renamed or deleted), naming it."""
-    missing = [name for name in SHEET_NAMES if name not in wb.sheetnames]
-    if missing:
-        raise UnknownNameError(
-            f"workbook must have BetaNeutral's sheets {missing} (renamed or deleted? give "
-            "them back their names)")
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,10 @@ def book_tables(wb: Workbook) -> dict[str, TableArea]:
 
 
 def _plain_destination(wb: Workbook, name: str) -> tuple[str, str] | None:
-    dests = list(wb.defined_names[name].destinations)
+    try:
+        dests = list(wb.defined_names[name].destinations)
+    except AttributeError:  # openpyxl on a reference it does not parse (a missing table)
+        return None
     if len(dests) != 1:
         return None
     sheet, ref = dests[0]
@@ -218,7 +221,9 @@ def name_destinations(wb: Workbook, names: Sequence[str]) -> dict[str, tuple[str
         if found is None:
             found = _plain_destination(wb, name)
         if found is None:
-            raise UnknownNameError(f"name {name} must refer to one range, got {text!r}")
+            raise UnknownNameError(f"name {name} must refer to one range, got {text!r}"
+                                   + ("" if "!" in text or "[" not in text else
+                                      " (a table the workbook does not have)"))
         sheet, ref = found
         if sheet not in wb.sheetnames:
             absent_sheets.append(sheet)

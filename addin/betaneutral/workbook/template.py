@@ -86,6 +86,7 @@ from betaneutral.workbook.book import (
     REBALANCE,
     REBALANCE_ROWS,
     SECTION_ROWS,
+    SHEET_NAMES,
     START_FIGURES,
     TOTAL_LABEL,
     Line,
@@ -115,22 +116,6 @@ __all__ = [
     "write_template",
     "xlwings_quickstart_path",
 ]
-
-#: Sheets of the template, in tab order.
-SHEET_NAMES: tuple[str, ...] = (
-    "Start",
-    "Settings",
-    "Holdings",
-    "Stats",
-    "Rolling",
-    "Rebalance",
-    "Scenarios",
-    "Tickets",
-    "Backtest",
-    "Benchmark",
-    "Contracts",
-    "xlwings.conf",
-)
 
 #: BetaNeutral worksheet functions the template calls (Excel names).
 UDF_NAMES: frozenset[str] = frozenset(
