@@ -33,6 +33,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -440,6 +441,18 @@ def _put(
         cell.border = border
 
 
+def _same_style(cell: Any, like: Any) -> None:
+    """Give ``cell`` the style of ``like`` (a cell of the same workbook styled already).
+
+    Setting a fill, border or number format looks the object up in the workbook's style
+    lists (hashing it) on every cell; the price and rolling-beta blocks hold hundreds of
+    thousands of cells sharing a few styles, so each takes a copy of its first cell's
+    style indices instead. The workbook written is the same (openpyxl's own
+    ``copy(cell._style)``, as in its worksheet copier).
+    """
+    cell._style = copy(like._style)
+
+
 def _computed(ws: Worksheet, coord: str, formula: str, fmt: str | None = None) -> None:
     _put(ws, coord, _Formula(formula), fill=_COMPUTED_FILL, fmt=fmt, border=_BOX)
 
@@ -448,13 +461,18 @@ def _array(ws: Worksheet, ref: str, formula: str, fmts: Sequence[str | None] = (
     """A CSE array formula over the fixed range ``ref`` (styled cell by cell)."""
     anchor = ref.split(":")[0]
     ws[anchor] = ArrayFormula(ref, formula)
+    styles: dict[int, Any] = {}  # column offset -> the style of its first cell
     for row in ws[ref]:
         for j, cell in enumerate(row):
+            if j in styles:
+                _same_style(cell, styles[j])
+                continue
             cell.fill = _COMPUTED_FILL
             cell.border = _BOX
             fmt = fmts[j] if j < len(fmts) else None
             if fmt:
                 cell.number_format = fmt
+            styles[j] = cell
 
 
 def _title(ws: Worksheet, title: str, subtitle: str, col: str = "A") -> None:
@@ -679,17 +697,25 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
     fmts = [_price_format(data.prices[:, j]) for j in range(len(data.assets))]
     _header(ws, 1, ["Date", *data.assets, "Benchmark"])
     ws.row_dimensions[1].height = 20
-    for i, day in enumerate(data.dates):
+    styled: dict[int, Any] = {}  # column -> its first cell (the others share its style)
+    for i, (day, prices) in enumerate(zip(data.dates, data.prices.tolist(), strict=True)):
         row = first + i
         cell = ws.cell(row=row, column=1, value=day)
-        cell.number_format = FMT_DATE
-        cell.fill = _INPUT_FILL
-        for j in range(len(data.assets)):
-            value = data.prices[i, j]
+        if i:
+            _same_style(cell, styled[1])
+        else:
+            cell.number_format = FMT_DATE
+            cell.fill = _INPUT_FILL
+            styled[1] = cell
+        for j, value in enumerate(prices):
             cell = ws.cell(row=row, column=2 + j,
-                           value=None if math.isnan(value) else float(value))
+                           value=None if math.isnan(value) else value)
+            if i:
+                _same_style(cell, styled[2 + j])
+                continue
             cell.number_format = fmts[j]
             cell.fill = _INPUT_FILL
+            styled[2 + j] = cell
         if i == 0:
             formula = f"=B{row}"
         else:
@@ -699,8 +725,12 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
             )
         cell = ws[f"{bench_col}{row}"]
         cell.value = formula
-        cell.number_format = fmts[0]
-        cell.fill = _COMPUTED_FILL
+        if i:
+            _same_style(cell, styled[0])
+        else:
+            cell.number_format = fmts[0]
+            cell.fill = _COMPUTED_FILL
+            styled[0] = cell
     ws[f"{bench_col}1"].comment = _note(
         "Equals the BTC price when Settings > Benchmark is BTC. Otherwise a 50/50 BTC/ETH "
         "index rebalanced daily: I(t) = I(t-1) x (1 + 0.5 r_BTC(t) + 0.5 r_ETH(t)), "
