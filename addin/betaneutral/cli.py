@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import filecmp
+import gc
 import sys
 import tempfile
 import warnings
@@ -67,11 +68,14 @@ def _fmt(value: Any) -> str:
 
 
 def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
-                  fmt: str = "tickets") -> tuple[dict[str, Any], list[Any], str | None]:
+                  fmt: str = "tickets", apart: Any = None
+                  ) -> tuple[dict[str, Any], list[Any], str | None]:
     """Compute ``wb`` (an openpyxl workbook), write it to ``out`` with values and tickets.
 
-    Returns the summary, the tickets and why the hedge figures are errors (None when they
-    are not; then no ticket is made or written)."""
+    ``apart``: the rows left out of ``wb`` (:class:`~betaneutral.workbook.bulk.BulkRows`),
+    written into the saved file before its values. Returns the summary, the tickets and
+    why the hedge figures are errors (None when they are not; then no ticket is made or
+    written)."""
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.cache import write_cached_values
     from betaneutral.workbook.compute import checked_hedge
@@ -96,14 +100,21 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
         raw = Path(tmp) / f"raw{out.suffix}"
         wb.save(raw)
+        if apart is not None:
+            from betaneutral.workbook.bulk import write_bulk_rows
+
+            write_bulk_rows(raw, wb, apart)
+            apart.blocks.clear()  # its cells belong to wb
         from betaneutral.vba.package import finish_saved_workbook
 
         finish_saved_workbook(raw, wb)  # buttons and label boxes: openpyxl writes no shapes
-        write_cached_values(raw, out, values, force=force,
-                            plain_values=book_backtest_cells(wb.sheetnames, inputs))
+        summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES] + ["TargetBeta"])
+        plain = book_backtest_cells(wb.sheetnames, inputs)
+        del wb, inputs  # freed before the write (cells refer to each other: collected)
+        gc.collect()
+        write_cached_values(raw, out, values, force=force, plain_values=plain)
     if tickets_csv is not None and problem is None:
         write_tickets_csv(tickets, tickets_csv, fmt=fmt, force=force)  # type: ignore[arg-type]
-    summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES] + ["TargetBeta"])
     return summary, tickets, problem
 
 
@@ -242,10 +253,16 @@ def cmd_fill(args: argparse.Namespace) -> int:
     if report:
         report(f"filling the template: {len(inputs.holdings)} holding(s) x "
                f"{len(inputs.prices)} day(s)")
-    wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm", all_columns=False)
+    from betaneutral.workbook.bulk import BulkRows
+
+    apart = BulkRows()  # the price and rolling-beta rows: written straight into the file
+    macro = out.suffix.lower() == ".xlsm"
     if report:
         report("computing the book and its backtest, writing " + str(out))
-    summary, tickets, problem = _compute_book(wb, out, force=args.force, tickets_csv=None)
+    # The workbook is handed over (no reference kept here), to be freed before the write.
+    summary, tickets, problem = _compute_book(
+        fill_workbook(inputs, macro=macro, all_columns=False, apart=apart), out,
+        force=args.force, tickets_csv=None, apart=apart)
     _print_summary(summary, tickets)
     if problem is not None:
         raise BetaNeutralError(f"wrote {out.name}, but its hedge figures are errors: {problem}")

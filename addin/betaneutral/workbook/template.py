@@ -50,6 +50,7 @@ from openpyxl.utils import (
     column_index_from_string,
     get_column_letter,
     quote_sheetname,
+    range_boundaries,
 )
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -89,6 +90,7 @@ from betaneutral.workbook.book import (
     holding_row_formulas,
     price_column,
 )
+from betaneutral.workbook.bulk import BulkColumn, BulkRows
 from betaneutral.workbook.cells import write_text
 
 __all__ = [
@@ -457,12 +459,16 @@ def _computed(ws: Worksheet, coord: str, formula: str, fmt: str | None = None) -
     _put(ws, coord, _Formula(formula), fill=_COMPUTED_FILL, fmt=fmt, border=_BOX)
 
 
-def _array(ws: Worksheet, ref: str, formula: str, fmts: Sequence[str | None] = ()) -> None:
-    """A CSE array formula over the fixed range ``ref`` (styled cell by cell)."""
+def _array(ws: Worksheet, ref: str, formula: str, fmts: Sequence[str | None] = (),
+           apart: BulkRows | None = None) -> None:
+    """A CSE array formula over the fixed range ``ref`` (styled cell by cell); with
+    ``apart``, the cells after the first row are described there instead."""
     anchor = ref.split(":")[0]
     ws[anchor] = ArrayFormula(ref, formula)
     styles: dict[int, Any] = {}  # column offset -> the style of its first cell
-    for row in ws[ref]:
+    c1, r1, c2, r2 = range_boundaries(ref)
+    made = ref if apart is None else f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1}"
+    for row in ws[made]:
         for j, cell in enumerate(row):
             if j in styles:
                 _same_style(cell, styles[j])
@@ -473,6 +479,8 @@ def _array(ws: Worksheet, ref: str, formula: str, fmts: Sequence[str | None] = (
             if fmt:
                 cell.number_format = fmt
             styles[j] = cell
+    if apart is not None:
+        apart.add(ws.title, r1 + 1, r2, [BulkColumn(c1 + j, like) for j, like in styles.items()])
 
 
 def _title(ws: Worksheet, title: str, subtitle: str, col: str = "A") -> None:
@@ -689,8 +697,19 @@ def _price_format(values: np.ndarray) -> str:
     return "#,##0.000000"
 
 
-def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
-    """Prices and the benchmark index; returns asset -> absolute column range."""
+def _index_formula(bench_col: str, row: int) -> str:
+    """The benchmark index on a row after the first."""
+    return (f'=IF(BenchmarkChoice="BTC",B{row},{bench_col}{row - 1}*'
+            f"(1+0.5*(B{row}/B{row - 1}-1)+0.5*(C{row}/C{row - 1}-1)))")
+
+
+def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
+                     ) -> dict[str, str]:
+    """Prices and the benchmark index; returns asset -> absolute column range.
+
+    With ``apart``, the prices and index formulas after the first row are described
+    there instead of made as cells (the dates are cells on every row).
+    """
     t = len(data.dates)
     first, last = 2, t + 1
     bench_col = get_column_letter(2 + len(data.assets))
@@ -707,6 +726,8 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
             cell.number_format = FMT_DATE
             cell.fill = _INPUT_FILL
             styled[1] = cell
+        if i and apart is not None:
+            continue
         for j, value in enumerate(prices):
             cell = ws.cell(row=row, column=2 + j,
                            value=None if math.isnan(value) else value)
@@ -716,21 +737,21 @@ def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
             cell.number_format = fmts[j]
             cell.fill = _INPUT_FILL
             styled[2 + j] = cell
-        if i == 0:
-            formula = f"=B{row}"
-        else:
-            formula = (
-                f'=IF(BenchmarkChoice="BTC",B{row},{bench_col}{row - 1}*'
-                f"(1+0.5*(B{row}/B{row - 1}-1)+0.5*(C{row}/C{row - 1}-1)))"
-            )
         cell = ws[f"{bench_col}{row}"]
-        cell.value = formula
+        cell.value = f"=B{row}" if i == 0 else _index_formula(bench_col, row)
         if i:
             _same_style(cell, styled[0])
         else:
             cell.number_format = fmts[0]
             cell.fill = _COMPUTED_FILL
             styled[0] = cell
+    if apart is not None:
+        apart.prices = data.prices
+        apart.add(ws.title, first + 1, last, [
+            *(BulkColumn(2 + j, styled[2 + j], values=data.prices[1:, j])
+              for j in range(len(data.assets))),
+            BulkColumn(2 + len(data.assets), styled[0],
+                       formula=lambda row: _index_formula(bench_col, row))])
     ws[f"{bench_col}1"].comment = _note(
         "Equals the BTC price when Settings > Benchmark is BTC. Otherwise a 50/50 BTC/ETH "
         "index rebalanced daily: I(t) = I(t-1) x (1 + 0.5 r_BTC(t) + 0.5 r_ETH(t)), "
@@ -811,19 +832,19 @@ def _build_stats(ws: Worksheet, data: _Data) -> None:
     _print_setup(ws, title_rows="4:4")
 
 
-def _build_rolling(ws: Worksheet, data: _Data) -> None:
+def _build_rolling(ws: Worksheet, data: _Data, apart: BulkRows | None = None) -> None:
     t = len(data.dates)
     first, last = 2, t + 1
     n = len(data.holdings)
     _header(ws, 1, ["Date", *[asset for asset, _ in data.holdings]])
     ws.row_dimensions[1].height = 20
-    _array(ws, f"A{first}:A{last}", "=Dates", (FMT_DATE,))
+    _array(ws, f"A{first}:A{last}", "=Dates", (FMT_DATE,), apart)
     for j in range(n):
         col = get_column_letter(2 + j)
         ws[f"{col}1"].value = f"=INDEX(HoldingAssets,{j + 1})"  # the header follows Holdings
         _array(ws, f"{col}{first}:{col}{last}",
                f"=ROLLING_BETA({price_column(f'{col}$1')},BenchPrices,RollingWindow,MinObs)",
-               (FMT_BETA,))
+               (FMT_BETA,), apart)
     ws["A1"].comment = _note("Rolling betas to the benchmark chosen on Settings, over "
                              "Settings > Rolling beta window; empty until enough days.",
                              height=80)
@@ -1241,6 +1262,7 @@ def build_workbook(
     holdings: pd.DataFrame | None = None,
     macro: bool = False,
     all_columns: bool = False,
+    apart: BulkRows | None = None,
 ) -> Workbook:
     """Build the template workbook, filled with the sample data by default.
 
@@ -1259,6 +1281,12 @@ def build_workbook(
     all_columns : bool, default False
         Keep every price column (BTC and ETH first, then the others in their
         order); by default only BTC, ETH and the held assets.
+    apart : BulkRows, optional
+        Leave the rows of the price block and of the rolling betas after their first
+        out of the workbook and describe them here, to be written into the saved file
+        by :func:`~betaneutral.workbook.bulk.write_bulk_rows` (the file is then the
+        one saved without ``apart``). The workbook alone is incomplete: save it, then
+        write the rows, before anything reads the file.
 
     Returns
     -------
@@ -1285,10 +1313,10 @@ def build_workbook(
     sheets = {name: wb.create_sheet(name) for name in SHEET_NAMES}
     _build_start(sheets["Start"], data, macro=macro)
     _build_settings(sheets["Settings"], default_contract)
-    _build_benchmark(sheets["Benchmark"], data)
+    _build_benchmark(sheets["Benchmark"], data, apart)
     _build_holdings(sheets["Holdings"], data)
     _build_stats(sheets["Stats"], data)
-    _build_rolling(sheets["Rolling"], data)
+    _build_rolling(sheets["Rolling"], data, apart)
     _build_rebalance(sheets["Rebalance"])
     _build_scenarios(sheets["Scenarios"])
     _build_tickets(sheets["Tickets"])
