@@ -59,6 +59,24 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
     return lambda message: print(f"... {message}", file=sys.stderr, flush=True)
 
 
+def _every(report: Callable[[str], None], seconds: float) -> Callable[[str], None]:
+    """``report``, with the running counts (messages ``evaluated ...``) at most every
+    ``seconds``: a large book gives one per array."""
+    import time
+
+    last = [-float("inf")]
+
+    def throttled(message: str) -> None:
+        if message.startswith("evaluated "):
+            now = time.monotonic()
+            if now - last[0] < seconds:
+                return
+            last[0] = now
+        report(message)
+
+    return throttled
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
@@ -342,9 +360,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         from betaneutral.workbook.engine import check_workbook
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise BetaNeutralError(str(exc)) from None
+    report = _progress(args)
     with _readable_book(Path(args.book)) as book:
         try:
-            mismatches = check_workbook(book, rtol=args.rtol)
+            mismatches = check_workbook(book, rtol=args.rtol,
+                                        progress=_every(report, 2.0) if report else None)
         except ImportError as exc:
             raise BetaNeutralError(str(exc)) from None
     if not mismatches:
@@ -444,7 +464,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         # reading and the written workbook; a file problem is exit 3, as in compute.
         book = (stack.enter_context(_readable_book(Path(args.book))) if args.book
                 else None)
-        run = _replay(args, book, report)
+        prepared = None
+        if book is not None:
+            from betaneutral.workbook.compute import prepared_book
+
+            # Read once: the replay and the written workbook share the loaded book.
+            prepared = stack.enter_context(prepared_book(book))
+        run = _replay(args, prepared.inputs if prepared is not None else None, report)
         out_dir.mkdir(parents=True, exist_ok=True)
         # The workbook first: it is the write most likely to fail, and a failure then
         # leaves every earlier result file as it was.
@@ -453,7 +479,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             from betaneutral.workbook.compute import compute_workbook
 
             book_written.append(compute_workbook(book, book_out, force=args.force,
-                                                 backtest=run, strict=True))
+                                                 backtest=run, strict=True,
+                                                 prepared=prepared))
     written = write_backtest_csvs(run, out_dir, force=args.force) + book_written
     print("Backtest of the hedging policy")
     for line in summary_lines(run):
@@ -462,9 +489,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay(args: argparse.Namespace, book: Path | None,
+def _replay(args: argparse.Namespace, book_inputs: Any,
             report: Callable[[str], None] | None) -> Any:
-    """The backtest run of the book (a checked workbook path) or of the CSV inputs."""
+    """The backtest run of the book (its inputs, as the sheets hold them) or of the CSV
+    inputs."""
     from betaneutral.backtest_io import BacktestOptions, read_backtest_csv_inputs, run_backtest
     from betaneutral.hourly_io import hourly_book_inputs, read_intraday_prices
 
@@ -473,11 +501,8 @@ def _replay(args: argparse.Namespace, book: Path | None,
         from betaneutral.marketdata.files import read_funding_csv
 
         history = (*read_funding_csv(args.funding_csv), Path(args.funding_csv).name)
-    if book is not None:
-        from betaneutral.workbook.compute import prepared_book
-
-        with prepared_book(book) as prepared:  # the data the sheets hold, grown or not
-            inputs = prepared.inputs
+    if book_inputs is not None:
+        inputs = book_inputs
     else:
         closes = read_intraday_prices(args.prices)
         if closes is not None:  # hourly closes: a daily book, hourly betas
@@ -665,6 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=_tolerance, default=1e-9,
                    help="relative tolerance (default 1e-9)")
     p.add_argument("--limit", type=_count, default=50, help="mismatches to list (default 50)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
 
     p = add("tickets", cmd_tickets, "Write the hedge orders of a workbook to CSV.")
     p.add_argument("book", help="the workbook")

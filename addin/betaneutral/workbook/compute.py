@@ -414,6 +414,7 @@ def compute_workbook(
     recalc_on_load: bool = False,
     backtest: Any = None,
     strict: bool = False,
+    prepared: PreparedBook | None = None,
 ) -> Path:
     """Compute every formula of a BetaNeutral workbook and save a copy with the values.
 
@@ -437,6 +438,9 @@ def compute_workbook(
         is replayed (:func:`betaneutral.workbook.backtest_sheet.book_backtest_cells`).
     strict : bool, default False
         After writing, raise when a hedge figure is an error (:func:`hedge_problem`).
+    prepared : PreparedBook, optional
+        ``prepared_book(src)`` already entered by the caller (the book is then not read
+        again); its workbook is released here.
 
     Returns
     -------
@@ -463,7 +467,8 @@ def compute_workbook(
         if progress is not None:
             progress(message)
 
-    with prepared_book(src, progress=progress) as book:
+    with (contextlib.nullcontext(prepared) if prepared is not None
+          else prepared_book(src, progress=progress)) as book:
         report("computing the formula cells")
         reasons: dict[CellKey, str] = {}
         with _cyclic_gc_paused():
