@@ -36,7 +36,6 @@ from openpyxl.utils.cell import coordinate_from_string
 
 from betaneutral.bookdata import BookInputs
 from betaneutral.errors import DomainError
-from betaneutral.vba.package import finish_saved_workbook
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
 from betaneutral.workbook.excel import normal_formula
@@ -317,6 +316,8 @@ def prepared_book(src: str | os.PathLike[str], *,
         inputs = scan_inputs(old)
         new = resize_book(old, inputs, macro=macro)
     del old
+    from betaneutral.vba.package import finish_saved_workbook
+
     with tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
         resized = Path(tmp) / f"resized{src_path.suffix}"
         new.save(resized)
@@ -580,6 +581,8 @@ def build_committed_templates(repo_root: str | os.PathLike[str], *,
     and checked; existing templates are replaced, and a failure leaves them
     as they were.
     """
+    from betaneutral.vba.package import finish_saved_workbook
+
     folder = Path(repo_root) / "templates"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
