@@ -45,9 +45,9 @@ def test_rows_written_apart_give_the_package_of_a_whole_build(tmp_path, days, ma
     wb = build_workbook(prices=prices, holdings=holdings, macro=macro, apart=apart)
     assert apart.blocks
     assert wb["Rolling"].max_row == 2  # the header and the arrays' first cells
-    split = tmp_path / "split.xlsx"
-    wb.save(split)
-    write_bulk_rows(split, wb, apart)
+    saved, split = tmp_path / "saved.xlsx", tmp_path / "split.xlsx"
+    wb.save(saved)
+    write_bulk_rows(saved, split, wb, apart)
     expected, got = _parts(whole), _parts(split)
     assert list(got) == list(expected)
     for name, data in expected.items():

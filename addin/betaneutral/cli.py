@@ -122,8 +122,11 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
         if apart is not None:
             from betaneutral.workbook.bulk import write_bulk_rows
 
-            write_bulk_rows(raw, wb, apart)
+            whole = Path(tmp) / f"whole{out.suffix}"
+            write_bulk_rows(raw, whole, wb, apart)
             apart.blocks.clear()  # its cells belong to wb
+            raw.unlink()
+            raw = whole
         from betaneutral.vba.package import finish_saved_workbook
 
         finish_saved_workbook(raw, wb)  # buttons and label boxes: openpyxl writes no shapes

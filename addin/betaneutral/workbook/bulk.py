@@ -21,7 +21,6 @@ import re
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,33 +197,32 @@ def _spliced(xml: str, blocks: list[tuple[int, int, list[BulkColumn]]],
     return _DIMENSION.sub(widened, "".join(out), count=1)
 
 
-def write_bulk_rows(path: str | os.PathLike[str], wb: Workbook, apart: BulkRows) -> None:
-    """Write the rows ``apart`` describes into ``path``, the file ``wb.save`` just wrote.
+def write_bulk_rows(src: str | os.PathLike[str], dst: str | os.PathLike[str], wb: Workbook,
+                    apart: BulkRows) -> None:
+    """Write ``src``, the file ``wb.save`` just wrote, to ``dst`` with the rows ``apart``
+    describes.
 
     Parameters
     ----------
-    path : path-like
-        The package openpyxl saved from ``wb`` (replaced in place, atomically).
+    src : path-like
+        The package openpyxl saved from ``wb``.
+    dst : path-like
+        The package to write (a new file; the caller's temporary folder).
     wb : openpyxl.Workbook
         The workbook saved: the style index of each column's first cell comes from it.
     apart : BulkRows
         The rows left out of ``wb``.
     """
-    if not apart.blocks:
-        return
-    path = Path(path)
-    parts: dict[str, str] = {}
+    parts: dict[str, tuple[list[tuple[int, int, list[BulkColumn]]], dict[int, str]]] = {}
     for sheet, blocks in apart.blocks.items():
         styles = {id(col): str(col.like.style_id) for _, _, cols in blocks for col in cols}
-        parts[wb[sheet].path.lstrip("/")] = (sheet, blocks, styles)  # type: ignore[assignment]
-    tmp = path.with_name(path.name + ".bulk")
-    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w") as zout:
+        parts[wb[sheet].path.lstrip("/")] = (blocks, styles)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
             data = zin.read(info)
             level = None  # as zipfile compresses by default
             if info.filename in parts:
-                _, blocks, styles = parts[info.filename]  # type: ignore[misc]
+                blocks, styles = parts[info.filename]
                 data = _spliced(data.decode("utf-8"), blocks, styles).encode("utf-8")
                 level = 1  # about three times faster on a large sheet, a little larger
             zout.writestr(info, data, compresslevel=level)
-    os.replace(tmp, path)
