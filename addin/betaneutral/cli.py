@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import filecmp
+import gc
 import sys
 import tempfile
 import warnings
@@ -58,6 +59,24 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
     return lambda message: print(f"... {message}", file=sys.stderr, flush=True)
 
 
+def _every(report: Callable[[str], None], seconds: float) -> Callable[[str], None]:
+    """``report``, with the running counts (messages ``evaluated ...``) at most every
+    ``seconds``: a large book gives one per array."""
+    import time
+
+    last = [-float("inf")]
+
+    def throttled(message: str) -> None:
+        if message.startswith("evaluated "):
+            now = time.monotonic()
+            if now - last[0] < seconds:
+                return
+            last[0] = now
+        report(message)
+
+    return throttled
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
@@ -67,14 +86,17 @@ def _fmt(value: Any) -> str:
 
 
 def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
-                  fmt: str = "tickets") -> tuple[dict[str, Any], list[Any], str | None]:
+                  fmt: str = "tickets", apart: Any = None
+                  ) -> tuple[dict[str, Any], list[Any], str | None]:
     """Compute ``wb`` (an openpyxl workbook), write it to ``out`` with values and tickets.
 
-    Returns the summary, the tickets and why the hedge figures are errors (None when they
-    are not; then no ticket is made or written)."""
+    ``apart``: the rows left out of ``wb`` (:class:`~betaneutral.workbook.bulk.BulkRows`),
+    written into the saved file before its values. Returns the summary, the tickets and
+    why the hedge figures are errors (None when they are not; then no ticket is made or
+    written)."""
     from betaneutral.tickets import write_tickets_csv
     from betaneutral.workbook.cache import write_cached_values
-    from betaneutral.workbook.compute import checked_hedge
+    from betaneutral.workbook.compute import checked_hedge, cyclic_gc_paused
     from betaneutral.workbook.inputs import read_inputs
     from betaneutral.workbook.model import compute_values, read_layout
     from betaneutral.workbook.results import (
@@ -87,7 +109,8 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
 
     inputs = read_inputs(wb)
     reasons: dict[Any, str] = {}
-    values = compute_values(inputs, read_layout(wb), reasons=reasons)
+    with cyclic_gc_paused():  # as compute does: about half the time of computing a large book
+        values = compute_values(inputs, read_layout(wb), reasons=reasons)
     problem = checked_hedge(wb, values, reasons)
     tickets = [] if problem is not None else book_tickets(wb, values, book_state(inputs))
     write_tickets_sheet(wb["Tickets"], tickets)
@@ -96,14 +119,24 @@ def _compute_book(wb: Any, out: Path, *, force: bool, tickets_csv: Path | None,
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmp:
         raw = Path(tmp) / f"raw{out.suffix}"
         wb.save(raw)
+        if apart is not None:
+            from betaneutral.workbook.bulk import write_bulk_rows
+
+            whole = Path(tmp) / f"whole{out.suffix}"
+            write_bulk_rows(raw, whole, wb, apart)
+            apart.blocks.clear()  # its cells belong to wb
+            raw.unlink()
+            raw = whole
         from betaneutral.vba.package import finish_saved_workbook
 
         finish_saved_workbook(raw, wb)  # buttons and label boxes: openpyxl writes no shapes
-        write_cached_values(raw, out, values, force=force,
-                            plain_values=book_backtest_cells(wb.sheetnames, inputs))
+        summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES] + ["TargetBeta"])
+        plain = book_backtest_cells(wb.sheetnames, inputs)
+        del wb, inputs  # freed before the write (cells refer to each other: collected)
+        gc.collect()
+        write_cached_values(raw, out, values, force=force, plain_values=plain)
     if tickets_csv is not None and problem is None:
         write_tickets_csv(tickets, tickets_csv, fmt=fmt, force=force)  # type: ignore[arg-type]
-    summary = named_values(wb, values, [n for n, _ in SUMMARY_NAMES] + ["TargetBeta"])
     return summary, tickets, problem
 
 
@@ -242,10 +275,16 @@ def cmd_fill(args: argparse.Namespace) -> int:
     if report:
         report(f"filling the template: {len(inputs.holdings)} holding(s) x "
                f"{len(inputs.prices)} day(s)")
-    wb = fill_workbook(inputs, macro=out.suffix.lower() == ".xlsm", all_columns=False)
+    from betaneutral.workbook.bulk import BulkRows
+
+    apart = BulkRows()  # the price and rolling-beta rows: written straight into the file
+    macro = out.suffix.lower() == ".xlsm"
     if report:
         report("computing the book and its backtest, writing " + str(out))
-    summary, tickets, problem = _compute_book(wb, out, force=args.force, tickets_csv=None)
+    # The workbook is handed over (no reference kept here), to be freed before the write.
+    summary, tickets, problem = _compute_book(
+        fill_workbook(inputs, macro=macro, all_columns=False, apart=apart), out,
+        force=args.force, tickets_csv=None, apart=apart)
     _print_summary(summary, tickets)
     if problem is not None:
         raise BetaNeutralError(f"wrote {out.name}, but its hedge figures are errors: {problem}")
@@ -325,9 +364,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         from betaneutral.workbook.engine import check_workbook
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise BetaNeutralError(str(exc)) from None
+    report = _progress(args)
     with _readable_book(Path(args.book)) as book:
         try:
-            mismatches = check_workbook(book, rtol=args.rtol)
+            mismatches = check_workbook(book, rtol=args.rtol,
+                                        progress=_every(report, 2.0) if report else None)
         except ImportError as exc:
             raise BetaNeutralError(str(exc)) from None
     if not mismatches:
@@ -427,7 +468,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         # reading and the written workbook; a file problem is exit 3, as in compute.
         book = (stack.enter_context(_readable_book(Path(args.book))) if args.book
                 else None)
-        run = _replay(args, book, report)
+        prepared = None
+        if book is not None:
+            from betaneutral.workbook.compute import prepared_book
+
+            # Read once: the replay and the written workbook share the loaded book.
+            prepared = stack.enter_context(prepared_book(book))
+        run = _replay(args, prepared.inputs if prepared is not None else None, report)
         out_dir.mkdir(parents=True, exist_ok=True)
         # The workbook first: it is the write most likely to fail, and a failure then
         # leaves every earlier result file as it was.
@@ -436,7 +483,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             from betaneutral.workbook.compute import compute_workbook
 
             book_written.append(compute_workbook(book, book_out, force=args.force,
-                                                 backtest=run, strict=True))
+                                                 backtest=run, strict=True,
+                                                 prepared=prepared))
     written = write_backtest_csvs(run, out_dir, force=args.force) + book_written
     print("Backtest of the hedging policy")
     for line in summary_lines(run):
@@ -445,9 +493,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay(args: argparse.Namespace, book: Path | None,
+def _replay(args: argparse.Namespace, book_inputs: Any,
             report: Callable[[str], None] | None) -> Any:
-    """The backtest run of the book (a checked workbook path) or of the CSV inputs."""
+    """The backtest run of the book (its inputs, as the sheets hold them) or of the CSV
+    inputs."""
     from betaneutral.backtest_io import BacktestOptions, read_backtest_csv_inputs, run_backtest
     from betaneutral.hourly_io import hourly_book_inputs, read_intraday_prices
 
@@ -456,11 +505,8 @@ def _replay(args: argparse.Namespace, book: Path | None,
         from betaneutral.marketdata.files import read_funding_csv
 
         history = (*read_funding_csv(args.funding_csv), Path(args.funding_csv).name)
-    if book is not None:
-        from betaneutral.workbook.compute import prepared_book
-
-        with prepared_book(book) as prepared:  # the data the sheets hold, grown or not
-            inputs = prepared.inputs
+    if book_inputs is not None:
+        inputs = book_inputs
     else:
         closes = read_intraday_prices(args.prices)
         if closes is not None:  # hourly closes: a daily book, hourly betas
@@ -648,6 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=_tolerance, default=1e-9,
                    help="relative tolerance (default 1e-9)")
     p.add_argument("--limit", type=_count, default=50, help="mismatches to list (default 50)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
 
     p = add("tickets", cmd_tickets, "Write the hedge orders of a workbook to CSV.")
     p.add_argument("book", help="the workbook")

@@ -323,6 +323,20 @@ def _day_first(path: Path, column: str, numeric: list[tuple[int, int, str, re.Ma
 AUXILIARY_PRICE_COLUMNS: tuple[str, ...] = ("funding_rate_8h",)
 
 
+def _plain_prices(fields_: list[str], columns: list[int]) -> list[float] | None:
+    """A row's prices when each field is blank or a finite number > 0 (as
+    :func:`csv_price` reads them, without a location for every field), else None."""
+    texts = [fields_[j] for j in columns]
+    try:
+        values = [float(t) if t.strip() else math.nan for t in texts]
+    except ValueError:
+        return None
+    for value, text in zip(values, texts, strict=True):
+        if not (0.0 < value < math.inf) and (value == value or text.strip()):
+            return None
+    return values
+
+
 def read_prices_csv(path: Path, date_format: str | None = None) -> pd.DataFrame:
     """Daily closes of a wide or long prices CSV, sorted by date (see :func:`read_csv_inputs`).
 
@@ -387,7 +401,11 @@ def read_prices_csv(path: Path, date_format: str | None = None) -> pd.DataFrame:
                               f"UTC days, got {date:%Y-%m-%d} again (first in row "
                               f"{first_day[date]})")
         first_day[date] = row
-        for k, j in enumerate(columns):
+        plain = _plain_prices(fields_, columns)
+        if plain is not None:
+            values[i] = plain
+            continue
+        for k, j in enumerate(columns):  # a field to report: checked one by one, named
             values[i, k] = csv_price(path, row, symbols[k], symbols[k], fields_[j])
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name="date"), columns=symbols)
     return frame.sort_index(kind="stable")

@@ -36,7 +36,6 @@ from openpyxl.utils.cell import coordinate_from_string
 
 from betaneutral.bookdata import BookInputs
 from betaneutral.errors import DomainError
-from betaneutral.vba.package import finish_saved_workbook
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
 from betaneutral.workbook.excel import normal_formula
@@ -49,7 +48,7 @@ from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
 __all__ = ["HEDGE_FIGURES", "RISK_FIGURES", "PreparedBook", "build_committed_templates",
-           "checked_hedge", "compute_workbook", "fill_workbook", "hedge_problem", "prepared_book",
+           "checked_hedge", "compute_workbook", "cyclic_gc_paused", "fill_workbook", "hedge_problem", "prepared_book",
            "template_formulas", "user_formula_cells", "user_values"]
 
 CellKey = tuple[str, str]
@@ -212,6 +211,10 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: Public name of :func:`_cyclic_gc_paused` (``fill`` computes its book under it too).
+cyclic_gc_paused = _cyclic_gc_paused
+
+
 @dataclasses.dataclass
 class PreparedBook:
     """A book ready to compute: its file, the workbook read from it and its inputs.
@@ -317,6 +320,8 @@ def prepared_book(src: str | os.PathLike[str], *,
         inputs = scan_inputs(old)
         new = resize_book(old, inputs, macro=macro)
     del old
+    from betaneutral.vba.package import finish_saved_workbook
+
     with tempfile.TemporaryDirectory(prefix="betaneutral-") as tmp:
         resized = Path(tmp) / f"resized{src_path.suffix}"
         new.save(resized)
@@ -414,6 +419,7 @@ def compute_workbook(
     recalc_on_load: bool = False,
     backtest: Any = None,
     strict: bool = False,
+    prepared: PreparedBook | None = None,
 ) -> Path:
     """Compute every formula of a BetaNeutral workbook and save a copy with the values.
 
@@ -437,6 +443,9 @@ def compute_workbook(
         is replayed (:func:`betaneutral.workbook.backtest_sheet.book_backtest_cells`).
     strict : bool, default False
         After writing, raise when a hedge figure is an error (:func:`hedge_problem`).
+    prepared : PreparedBook, optional
+        ``prepared_book(src)`` already entered by the caller (the book is then not read
+        again); its workbook is released here.
 
     Returns
     -------
@@ -463,7 +472,8 @@ def compute_workbook(
         if progress is not None:
             progress(message)
 
-    with prepared_book(src, progress=progress) as book:
+    with (contextlib.nullcontext(prepared) if prepared is not None
+          else prepared_book(src, progress=progress)) as book:
         report("computing the formula cells")
         reasons: dict[CellKey, str] = {}
         with _cyclic_gc_paused():
@@ -575,6 +585,8 @@ def build_committed_templates(repo_root: str | os.PathLike[str], *,
     and checked; existing templates are replaced, and a failure leaves them
     as they were.
     """
+    from betaneutral.vba.package import finish_saved_workbook
+
     folder = Path(repo_root) / "templates"
     folder.mkdir(parents=True, exist_ok=True)
     written = []

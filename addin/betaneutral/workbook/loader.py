@@ -55,7 +55,7 @@ from betaneutral.workbook.sheetxml import (
     iter_cells,
 )
 
-__all__ = ["PriceBlock", "load_book", "price_block"]
+__all__ = ["PriceBlock", "keep_price_block", "load_book", "price_block"]
 
 _NAME_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([A-Za-z_][\w.]*))!"
                        r"(\$?[A-Z]{1,3}\$?[1-9][0-9]*(?::\$?[A-Z]{1,3}\$?[1-9][0-9]*)?)$")
@@ -92,6 +92,13 @@ _PRICE_BLOCKS: weakref.WeakKeyDictionary[Workbook, PriceBlock] = weakref.WeakKey
 def price_block(wb: Workbook) -> PriceBlock | None:
     """The price block :func:`load_book` read for ``wb``, or None (read it from the cells)."""
     return _PRICE_BLOCKS.get(wb)
+
+
+def keep_price_block(wb: Workbook, block: PriceBlock) -> None:
+    """Give ``wb`` the price block :func:`price_block` returns: for a workbook built
+    without those cells (``betaneutral fill`` writes them straight into the saved file),
+    whose values ``block`` holds (every value > 0, or NaN for a blank)."""
+    _PRICE_BLOCKS[wb] = block
 
 
 Rect = tuple[int, int, int, int]  # first col, first row, last col, last row

@@ -33,6 +33,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,6 +50,7 @@ from openpyxl.utils import (
     column_index_from_string,
     get_column_letter,
     quote_sheetname,
+    range_boundaries,
 )
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -94,6 +96,7 @@ from betaneutral.workbook.book import (
     holding_row_formulas,
     price_column,
 )
+from betaneutral.workbook.bulk import BulkColumn, BulkRows
 from betaneutral.workbook.cells import write_text
 from betaneutral.workbook.names import table_column_name
 
@@ -458,21 +461,44 @@ def _put(
         cell.border = border
 
 
+def _same_style(cell: Any, like: Any) -> None:
+    """Give ``cell`` the style of ``like`` (a cell of the same workbook styled already).
+
+    Setting a fill, border or number format looks the object up in the workbook's style
+    lists (hashing it) on every cell; the price and rolling-beta blocks hold hundreds of
+    thousands of cells sharing a few styles, so each takes a copy of its first cell's
+    style indices instead. The workbook written is the same (openpyxl's own
+    ``copy(cell._style)``, as in its worksheet copier).
+    """
+    cell._style = copy(like._style)
+
+
 def _computed(ws: Worksheet, coord: str, formula: str, fmt: str | None = None) -> None:
     _put(ws, coord, _Formula(formula), fill=_COMPUTED_FILL, fmt=fmt, border=_BOX)
 
 
-def _array(ws: Worksheet, ref: str, formula: str, fmts: Sequence[str | None] = ()) -> None:
-    """A CSE array formula over the fixed range ``ref`` (styled cell by cell)."""
+def _array(ws: Worksheet, ref: str, formula: str, fmts: Sequence[str | None] = (),
+           apart: BulkRows | None = None) -> None:
+    """A CSE array formula over the fixed range ``ref`` (styled cell by cell); with
+    ``apart``, the cells after the first row are described there instead."""
     anchor = ref.split(":")[0]
     ws[anchor] = ArrayFormula(ref, formula)
-    for row in ws[ref]:
+    styles: dict[int, Any] = {}  # column offset -> the style of its first cell
+    c1, r1, c2, r2 = range_boundaries(ref)
+    made = ref if apart is None else f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1}"
+    for row in ws[made]:
         for j, cell in enumerate(row):
+            if j in styles:
+                _same_style(cell, styles[j])
+                continue
             cell.fill = _COMPUTED_FILL
             cell.border = _BOX
             fmt = fmts[j] if j < len(fmts) else None
             if fmt:
                 cell.number_format = fmt
+            styles[j] = cell
+    if apart is not None:
+        apart.add(ws.title, r1 + 1, r2, [BulkColumn(c1 + j, like) for j, like in styles.items()])
 
 
 def _title(ws: Worksheet, title: str, subtitle: str, col: str = "A") -> None:
@@ -689,36 +715,61 @@ def _price_format(values: np.ndarray) -> str:
     return "#,##0.000000"
 
 
-def _build_benchmark(ws: Worksheet, data: _Data) -> dict[str, str]:
-    """Prices and the benchmark index; returns asset -> absolute column range."""
+def _index_formula(bench_col: str, row: int) -> str:
+    """The benchmark index on a row after the first."""
+    return (f'=IF(BenchmarkChoice="BTC",B{row},{bench_col}{row - 1}*'
+            f"(1+0.5*(B{row}/B{row - 1}-1)+0.5*(C{row}/C{row - 1}-1)))")
+
+
+def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
+                     ) -> dict[str, str]:
+    """Prices and the benchmark index; returns asset -> absolute column range.
+
+    With ``apart``, the prices and index formulas after the first row are described
+    there instead of made as cells (the dates are cells on every row).
+    """
     t = len(data.dates)
     first, last = 2, t + 1
     bench_col = get_column_letter(2 + len(data.assets))
     fmts = [_price_format(data.prices[:, j]) for j in range(len(data.assets))]
     _header(ws, 1, ["Date", *data.assets, "Benchmark"])
     ws.row_dimensions[1].height = 20
-    for i, day in enumerate(data.dates):
+    styled: dict[int, Any] = {}  # column -> its first cell (the others share its style)
+    for i, (day, prices) in enumerate(zip(data.dates, data.prices.tolist(), strict=True)):
         row = first + i
         cell = ws.cell(row=row, column=1, value=day)
-        cell.number_format = FMT_DATE
-        cell.fill = _INPUT_FILL
-        for j in range(len(data.assets)):
-            value = data.prices[i, j]
+        if i:
+            _same_style(cell, styled[1])
+        else:
+            cell.number_format = FMT_DATE
+            cell.fill = _INPUT_FILL
+            styled[1] = cell
+        if i and apart is not None:
+            continue
+        for j, value in enumerate(prices):
             cell = ws.cell(row=row, column=2 + j,
-                           value=None if math.isnan(value) else float(value))
+                           value=None if math.isnan(value) else value)
+            if i:
+                _same_style(cell, styled[2 + j])
+                continue
             cell.number_format = fmts[j]
             cell.fill = _INPUT_FILL
-        if i == 0:
-            formula = f"=B{row}"
-        else:
-            formula = (
-                f'=IF(BenchmarkChoice="BTC",B{row},{bench_col}{row - 1}*'
-                f"(1+0.5*(B{row}/B{row - 1}-1)+0.5*(C{row}/C{row - 1}-1)))"
-            )
+            styled[2 + j] = cell
         cell = ws[f"{bench_col}{row}"]
-        cell.value = formula
-        cell.number_format = fmts[0]
-        cell.fill = _COMPUTED_FILL
+        cell.value = f"=B{row}" if i == 0 else _index_formula(bench_col, row)
+        if i:
+            _same_style(cell, styled[0])
+        else:
+            cell.number_format = fmts[0]
+            cell.fill = _COMPUTED_FILL
+            styled[0] = cell
+    if apart is not None:
+        apart.prices = data.prices
+        apart.add(ws.title, first + 1, last, [
+            *(BulkColumn(2 + j, styled[2 + j], values=data.prices[1:, j])
+              for j in range(len(data.assets))),
+            BulkColumn(2 + len(data.assets), styled[0],
+                       formula=lambda row: _index_formula(bench_col, row))])
     ws[f"{bench_col}1"].comment = _note(
         "Equals the BTC price when Settings > Benchmark is BTC. Otherwise a 50/50 BTC/ETH "
         "index rebalanced daily: I(t) = I(t-1) x (1 + 0.5 r_BTC(t) + 0.5 r_ETH(t)), "
@@ -810,19 +861,19 @@ def _build_stats(ws: Worksheet, data: _Data) -> None:
     _print_setup(ws, title_rows="4:4")
 
 
-def _build_rolling(ws: Worksheet, data: _Data) -> None:
+def _build_rolling(ws: Worksheet, data: _Data, apart: BulkRows | None = None) -> None:
     t = len(data.dates)
     first, last = 2, t + 1
     n = len(data.holdings)
     _header(ws, 1, ["Date", *[asset for asset, _ in data.holdings]])
     ws.row_dimensions[1].height = 20
-    _array(ws, f"A{first}:A{last}", "=Dates", (FMT_DATE,))
+    _array(ws, f"A{first}:A{last}", "=Dates", (FMT_DATE,), apart)
     for j in range(n):
         col = get_column_letter(2 + j)
         ws[f"{col}1"].value = f"=INDEX(HoldingAssets,{j + 1})"  # the header follows Holdings
         _array(ws, f"{col}{first}:{col}{last}",
                f"=ROLLING_BETA({price_column(f'{col}$1')},BenchPrices,RollingWindow,MinObs)",
-               (FMT_BETA,))
+               (FMT_BETA,), apart)
     ws["A1"].comment = _note("Rolling betas to the benchmark chosen on Settings, over "
                              "Settings > Rolling beta window; empty until enough days.",
                              height=80)
@@ -1240,6 +1291,7 @@ def build_workbook(
     holdings: pd.DataFrame | None = None,
     macro: bool = False,
     all_columns: bool = False,
+    apart: BulkRows | None = None,
 ) -> Workbook:
     """Build the template workbook, filled with the sample data by default.
 
@@ -1258,6 +1310,12 @@ def build_workbook(
     all_columns : bool, default False
         Keep every price column (BTC and ETH first, then the others in their
         order); by default only BTC, ETH and the held assets.
+    apart : BulkRows, optional
+        Leave the rows of the price block and of the rolling betas after their first
+        out of the workbook and describe them here, to be written into the saved file
+        by :func:`~betaneutral.workbook.bulk.write_bulk_rows` (the file is then the
+        one saved without ``apart``). The workbook alone is incomplete: save it, then
+        write the rows, before anything reads the file.
 
     Returns
     -------
@@ -1284,10 +1342,10 @@ def build_workbook(
     sheets = {name: wb.create_sheet(name) for name in SHEET_NAMES}
     _build_start(sheets["Start"], data, macro=macro)
     _build_settings(sheets["Settings"], default_contract)
-    _build_benchmark(sheets["Benchmark"], data)
+    _build_benchmark(sheets["Benchmark"], data, apart)
     _build_holdings(sheets["Holdings"], data)
     _build_stats(sheets["Stats"], data)
-    _build_rolling(sheets["Rolling"], data)
+    _build_rolling(sheets["Rolling"], data, apart)
     _build_rebalance(sheets["Rebalance"])
     _build_scenarios(sheets["Scenarios"])
     _build_tickets(sheets["Tickets"])

@@ -1,0 +1,47 @@
+"""Heavy packages are imported where they are used, not by every command.
+
+Each case runs in a fresh interpreter and lists the packages it imported. The command
+line itself imports none of the numeric or spreadsheet packages (``--help`` and usage
+errors are instant), and computing a book imports neither the formula engine (pycel,
+used only for formulas of the user's own), nor statsmodels, nor the exchange client
+(ccxt), nor the network modules the VBA and shape writer's XML helper pulls in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WATCHED = ("numpy", "pandas", "openpyxl", "scipy", "statsmodels", "xlwings", "pycel",
+           "ccxt", "urllib.request", "ssl")
+
+
+def _imported(code: str) -> set[str]:
+    script = code + (f"\nimport json, sys\nprint(json.dumps([m for m in {WATCHED!r} "
+                     "if m in sys.modules]))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / "addin"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600, check=True)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_command_line_imports_no_heavy_package():
+    assert _imported("from betaneutral.cli import build_parser\nbuild_parser()") == set()
+
+
+def test_computing_a_book_imports_only_what_it_uses(tmp_path):
+    out = tmp_path / "out.xlsx"
+    got = _imported(
+        "from betaneutral.cli import main\n"
+        f"assert main(['compute', {str(ROOT / 'templates' / 'BetaNeutral.xlsx')!r}, '-o', "
+        f"{str(out)!r}, '--quiet']) == 0")
+    assert out.is_file()
+    # numpy, pandas, openpyxl compute and write the book; scipy gives the Student t
+    # quantile of the beta intervals; xlwings decorates the worksheet functions the book
+    # is computed with.
+    assert got == {"numpy", "pandas", "openpyxl", "scipy", "xlwings"}
