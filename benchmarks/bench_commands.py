@@ -29,7 +29,8 @@ synthetic altcoins, daily return ``beta * r_BTC + noise``).
 Usage::
 
     python benchmarks/bench_commands.py [--repeat 3] [--holdings 200] [--days 2000]
-        [--large-holdings 300] [--no-large] [--check-holdings 50] [--check-days 730] [--json results.json]
+        [--large-holdings 300] [--no-large] [--check-holdings 50] [--check-days 730]
+        [--json results.json]
 """
 
 from __future__ import annotations

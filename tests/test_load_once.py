@@ -76,7 +76,9 @@ def test_check_reports_progress_on_a_terminal_unless_quiet(tmp_path, monkeypatch
     assert any(line.startswith("... evaluating ") and line.endswith(" formula cells")
                for line in lines)
     counts = [line for line in lines if line.startswith("... evaluated ")]
-    assert counts and " of " in counts[0] and "cells (" in counts[0]
+    assert counts
+    assert " of " in counts[0]
+    assert "cells (" in counts[0]
     assert "..." not in captured.out  # the result alone on standard output
     assert main(["check", str(book), "--quiet"]) == EXIT_OK
     assert "..." not in capsys.readouterr().err

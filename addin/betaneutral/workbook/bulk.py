@@ -90,7 +90,8 @@ def _row_cells(blocks: list[tuple[int, int, list[BulkColumn]]],
             if value is None or value != value:  # None or NaN: an empty, styled cell
                 out.append(f'{head} t="n"></c>')
             else:
-                out.append(f'{head} t="n"><v>{"%.16g" % value}</v></c>')
+                # openpyxl's own number format (compat.strings.safe_string)
+                out.append(f'{head} t="n"><v>{"%.16g" % value}</v></c>')  # noqa: UP031
         return "".join(out)
 
     ranges = {(first, last) for first, last, _ in columns}

@@ -48,7 +48,8 @@ from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
 from betaneutral.workbook.template import build_workbook, formula_cells
 
 __all__ = ["HEDGE_FIGURES", "RISK_FIGURES", "PreparedBook", "build_committed_templates",
-           "checked_hedge", "compute_workbook", "cyclic_gc_paused", "fill_workbook", "hedge_problem", "prepared_book",
+           "checked_hedge", "compute_workbook", "cyclic_gc_paused", "fill_workbook",
+           "hedge_problem", "prepared_book",
            "template_formulas", "user_formula_cells", "user_values"]
 
 CellKey = tuple[str, str]

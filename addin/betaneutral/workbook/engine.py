@@ -360,6 +360,18 @@ def _check_functions(xl: ExcelCompiler) -> None:
 
 
 # ---------------------------------------------------------------- loading ---
+def _plain_names(wb: Any) -> None:
+    """Give each name that is a structured reference to a table (the book's price and
+    holdings names) the range it covers: pycel reads a defined name's cells and does not
+    resolve a table reference in a name."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from betaneutral.workbook.names import resolved_names
+
+    for name, text in resolved_names(wb).items():
+        wb.defined_names[name] = DefinedName(name, attr_text=text)
+
+
 def _wrapper_class() -> type:
     from pycel.excelwrapper import ExcelOpxWrapper
 
@@ -373,15 +385,8 @@ def _wrapper_class() -> type:
 
         def load(self) -> None:
             super().load()
-            # pycel reads a defined name's cells, not a structured reference to a table
-            # (the book's price and holdings names): give it the range each one covers.
-            from openpyxl.workbook.defined_name import DefinedName
-
-            from betaneutral.workbook.names import resolved_names
-
-            for book in (self.workbook, self.workbook_dataonly):
-                for name, text in resolved_names(book).items():
-                    book.defined_names[name] = DefinedName(name, attr_text=text)
+            _plain_names(self.workbook)
+            _plain_names(self.workbook_dataonly)
             for ws in self.workbook.worksheets:
                 cached = self.workbook_dataonly[ws.title]
                 for row in ws.iter_rows():
@@ -458,6 +463,7 @@ def compiler_for(wb: Any, path: str | Path) -> ExcelCompiler:
 
     _apply_openpyxl_shim()
     plugin_module()
+    _plain_names(wb)
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             for cell in row:
