@@ -24,6 +24,13 @@ Cases (ratios measured in one run, same machine, same files):
    with ``os.wait4`` by a small launcher process). A per-stage breakdown follows
    the same steps as ``compute_workbook`` (fastest of ``--repeat`` runs per stage).
 
+Floor: on each book as ``compute`` wrote it (every formula cell holding its value),
+``betaneutral compute`` and ``benchmarks/bench_floor.py`` (python-calamine reads
+the whole book, numpy computes the bulk numbers, rustpy-xlsxwriter writes the same
+cells) take turns as whole processes, imports included; the ratio of the fastest
+of each is reported (target 1.5x). Needs the ``bench`` extra; ``--no-floor``
+leaves it out.
+
 Scaling: compute time against the number of holdings (2,000 days) and the
 number of days (50 holdings), with a least-squares line through the points.
 
@@ -35,6 +42,7 @@ Usage::
 
     python benchmarks/bench_workbook.py [--json results.json] [--repeat 3]
         [--pycel-timeout 1800] [--no-pycel-large] [--no-libreoffice] [--no-scaling]
+        [--no-floor]
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_SPEEDUP = 10.0
 TARGET_LARGE_S = 2.0
 TARGET_PEAK_MB = 500.0
+TARGET_FLOOR_RATIO = 1.5
 
 
 # ------------------------------------------------------------------ the books ---
@@ -255,6 +264,34 @@ def best_stages(book: Path, out: Path, repeat: int) -> dict[str, float]:
     return {label: min(run[label] for run in runs) for label in runs[0]}
 
 
+def against_floor(book: Path, folder: Path, repeat: int) -> dict[str, Any] | None:
+    """``betaneutral compute`` against the floor script (``bench_floor.py``), both as
+    whole processes, taking turns ``repeat`` times on the same book: the book as
+    ``compute`` wrote it (every formula cell with its value, so both read the whole
+    book and rewrite every value). None when the ``bench`` extra is not installed."""
+    try:
+        import python_calamine  # noqa: F401
+        import rustpy_xlsxwriter  # noqa: F401
+    except ImportError:
+        return None
+    computed = folder / f"computed-{book.name}"
+    compute_workbook(book, computed, force=True)
+    ours, floors, peaks, floor_peaks = [], [], [], []
+    for _ in range(repeat):
+        wall, peak, _ = run_child([sys.executable, "-m", "betaneutral.cli", "compute",
+                                   str(computed), "-o", str(folder / "again.xlsx"), "--force",
+                                   "--quiet"])
+        ours.append(wall)
+        peaks.append(peak)
+        wall, peak, _ = run_child([sys.executable, str(ROOT / "benchmarks" / "bench_floor.py"),
+                                   str(computed), str(folder / "floor.xlsx")])
+        floors.append(wall)
+        floor_peaks.append(peak)
+    return {"compute_s": min(ours), "floor_s": min(floors), "ratio": min(ours) / min(floors),
+            "compute_peak_mb": max(peaks), "floor_peak_mb": max(floor_peaks),
+            "all_compute_s": ours, "all_floor_s": floors}
+
+
 # -------------------------------------------------------------------- cases ---
 def case3(folder: Path, repeat: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     from betaneutral.workbook.engine import evaluate_workbook
@@ -272,6 +309,7 @@ def case3(folder: Path, repeat: int, args: argparse.Namespace) -> list[dict[str,
                                        str(book), "-o", str(out), "--force", "--quiet"])
             cli_times.append(wall)
             peaks.append(peak)
+        floor = against_floor(book, folder, repeat) if not args.no_floor else None
         if days <= 1000:
             pycel = best_of(lambda b=book: evaluate_workbook(b), repeat)
             pycel_how = f"in process, best of {repeat}"
@@ -292,6 +330,7 @@ def case3(folder: Path, repeat: int, args: argparse.Namespace) -> list[dict[str,
             "libreoffice_speedup": (lo_row["seconds"] / ours) if lo_row else None,
             "libreoffice_cells": lo_row.get("cells"),
             "stages_s": best_stages(book, out, repeat),
+            "floor": floor,
         })
     return rows
 
@@ -348,6 +387,8 @@ def main() -> None:
                         help="do not run pycel on the 200 x 2,000 book")
     parser.add_argument("--no-libreoffice", action="store_true")
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="do not run the floor script (bench_floor.py) beside compute")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
@@ -373,6 +414,13 @@ def main() -> None:
             print(f"LibreOffice, {r['book']}: {c['computed']} formula cells with a value, "
                   f"{c['name_error']} #NAME? (cells calling BetaNeutral functions)")
         print(f"pycel, {r['book']}: {r['pycel_how']}")
+    for r in rows:
+        f = r["floor"]
+        if f:
+            print(f"floor, {r['book']} (recompute of a computed book, processes): compute "
+                  f"{f['compute_s']:.2f} s / floor {f['floor_s']:.2f} s = {f['ratio']:.2f}x "
+                  f"(target <= {TARGET_FLOOR_RATIO:g}x); peak {f['compute_peak_mb']:.0f} MB "
+                  f"vs {f['floor_peak_mb']:.0f} MB")
     print()
     print(f"{'stages of compute_workbook (s)':30} " + " ".join(f"{r['book']:>28}" for r in rows))
     for stage in rows[0]["stages_s"]:
