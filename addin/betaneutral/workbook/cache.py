@@ -40,7 +40,7 @@ import os
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -586,13 +586,21 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     if not all(map(_CANONICAL.match, plain)):
         return None
     typed = _Typed()
-    out = Splicer(data)
+    edits: list[tuple[int, int, bytes]] = []
     seen = 0
     interior = 0  # array cells other than the formula cells
     remaining = dict(values)  # each formula or array cell takes its value out
     plain_done = 0
     rows: list[int] = []
     cols: list[int] = []
+    if ranges:  # rows made only of array cells (a generated block) are written whole
+        block = _block_rows(data, body, single, plain, remaining, typed)
+        if block is None:
+            return None
+        row_edits, cells, counted, rows, cols = block
+        edits.extend(row_edits)
+        seen += counted
+        interior += counted
     for start, end, letters, row_text, attributes, inner in cells:
         seen += 1
         formula = formulas.get(start)
@@ -606,7 +614,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
                                        plain[coordinate])
                     if edit is None:
                         return None
-                    out.replace(*edit)
+                    edits.append(edit)
                     plain_done += 1
                     if plain[coordinate] is not None:
                         rows.append(int(row_text))
@@ -640,15 +648,133 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
             if encoded is None:
                 return None
             kind, text = encoded
-        out.replace(start, end, b'<c r="%b%b"%b>%b<v>%b</v></c>' % (
-            letters, row_text, typed[attributes, kind], formula, text))
+        edits.append((start, end, b'<c r="%b%b"%b>%b<v>%b</v></c>' % (
+            letters, row_text, typed[attributes, kind], formula, text)))
     if seen != expected:
         return None  # a cell the scanner did not match: the part is unusual
     if interior != sum((c2 - c1 + 1) * (r2 - r1 + 1) - 1 for c1, r1, c2, r2 in ranges):
         return None  # an array cell absent, given a plain value, or under two ranges
     if remaining or plain_done != len(plain):
         return None  # a formula or array cell to create, or a value for another cell
+    edits.sort(key=_first)
+    out = Splicer(data)
+    for edit in edits:
+        out.replace(*edit)
     return _spliced_dimension(out.result(), rows, cols)
+
+
+def _first(edit: tuple[int, int, bytes]) -> int:
+    return edit[0]
+
+
+_ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,6})"[^<>]*?>')
+#: An array cell holding at most a cached value: the whole cell, its column letters, its
+#: row and the attributes after ``r`` (as :func:`~betaneutral.workbook.sheetxml.iter_cells`
+#: reads a cell).
+_ARRAY_CELL = re.compile(
+    rb'(<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
+    rb"(?:/>|>(?:<v>[^<]*</v>|<v/>)?</c>))")
+
+
+def _block_rows(data: bytes, body: tuple[int, int],
+                single: Mapping[int, tuple[int, int]], plain: Mapping[str, Any],
+                remaining: dict[str, Any], typed: _Typed
+                ) -> tuple[list[tuple[int, int, bytes]], Iterable[Any], int, list[int],
+                           list[int]] | None:
+    """The rows of a part whose cells are all array cells other than the formula cells,
+    each holding at most a cached value (the body of a generated block such as the
+    rolling betas), rewritten whole, each cell as :func:`_splice_sheet` writes it.
+
+    Returns the edits (one per such row: its content), the other cells (scanned as
+    :func:`~betaneutral.workbook.sheetxml.iter_cells` does, rows done left out), the
+    number of cells done, and the rows and columns written (for the dimension); None
+    when a value is one only the tree-based path stores. Each value taken is removed
+    from ``remaining``.
+    """
+    b0, b1 = body
+    plain_rows = {coordinate.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for coordinate in plain}
+    edits: list[tuple[int, int, bytes]] = []
+    done: list[tuple[int, int]] = []  # byte ranges of the rows written
+    rows: list[int] = []
+    cols: list[int] = []
+    counted = 0
+    inside: dict[tuple[bytes, ...], tuple[int, int, int, int] | None] = {}
+    letter_text: dict[bytes, str] = {}
+    pos = b0
+    while True:
+        tag = _ROW_TAG.search(data, pos, b1)
+        if tag is None:
+            break
+        start = pos = tag.end()
+        if data[tag.end() - 2:tag.end()] == b"/>":
+            continue  # an empty row
+        end = data.find(b"</row>", start, b1)
+        if end < 0:
+            return None
+        row_text = tag.group(1)
+        if row_text.decode() in plain_rows or b"<f" in data[start:end]:
+            continue
+        found = _ARRAY_CELL.findall(data, start, end)
+        if not found or sum(len(cell[0]) for cell in found) != end - start:
+            continue  # other content: cell by cell
+        letters = tuple(cell[1] for cell in found)
+        span = inside.get(letters, _MISSING)
+        if span is _MISSING:
+            span = inside[letters] = _common_span(letters, single)
+        row = int(row_text)
+        if (span is None or not span[0] <= row <= span[1]
+                or any(cell[2] != row_text for cell in found)):
+            continue
+        row_key = row_text.decode()
+        parts = []
+        for whole, letter, _, attributes in found:
+            text_letter = letter_text.get(letter)
+            if text_letter is None:
+                text_letter = letter_text[letter] = letter.decode()
+            value = remaining.pop(text_letter + row_key, _MISSING)
+            if type(value) is float and value - value == 0.0:  # finite: the common case
+                parts.append(b'<c r="%b%b"%b><v>%r</v></c>' % (
+                    letter, row_text, typed[attributes, b"n"], value))
+                continue
+            if value is KEEP:
+                parts.append(whole)
+                continue
+            encoded = None if value is _MISSING else _encoded(value)
+            if encoded is None:
+                return None
+            parts.append(b'<c r="%b%b"%b><v>%b</v></c>' % (
+                letter, row_text, typed[attributes, encoded[0]], encoded[1]))
+        edits.append((start, end, b"".join(parts)))
+        done.append((start, end))
+        counted += len(found)
+        rows.append(row)
+        cols.extend((span[2], span[3]))
+
+    def others() -> Iterator[Any]:
+        at = b0
+        for start, end in done:
+            yield from iter_cells(data, (at, start))
+            at = end
+        yield from iter_cells(data, (at, b1))
+
+    return edits, others(), counted, rows, cols
+
+
+def _common_span(letters: tuple[bytes, ...],
+                 single: Mapping[int, tuple[int, int]]) -> tuple[int, int, int, int] | None:
+    """(first row, last row, first column, last column) over which every column of
+    ``letters`` lies under exactly one array range, or None."""
+    first, last, columns = 0, 1 << 30, []
+    for letter in letters:
+        col = column_number(letter)
+        span = single.get(col)
+        if span is None:
+            return None
+        first, last = max(first, span[0]), min(last, span[1])
+        columns.append(col)
+    if first > last:
+        return None
+    return first, last, min(columns), max(columns)
 
 
 def _plain_edit(start: int, end: int, letters: bytes, row_text: bytes, attributes: bytes,
