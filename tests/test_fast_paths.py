@@ -784,3 +784,40 @@ def test_a_written_block_reads_back_in_openpyxl(tmp_path: Path) -> None:
         for name in a.namelist():
             if name not in (sheet_part(src, "Block"), "xl/workbook.xml"):
                 assert a.read(name) == b.read(name), name
+
+
+ROLLING_ROW = 40  # a row of the computed book's rolling betas, inside the block
+ROLLING_EDITS = {
+    "a-cell-beside": lambda xml: replace_once(
+        xml, f"</c></row><row r=\"{ROLLING_ROW + 1}\"",
+        f'</c><c r="H{ROLLING_ROW}" t="n"><v>7.5</v></c></row><row r="{ROLLING_ROW + 1}"'),
+    "a-formula-inside": lambda xml: replace_cell(
+        xml, f"C{ROLLING_ROW}", f'<c r="C{ROLLING_ROW}"><f>1+1</f><v>2</v></c>'),
+    "text-inside": lambda xml: replace_cell(
+        xml, f"D{ROLLING_ROW}",
+        f'<c r="D{ROLLING_ROW}" t="inlineStr"><is><t>note</t></is></c>'),
+    "a-row-number-apart": lambda xml: replace_cell(
+        xml, f"C{ROLLING_ROW}", f'<c r="C{ROLLING_ROW + 1000}" t="n"><v>1</v></c>'),
+}
+
+
+@pytest.mark.parametrize("case", list(ROLLING_EDITS))
+def test_loader_rolling_rows_with_other_cells(case: str, books: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    """A row of the rolling betas holding another cell (beside the block, or a formula
+    or text inside it) keeps that cell: the loaded book shows it as the full load does,
+    and reads the same inputs."""
+    src = books["computed"]
+    part = sheet_part(src, "Rolling")
+    xml = ROLLING_EDITS[case](read_member(src, part))
+    path = repack(src, tmp_path / f"{case}.xlsx", {part: xml})
+    full = outcome(lambda: open_workbook(path))
+    fast = outcome(lambda: load_book(path))
+    assert fast[0] == full[0]
+    if full[0] == "ok":
+        for ref in (f"C{ROLLING_ROW}", f"D{ROLLING_ROW}", f"H{ROLLING_ROW}"):
+            want = full[1]["Rolling"][ref].value
+            if isinstance(want, str) or ref == f"H{ROLLING_ROW}":
+                assert fast[1]["Rolling"][ref].value == want, ref
+    assert_same_read(outcome(lambda: read_inputs(path)),
+                     outcome(lambda: read_inputs(open_workbook(path))))
