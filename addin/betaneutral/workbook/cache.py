@@ -656,11 +656,16 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
         return None  # an array cell absent, given a plain value, or under two ranges
     if remaining or plain_done != len(plain):
         return None  # a formula or array cell to create, or a value for another cell
+    dimension = _dimension_edit(data, rows, cols)
+    if dimension is None:
+        return None
+    edits.extend(dimension)
     edits.sort(key=_first)
     out = Splicer(data)
     for edit in edits:
         out.replace(*edit)
-    return _spliced_dimension(out.result(), rows, cols)
+    del edits  # the new rows are in the copy: not held twice while it is finished
+    return out.result()
 
 
 def _first(edit: tuple[int, int, bytes]) -> int:
@@ -798,24 +803,26 @@ def _plain_edit(start: int, end: int, letters: bytes, row_text: bytes, attribute
     return start, end, head + b' t="' + encoded[0] + b'"><v>' + encoded[1] + b"</v></c>"
 
 
-def _spliced_dimension(data: bytes, rows: list[int], cols: list[int]) -> bytes | None:
-    """The part with its dimension grown to cover the written cells, as
-    :func:`_extend_dimension` does; None when the dimension is not a plain one."""
+def _dimension_edit(data: bytes, rows: list[int], cols: list[int]
+                    ) -> list[tuple[int, int, bytes]] | None:
+    """The edit growing the part's dimension to cover the written cells, as
+    :func:`_extend_dimension` does (none when it covers them already); None when the
+    dimension is not a plain one."""
     count = data.count(b"<dimension")
     if count == 0 or not rows:
-        return data
+        return []
     match = _DIMENSION.search(data)
     if count != 1 or match is None:
         return None
     try:
         c1, r1, c2, r2 = range_boundaries(match.group(1).decode())
     except ValueError:
-        return data
+        return []
     ref = (f"{get_column_letter(min(*cols, c1, c2))}{min(*rows, r1, r2)}:"
            f"{get_column_letter(max(*cols, c1, c2))}{max(*rows, r1, r2)}").encode()
     if ref == match.group(1):
-        return data
-    return data[:match.start(1)] + ref + data[match.end(1):]
+        return []
+    return [(match.start(1), match.end(1), ref)]
 
 
 def _extend_dimension(root: Any, q: Any, positions: set[tuple[int, int]]) -> None:

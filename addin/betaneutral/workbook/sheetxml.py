@@ -214,4 +214,7 @@ class Splicer:
 
     def result(self) -> bytes:
         """The copy: the replacements and the bytes between them."""
-        return bytes(self._out + self._data[self._position:])
+        self._out += self._data[self._position:]
+        self._position = len(self._data)
+        out, self._out = self._out, bytearray()
+        return bytes(out)
