@@ -36,6 +36,7 @@ import copy
 import functools
 import io
 import math
+import operator
 import os
 import posixpath
 import re
@@ -704,7 +705,8 @@ def _block_rows(data: bytes, body: tuple[int, int],
     cols: list[int] = []
     counted = 0
     inside: dict[tuple[bytes, ...], tuple[int, int, int, int] | None] = {}
-    letter_text: dict[bytes, str] = {}
+    letter_text: dict[tuple[bytes, ...], list[str]] = {}
+    templates: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]], str] = {}
     pos = b0
     while True:
         tag = _ROW_TAG.search(data, pos, b1)
@@ -717,39 +719,49 @@ def _block_rows(data: bytes, body: tuple[int, int],
         if end < 0:
             return None
         row_text = tag.group(1)
-        if row_text.decode() in plain_rows or b"<f" in data[start:end]:
+        if row_text.decode() in plain_rows or data.find(b"<f", start, end) >= 0:
             continue
         found = _ARRAY_CELL.findall(data, start, end)
-        if not found or sum(len(cell[0]) for cell in found) != end - start:
+        if not found or sum(map(len, map(_FIRST, found))) != end - start:
             continue  # other content: cell by cell
-        letters = tuple(cell[1] for cell in found)
+        letters = tuple(map(_SECOND, found))
         span = inside.get(letters, _MISSING)
         if span is _MISSING:
             span = inside[letters] = _common_span(letters, single)
         row = int(row_text)
         if (span is None or not span[0] <= row <= span[1]
-                or any(cell[2] != row_text for cell in found)):
+                or set(map(_THIRD, found)) != {row_text}):
             continue
         row_key = row_text.decode()
-        parts = []
-        for whole, letter, _, attributes in found:
-            text_letter = letter_text.get(letter)
-            if text_letter is None:
-                text_letter = letter_text[letter] = letter.decode()
-            value = remaining.pop(text_letter + row_key, _MISSING)
-            if type(value) is float and value - value == 0.0:  # finite: the common case
-                parts.append(b'<c r="%b%b"%b><v>%r</v></c>' % (
-                    letter, row_text, typed[attributes, b"n"], value))
-                continue
-            if value is KEEP:
-                parts.append(whole)
-                continue
-            encoded = None if value is _MISSING else _encoded(value)
-            if encoded is None:
-                return None
-            parts.append(b'<c r="%b%b"%b><v>%b</v></c>' % (
-                letter, row_text, typed[attributes, encoded[0]], encoded[1]))
-        edits.append((start, end, b"".join(parts)))
+        texts = letter_text.get(letters)
+        if texts is None:
+            texts = letter_text[letters] = [letter.decode() for letter in letters]
+        pop = remaining.pop
+        taken = [pop(text + row_key, _MISSING) for text in texts]
+        attributes = tuple(map(_FOURTH, found))
+        if set(map(type, taken)) == {float} and math.isfinite(sum(taken)):
+            # every value a finite number (the common case): the row in one format call
+            template = templates.get((letters, attributes))
+            if template is None:
+                template = templates[letters, attributes] = _row_template(
+                    letters, [typed[a, b"n"] for a in attributes])
+            edits.append((start, end, template.format(row_key, *taken).encode()))
+        else:
+            parts = []
+            for (whole, letter, _, attribute), value in zip(found, taken, strict=True):
+                if type(value) is float and value - value == 0.0:
+                    parts.append(b'<c r="%b%b"%b><v>%r</v></c>' % (
+                        letter, row_text, typed[attribute, b"n"], value))
+                    continue
+                if value is KEEP:
+                    parts.append(whole)
+                    continue
+                encoded = None if value is _MISSING else _encoded(value)
+                if encoded is None:
+                    return None
+                parts.append(b'<c r="%b%b"%b><v>%b</v></c>' % (
+                    letter, row_text, typed[attribute, encoded[0]], encoded[1]))
+            edits.append((start, end, b"".join(parts)))
         done.append((start, end))
         counted += len(found)
         rows.append(row)
@@ -763,6 +775,19 @@ def _block_rows(data: bytes, body: tuple[int, int],
         yield from iter_cells(data, (at, b1))
 
     return edits, others(), counted, rows, cols
+
+
+_FIRST, _SECOND, _THIRD, _FOURTH = map(operator.itemgetter, range(4))
+
+
+def _row_template(letters: tuple[bytes, ...], attributes: list[bytes]) -> str:
+    """A format string writing a row's cells, each as :func:`_splice_sheet` writes a
+    number: ``{0}`` is the row, ``{1}``, ``{2}``, ... the values (written with ``repr``)."""
+    cells = []
+    for i, (letter, attribute) in enumerate(zip(letters, attributes, strict=True), start=1):
+        head = (letter + b'"' + attribute).decode().replace("{", "{{").replace("}", "}}")
+        cells.append(f'<c r="{head[:len(letter)]}{{0}}{head[len(letter):]}><v>{{{i}!r}}</v></c>')
+    return "".join(cells)
 
 
 def _common_span(letters: tuple[bytes, ...],
