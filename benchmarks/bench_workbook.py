@@ -43,6 +43,7 @@ Usage::
     python benchmarks/bench_workbook.py [--json results.json] [--repeat 3]
         [--pycel-timeout 1800] [--no-pycel-large] [--no-libreoffice] [--no-scaling]
         [--no-floor]
+    python benchmarks/bench_workbook.py --grid [--repeat 2] [--json grid.json]
 """
 
 from __future__ import annotations
@@ -356,6 +357,39 @@ def scaling(folder: Path, repeat: int) -> dict[str, Any]:
     return out
 
 
+#: The grid of ``--grid`` (holdings x days): a subset of 50-1,000 holdings x 500-4,000 days.
+GRID = [(50, 500), (50, 2000), (50, 4000), (200, 500), (200, 2000), (200, 4000), (1000, 500)]
+
+
+def grid(folder: Path, repeat: int, sizes: list[tuple[int, int]]) -> dict[str, Any]:
+    """``betaneutral compute`` as a process on each book (recompute of a computed book):
+    fastest wall time and peak RSS of ``repeat`` runs; the memory per holding-day is the
+    least-squares slope of the peak against holdings x days."""
+    points = []
+    for n, days in sizes:
+        book = write_book(folder, n, days)
+        computed = folder / f"computed-{book.name}"
+        if not computed.exists():
+            compute_workbook(book, computed, force=True)
+        book.unlink()  # the books of the grid are large: one at a time on disk
+        walls, peaks = [], []
+        for _ in range(repeat):
+            wall, peak, _ = run_child([sys.executable, "-m", "betaneutral.cli", "compute",
+                                       str(computed), "-o", str(folder / "grid-out.xlsx"),
+                                       "--force", "--quiet"])
+            walls.append(wall)
+            peaks.append(peak)
+        computed.unlink()
+        points.append({"holdings": n, "days": days, "seconds": min(walls),
+                       "peak_mb": max(peaks)})
+        print(f"grid: {n} x {days}: {min(walls):.2f} s, {max(peaks):.0f} MB", flush=True)
+    x = np.array([p["holdings"] * p["days"] for p in points], dtype=float)
+    y = np.array([p["peak_mb"] for p in points])
+    slope, intercept = np.polyfit(x, y, 1) if len(points) > 1 else (float("nan"), y[0])
+    return {"points": points, "kb_per_holding_day": float(slope) * 1024.0,
+            "base_mb": float(intercept)}
+
+
 # --------------------------------------------------------------------- output ---
 def _fmt(value: float | None, spec: str = "9.2f") -> str:
     return f"{'-':>9}" if value is None else format(value, spec)
@@ -387,10 +421,22 @@ def main() -> None:
                         help="do not run pycel on the 200 x 2,000 book")
     parser.add_argument("--no-libreoffice", action="store_true")
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--grid", action="store_true",
+                        help="only the grid of books (50-1,000 holdings x 500-4,000 days): "
+                             "compute as a process, wall time and peak memory")
     parser.add_argument("--no-floor", action="store_true",
                         help="do not run the floor script (bench_floor.py) beside compute")
     args = parser.parse_args()
 
+    if args.grid:
+        with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
+            result = grid(Path(tmp), args.repeat, GRID)
+        print(f"memory: {result['kb_per_holding_day']:.3f} KB per holding-day "
+              f"+ {result['base_mb']:.0f} MB (least squares over the grid)")
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump({"grid": result}, fh, indent=2)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
         folder = Path(tmp)
         rows = case3(folder, args.repeat, args)
