@@ -358,20 +358,29 @@ def scaling(folder: Path, repeat: int) -> dict[str, Any]:
 
 
 #: The grid of ``--grid`` (holdings x days): a subset of 50-1,000 holdings x 500-4,000 days.
-GRID = [(50, 500), (50, 2000), (50, 4000), (200, 500), (200, 2000), (200, 4000), (1000, 500)]
+GRID = [(50, 500), (50, 2000), (50, 4000), (100, 4000), (200, 500), (200, 2000), (200, 4000),
+        (1000, 500)]
 
 
 def grid(folder: Path, repeat: int, sizes: list[tuple[int, int]]) -> dict[str, Any]:
     """``betaneutral compute`` as a process on each book (recompute of a computed book):
     fastest wall time and peak RSS of ``repeat`` runs; the memory per holding-day is the
     least-squares slope of the peak against holdings x days."""
-    points = []
+    from betaneutral.archive import UnsafeWorkbookError
+    from betaneutral.errors import BetaNeutralError
+
+    points, refused = [], []
     for n, days in sizes:
         book = write_book(folder, n, days)
         computed = folder / f"computed-{book.name}"
-        if not computed.exists():
+        try:
             compute_workbook(book, computed, force=True)
-        book.unlink()  # the books of the grid are large: one at a time on disk
+        except (BetaNeutralError, UnsafeWorkbookError) as exc:  # e.g. a part over the bound
+            refused.append({"holdings": n, "days": days, "reason": str(exc)})
+            print(f"grid: {n} x {days}: refused: {exc}", flush=True)
+            continue
+        finally:
+            book.unlink()  # the books of the grid are large: one at a time on disk
         walls, peaks = [], []
         for _ in range(repeat):
             wall, peak, _ = run_child([sys.executable, "-m", "betaneutral.cli", "compute",
@@ -387,7 +396,7 @@ def grid(folder: Path, repeat: int, sizes: list[tuple[int, int]]) -> dict[str, A
     y = np.array([p["peak_mb"] for p in points])
     slope, intercept = np.polyfit(x, y, 1) if len(points) > 1 else (float("nan"), y[0])
     return {"points": points, "kb_per_holding_day": float(slope) * 1024.0,
-            "base_mb": float(intercept)}
+            "base_mb": float(intercept), "refused": refused}
 
 
 # --------------------------------------------------------------------- output ---
@@ -421,6 +430,8 @@ def main() -> None:
                         help="do not run pycel on the 200 x 2,000 book")
     parser.add_argument("--no-libreoffice", action="store_true")
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--sizes", nargs="*", default=None, metavar="NxDAYS",
+                        help="with --grid: these books only, e.g. 200x4000 1000x500")
     parser.add_argument("--grid", action="store_true",
                         help="only the grid of books (50-1,000 holdings x 500-4,000 days): "
                              "compute as a process, wall time and peak memory")
@@ -430,7 +441,9 @@ def main() -> None:
 
     if args.grid:
         with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
-            result = grid(Path(tmp), args.repeat, GRID)
+            sizes = ([tuple(int(v) for v in size.split("x")) for size in args.sizes]
+                     if args.sizes else GRID)
+            result = grid(Path(tmp), args.repeat, sizes)
         print(f"memory: {result['kb_per_holding_day']:.3f} KB per holding-day "
               f"+ {result['base_mb']:.0f} MB (least squares over the grid)")
         if args.json:
