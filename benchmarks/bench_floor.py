@@ -75,8 +75,9 @@ def compute(sheets: dict[str, list[list[object]]]) -> dict[str, list[list[object
     x_all = returns[:, assets.index("BTC")]
     holdings = sheets["Holdings"]
     first = next(i for i, row in enumerate(holdings) if row and row[0] == "Asset") + 1
-    names = [row[0] for row in holdings[first:] if row and row[0] in assets]
-    quantity = np.array([float(row[1]) for row in holdings[first:first + len(names)]])
+    listed = [row for row in holdings[first:] if row and row[0] in assets]  # not totals
+    names = [row[0] for row in listed]
+    quantity = np.array([float(row[1]) for row in listed])
     y_all = returns[:, [assets.index(n) for n in names]]
 
     # Stats: OLS over the last `window` returns, every holding at once.
