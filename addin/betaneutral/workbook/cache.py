@@ -540,7 +540,8 @@ class _Typed(dict[tuple[bytes, bytes], bytes]):
 
 
 def _splice_sheet(data: bytes, values: Mapping[str, Any],
-                  plain: Mapping[str, Any] | None = None) -> bytes | None:
+                  plain: Mapping[str, Any] | None = None, *,
+                  consume: bool = False) -> bytes | None:
     """What :func:`_rewrite_sheet` gives, by editing the part's bytes; None when the part
     or a value is one that only the tree-based path handles (the caller then uses it).
 
@@ -590,7 +591,9 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     edits: list[tuple[int, int, bytes]] = []
     seen = 0
     interior = 0  # array cells other than the formula cells
-    remaining = dict(values)  # each formula or array cell takes its value out
+    # each formula or array cell takes its value out (with consume, out of ``values``
+    # itself, a dict the caller gives up: no copy of a large sheet's values)
+    remaining = values if consume and type(values) is dict else dict(values)
     plain_done = 0
     rows: list[int] = []
     cols: list[int] = []
@@ -1007,10 +1010,14 @@ def write_cached_values(
                     level = None  # a copied part: compressed as zipfile does by default
                     if sheet is not None and (sheet in by_sheet or sheet in plain_by_sheet
                                               or _FORMULA_TAG.search(data)):
-                        data = (_splice_sheet(data, by_sheet.get(sheet, {}),
-                                              plain_by_sheet.get(sheet))
-                                or _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}),
-                                                  plain_by_sheet.get(sheet)))
+                        spliced = _splice_sheet(data, by_sheet.pop(sheet, {}),
+                                                plain_by_sheet.get(sheet), consume=True)
+                        if spliced is None:  # its values, taken out by the splice, again
+                            mine = {coord: value for (name, coord), value in values.items()
+                                    if name == sheet}
+                            spliced = _rewrite_sheet(data, sheet, mine,
+                                                     plain_by_sheet.get(sheet))
+                        data = spliced
                         level = _SHEET_COMPRESSION
                     elif info.filename == wb_part:
                         data = _set_calc_properties(data, recalc_on_load)
