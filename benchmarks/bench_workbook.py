@@ -24,6 +24,13 @@ Cases (ratios measured in one run, same machine, same files):
    with ``os.wait4`` by a small launcher process). A per-stage breakdown follows
    the same steps as ``compute_workbook`` (fastest of ``--repeat`` runs per stage).
 
+Floor: on each book as ``compute`` wrote it (every formula cell holding its value),
+``betaneutral compute`` and ``benchmarks/bench_floor.py`` (python-calamine reads
+the whole book, numpy computes the bulk numbers, rustpy-xlsxwriter writes the same
+cells) take turns as whole processes, imports included; the ratio of the fastest
+of each is reported (target 1.5x). Needs the ``bench`` extra; ``--no-floor``
+leaves it out.
+
 Scaling: compute time against the number of holdings (2,000 days) and the
 number of days (50 holdings), with a least-squares line through the points.
 
@@ -35,6 +42,8 @@ Usage::
 
     python benchmarks/bench_workbook.py [--json results.json] [--repeat 3]
         [--pycel-timeout 1800] [--no-pycel-large] [--no-libreoffice] [--no-scaling]
+        [--no-floor]
+    python benchmarks/bench_workbook.py --grid [--repeat 2] [--json grid.json]
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_SPEEDUP = 10.0
 TARGET_LARGE_S = 2.0
 TARGET_PEAK_MB = 500.0
+TARGET_FLOOR_RATIO = 1.5
 
 
 # ------------------------------------------------------------------ the books ---
@@ -255,6 +265,34 @@ def best_stages(book: Path, out: Path, repeat: int) -> dict[str, float]:
     return {label: min(run[label] for run in runs) for label in runs[0]}
 
 
+def against_floor(book: Path, folder: Path, repeat: int) -> dict[str, Any] | None:
+    """``betaneutral compute`` against the floor script (``bench_floor.py``), both as
+    whole processes, taking turns ``repeat`` times on the same book: the book as
+    ``compute`` wrote it (every formula cell with its value, so both read the whole
+    book and rewrite every value). None when the ``bench`` extra is not installed."""
+    try:
+        import python_calamine  # noqa: F401
+        import rustpy_xlsxwriter  # noqa: F401
+    except ImportError:
+        return None
+    computed = folder / f"computed-{book.name}"
+    compute_workbook(book, computed, force=True)
+    ours, floors, peaks, floor_peaks = [], [], [], []
+    for _ in range(repeat):
+        wall, peak, _ = run_child([sys.executable, "-m", "betaneutral.cli", "compute",
+                                   str(computed), "-o", str(folder / "again.xlsx"), "--force",
+                                   "--quiet"])
+        ours.append(wall)
+        peaks.append(peak)
+        wall, peak, _ = run_child([sys.executable, str(ROOT / "benchmarks" / "bench_floor.py"),
+                                   str(computed), str(folder / "floor.xlsx")])
+        floors.append(wall)
+        floor_peaks.append(peak)
+    return {"compute_s": min(ours), "floor_s": min(floors), "ratio": min(ours) / min(floors),
+            "compute_peak_mb": max(peaks), "floor_peak_mb": max(floor_peaks),
+            "all_compute_s": ours, "all_floor_s": floors}
+
+
 # -------------------------------------------------------------------- cases ---
 def case3(folder: Path, repeat: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     from betaneutral.workbook.engine import evaluate_workbook
@@ -272,6 +310,7 @@ def case3(folder: Path, repeat: int, args: argparse.Namespace) -> list[dict[str,
                                        str(book), "-o", str(out), "--force", "--quiet"])
             cli_times.append(wall)
             peaks.append(peak)
+        floor = against_floor(book, folder, repeat) if not args.no_floor else None
         if days <= 1000:
             pycel = best_of(lambda b=book: evaluate_workbook(b), repeat)
             pycel_how = f"in process, best of {repeat}"
@@ -292,6 +331,7 @@ def case3(folder: Path, repeat: int, args: argparse.Namespace) -> list[dict[str,
             "libreoffice_speedup": (lo_row["seconds"] / ours) if lo_row else None,
             "libreoffice_cells": lo_row.get("cells"),
             "stages_s": best_stages(book, out, repeat),
+            "floor": floor,
         })
     return rows
 
@@ -315,6 +355,48 @@ def scaling(folder: Path, repeat: int) -> dict[str, Any]:
         out[label] = {"points": points, "slope_s_per_unit": float(slope),
                       "intercept_s": float(intercept), "r_squared": r2}
     return out
+
+
+#: The grid of ``--grid`` (holdings x days): a subset of 50-1,000 holdings x 500-4,000 days.
+GRID = [(50, 500), (50, 2000), (50, 4000), (100, 4000), (200, 500), (200, 2000), (200, 4000),
+        (1000, 500)]
+
+
+def grid(folder: Path, repeat: int, sizes: list[tuple[int, int]]) -> dict[str, Any]:
+    """``betaneutral compute`` as a process on each book (recompute of a computed book):
+    fastest wall time and peak RSS of ``repeat`` runs; the memory per holding-day is the
+    least-squares slope of the peak against holdings x days."""
+    from betaneutral.archive import UnsafeWorkbookError
+    from betaneutral.errors import BetaNeutralError
+
+    points, refused = [], []
+    for n, days in sizes:
+        book = write_book(folder, n, days)
+        computed = folder / f"computed-{book.name}"
+        try:
+            compute_workbook(book, computed, force=True)
+        except (BetaNeutralError, UnsafeWorkbookError) as exc:  # e.g. a part over the bound
+            refused.append({"holdings": n, "days": days, "reason": str(exc)})
+            print(f"grid: {n} x {days}: refused: {exc}", flush=True)
+            continue
+        finally:
+            book.unlink()  # the books of the grid are large: one at a time on disk
+        walls, peaks = [], []
+        for _ in range(repeat):
+            wall, peak, _ = run_child([sys.executable, "-m", "betaneutral.cli", "compute",
+                                       str(computed), "-o", str(folder / "grid-out.xlsx"),
+                                       "--force", "--quiet"])
+            walls.append(wall)
+            peaks.append(peak)
+        computed.unlink()
+        points.append({"holdings": n, "days": days, "seconds": min(walls),
+                       "peak_mb": max(peaks)})
+        print(f"grid: {n} x {days}: {min(walls):.2f} s, {max(peaks):.0f} MB", flush=True)
+    x = np.array([p["holdings"] * p["days"] for p in points], dtype=float)
+    y = np.array([p["peak_mb"] for p in points])
+    slope, intercept = np.polyfit(x, y, 1) if len(points) > 1 else (float("nan"), y[0])
+    return {"points": points, "kb_per_holding_day": float(slope) * 1024.0,
+            "base_mb": float(intercept), "refused": refused}
 
 
 # --------------------------------------------------------------------- output ---
@@ -348,8 +430,26 @@ def main() -> None:
                         help="do not run pycel on the 200 x 2,000 book")
     parser.add_argument("--no-libreoffice", action="store_true")
     parser.add_argument("--no-scaling", action="store_true")
+    parser.add_argument("--sizes", nargs="*", default=None, metavar="NxDAYS",
+                        help="with --grid: these books only, e.g. 200x4000 1000x500")
+    parser.add_argument("--grid", action="store_true",
+                        help="only the grid of books (50-1,000 holdings x 500-4,000 days): "
+                             "compute as a process, wall time and peak memory")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="do not run the floor script (bench_floor.py) beside compute")
     args = parser.parse_args()
 
+    if args.grid:
+        with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
+            sizes = ([tuple(int(v) for v in size.split("x")) for size in args.sizes]
+                     if args.sizes else GRID)
+            result = grid(Path(tmp), args.repeat, sizes)
+        print(f"memory: {result['kb_per_holding_day']:.3f} KB per holding-day "
+              f"+ {result['base_mb']:.0f} MB (least squares over the grid)")
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump({"grid": result}, fh, indent=2)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
         folder = Path(tmp)
         rows = case3(folder, args.repeat, args)
@@ -373,6 +473,13 @@ def main() -> None:
             print(f"LibreOffice, {r['book']}: {c['computed']} formula cells with a value, "
                   f"{c['name_error']} #NAME? (cells calling BetaNeutral functions)")
         print(f"pycel, {r['book']}: {r['pycel_how']}")
+    for r in rows:
+        f = r["floor"]
+        if f:
+            print(f"floor, {r['book']} (recompute of a computed book, processes): compute "
+                  f"{f['compute_s']:.2f} s / floor {f['floor_s']:.2f} s = {f['ratio']:.2f}x "
+                  f"(target <= {TARGET_FLOOR_RATIO:g}x); peak {f['compute_peak_mb']:.0f} MB "
+                  f"vs {f['floor_peak_mb']:.0f} MB")
     print()
     print(f"{'stages of compute_workbook (s)':30} " + " ".join(f"{r['book']:>28}" for r in rows))
     for stage in rows[0]["stages_s"]:

@@ -38,6 +38,7 @@ from betaneutral.errors import BetaNeutralError, DomainError, InputTypeError
 from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import (
+    KEEP,
     _rewrite_sheet,
     _splice_sheet,
     sheet_parts,
@@ -697,3 +698,126 @@ def test_splice_is_the_tree_path_or_declines(case) -> None:
         assert got is None, tree
     elif got is not None:
         assert c14n(got) == c14n(tree[1])
+
+
+# ============================================ 6. generated blocks, row by row ===
+@st.composite
+def block_cases(draw: st.DrawFn) -> tuple[bytes, dict[str, Any], dict[str, Any] | None]:
+    """A part with a block of array ranges side by side (columns B:D, one range per
+    column, rows 1-6), its cells cached or not, sometimes with a cell of its own beside
+    the block (column E) or a user's formula kept (``KEEP``) inside it."""
+    first, last = draw(st.integers(1, 3)), draw(st.integers(4, 6))
+    rows, values, inputs = [], {}, []
+    for r in range(1, 7):
+        cells = []
+        for c in range(2, 5):
+            ref = f"{get_column_letter(c)}{r}"
+            style = draw(st.sampled_from(["", ' s="1"']))
+            if not first <= r <= last:
+                continue
+            if r == first:
+                span = f"{ref}:{get_column_letter(c)}{last}"
+                cells.append(draw(st.sampled_from(sorted(_ANCHOR.values()))).format(
+                    r=ref, s=style, ref=span))
+            else:
+                form = draw(st.sampled_from(sorted(k for k in _ARRAY_OTHER if k != "absent")))
+                cells.append(_ARRAY_OTHER[form].format(r=ref, s=style))
+            values[ref] = draw(st.one_of(_FORMULA_VALUES, st.just(KEEP)) if rare(draw)
+                               else st.floats(allow_nan=False, allow_infinity=False))
+        if draw(st.integers(0, 3)) == 0:
+            cells.append(f'<c r="E{r}" t="n"><v>1</v></c>')
+            inputs.append(f"E{r}")
+        if cells:
+            rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
+    data = (f'<worksheet xmlns="{MAIN_NS}"><dimension ref="B1:E6"/><sheetData>'
+            + "".join(rows) + "</sheetData></worksheet>").encode()
+    plain = ({key: draw(_PLAIN_VALUES) for key in inputs[:1]}
+             if inputs and draw(st.booleans()) else None)
+    return data, values, plain
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(block_cases())
+def test_block_rows_are_the_tree_path(case) -> None:
+    """Rows made only of array cells are rewritten whole: the part is the tree path's."""
+    data, values, plain = case
+    tree = outcome(lambda: _rewrite_sheet(data, "S", values, plain))
+    got = _splice_sheet(data, values, plain)
+    if tree[0] != "ok":
+        assert got is None, tree
+    else:
+        assert got is not None
+        assert c14n(got) == c14n(tree[1])
+
+
+def test_a_written_block_reads_back_in_openpyxl(tmp_path: Path) -> None:
+    """A 40 x 3 block of array ranges (rolling-beta shaped), written by the splice, reads
+    back in openpyxl (an independent reader) as the values given, next to an error code,
+    a cell beside the block and every part the writer does not own, byte for byte."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Block"
+    for c in range(2, 5):
+        letter = get_column_letter(c)
+        ws[f"{letter}2"] = ArrayFormula(f"{letter}2:{letter}41", f"=A2:A41*{c}")
+        for r in range(3, 42):
+            ws[f"{letter}{r}"].number_format = "0.000"
+    for r in range(2, 42):
+        ws[f"A{r}"] = float(r)
+    ws["E7"] = "mine"
+    src, dst = tmp_path / "block.xlsx", tmp_path / "out.xlsx"
+    wb.save(src)
+    rng = np.random.default_rng(3)
+    values: dict[CellKey, Any] = {("Block", f"{get_column_letter(c)}{r}"): float(rng.normal())
+                                  for c in range(2, 5) for r in range(2, 42)}
+    values[("Block", "C9")] = "#N/A"
+    data = read_member(src, sheet_part(src, "Block"))
+    assert _splice_sheet(data, {k[1]: v for k, v in values.items()}) is not None
+    write_cached_values(src, dst, values)
+    got = openpyxl.load_workbook(dst, data_only=True)["Block"]
+    for (_, coordinate), value in values.items():
+        assert got[coordinate].value == value, coordinate
+    assert got["E7"].value == "mine"
+    assert got["A9"].value == 9.0
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst) as b:
+        assert a.namelist() == b.namelist()
+        for name in a.namelist():
+            if name not in (sheet_part(src, "Block"), "xl/workbook.xml"):
+                assert a.read(name) == b.read(name), name
+
+
+ROLLING_ROW = 40  # a row of the computed book's rolling betas, inside the block
+ROLLING_EDITS = {
+    "a-cell-beside": lambda xml: replace_once(
+        xml, f"</c></row><row r=\"{ROLLING_ROW + 1}\"",
+        f'</c><c r="H{ROLLING_ROW}" t="n"><v>7.5</v></c></row><row r="{ROLLING_ROW + 1}"'),
+    "a-formula-inside": lambda xml: replace_cell(
+        xml, f"C{ROLLING_ROW}", f'<c r="C{ROLLING_ROW}"><f>1+1</f><v>2</v></c>'),
+    "text-inside": lambda xml: replace_cell(
+        xml, f"D{ROLLING_ROW}",
+        f'<c r="D{ROLLING_ROW}" t="inlineStr"><is><t>note</t></is></c>'),
+    "a-row-number-apart": lambda xml: replace_cell(
+        xml, f"C{ROLLING_ROW}", f'<c r="C{ROLLING_ROW + 1000}" t="n"><v>1</v></c>'),
+}
+
+
+@pytest.mark.parametrize("case", list(ROLLING_EDITS))
+def test_loader_rolling_rows_with_other_cells(case: str, books: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    """A row of the rolling betas holding another cell (beside the block, or a formula
+    or text inside it) keeps that cell: the loaded book shows it as the full load does,
+    and reads the same inputs."""
+    src = books["computed"]
+    part = sheet_part(src, "Rolling")
+    xml = ROLLING_EDITS[case](read_member(src, part))
+    path = repack(src, tmp_path / f"{case}.xlsx", {part: xml})
+    full = outcome(lambda: open_workbook(path))
+    fast = outcome(lambda: load_book(path))
+    assert fast[0] == full[0]
+    if full[0] == "ok":
+        for ref in (f"C{ROLLING_ROW}", f"D{ROLLING_ROW}", f"H{ROLLING_ROW}"):
+            want = full[1]["Rolling"][ref].value
+            if isinstance(want, str) or ref == f"H{ROLLING_ROW}":
+                assert fast[1]["Rolling"][ref].value == want, ref
+    assert_same_read(outcome(lambda: read_inputs(path)),
+                     outcome(lambda: read_inputs(open_workbook(path))))

@@ -36,11 +36,12 @@ import copy
 import functools
 import io
 import math
+import operator
 import os
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -560,7 +561,8 @@ class _Typed(dict[tuple[bytes, bytes], bytes]):
 
 
 def _splice_sheet(data: bytes, values: Mapping[str, Any],
-                  plain: Mapping[str, Any] | None = None) -> bytes | None:
+                  plain: Mapping[str, Any] | None = None, *,
+                  consume: bool = False) -> bytes | None:
     """What :func:`_rewrite_sheet` gives, by editing the part's bytes; None when the part
     or a value is one that only the tree-based path handles (the caller then uses it).
 
@@ -607,13 +609,23 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     if not all(map(_CANONICAL.match, plain)):
         return None
     typed = _Typed()
-    out = Splicer(data)
+    edits: list[tuple[int, int, bytes]] = []
     seen = 0
     interior = 0  # array cells other than the formula cells
-    remaining = dict(values)  # each formula or array cell takes its value out
+    # each formula or array cell takes its value out (with consume, out of ``values``
+    # itself, a dict the caller gives up: no copy of a large sheet's values)
+    remaining = values if consume and type(values) is dict else dict(values)
     plain_done = 0
     rows: list[int] = []
     cols: list[int] = []
+    if ranges:  # rows made only of array cells (a generated block) are written whole
+        block = _block_rows(data, body, single, plain, remaining, typed)
+        if block is None:
+            return None
+        row_edits, cells, counted, rows, cols = block
+        edits.extend(row_edits)
+        seen += counted
+        interior += counted
     for start, end, letters, row_text, attributes, inner in cells:
         seen += 1
         formula = formulas.get(start)
@@ -627,7 +639,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
                                        plain[coordinate])
                     if edit is None:
                         return None
-                    out.replace(*edit)
+                    edits.append(edit)
                     plain_done += 1
                     if plain[coordinate] is not None:
                         rows.append(int(row_text))
@@ -661,15 +673,162 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
             if encoded is None:
                 return None
             kind, text = encoded
-        out.replace(start, end, b'<c r="%b%b"%b>%b<v>%b</v></c>' % (
-            letters, row_text, typed[attributes, kind], formula, text))
+        edits.append((start, end, b'<c r="%b%b"%b>%b<v>%b</v></c>' % (
+            letters, row_text, typed[attributes, kind], formula, text)))
     if seen != expected:
         return None  # a cell the scanner did not match: the part is unusual
     if interior != sum((c2 - c1 + 1) * (r2 - r1 + 1) - 1 for c1, r1, c2, r2 in ranges):
         return None  # an array cell absent, given a plain value, or under two ranges
     if remaining or plain_done != len(plain):
         return None  # a formula or array cell to create, or a value for another cell
-    return _spliced_dimension(out.result(), rows, cols)
+    dimension = _dimension_edit(data, rows, cols)
+    if dimension is None:
+        return None
+    edits.extend(dimension)
+    edits.sort(key=_first)
+    out = Splicer(data)
+    for edit in edits:
+        out.replace(*edit)
+    del edits  # the new rows are in the copy: not held twice while it is finished
+    return out.result()
+
+
+def _first(edit: tuple[int, int, bytes]) -> int:
+    return edit[0]
+
+
+_ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,6})"[^<>]*?>')
+#: An array cell holding at most a cached value: the whole cell, its column letters, its
+#: row and the attributes after ``r`` (as :func:`~betaneutral.workbook.sheetxml.iter_cells`
+#: reads a cell).
+_ARRAY_CELL = re.compile(
+    rb'(<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
+    rb"(?:/>|>(?:<v>[^<]*</v>|<v/>)?</c>))")
+
+
+def _block_rows(data: bytes, body: tuple[int, int],
+                single: Mapping[int, tuple[int, int]], plain: Mapping[str, Any],
+                remaining: dict[str, Any], typed: _Typed
+                ) -> tuple[list[tuple[int, int, bytes]], Iterable[Any], int, list[int],
+                           list[int]] | None:
+    """The rows of a part whose cells are all array cells other than the formula cells,
+    each holding at most a cached value (the body of a generated block such as the
+    rolling betas), rewritten whole, each cell as :func:`_splice_sheet` writes it.
+
+    Returns the edits (one per such row: its content), the other cells (scanned as
+    :func:`~betaneutral.workbook.sheetxml.iter_cells` does, rows done left out), the
+    number of cells done, and the rows and columns written (for the dimension); None
+    when a value is one only the tree-based path stores. Each value taken is removed
+    from ``remaining``.
+    """
+    b0, b1 = body
+    plain_rows = {coordinate.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for coordinate in plain}
+    edits: list[tuple[int, int, bytes]] = []
+    done: list[tuple[int, int]] = []  # byte ranges of the rows written
+    rows: list[int] = []
+    cols: list[int] = []
+    counted = 0
+    inside: dict[tuple[bytes, ...], tuple[int, int, int, int] | None] = {}
+    letter_text: dict[tuple[bytes, ...], list[str]] = {}
+    templates: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]], str] = {}
+    pos = b0
+    while True:
+        tag = _ROW_TAG.search(data, pos, b1)
+        if tag is None:
+            break
+        start = pos = tag.end()
+        if data[tag.end() - 2:tag.end()] == b"/>":
+            continue  # an empty row
+        end = data.find(b"</row>", start, b1)
+        if end < 0:
+            return None
+        row_text = tag.group(1)
+        if row_text.decode() in plain_rows or data.find(b"<f", start, end) >= 0:
+            continue
+        found = _ARRAY_CELL.findall(data, start, end)
+        if not found or sum(map(len, map(_FIRST, found))) != end - start:
+            continue  # other content: cell by cell
+        letters = tuple(map(_SECOND, found))
+        span = inside.get(letters, _MISSING)
+        if span is _MISSING:
+            span = inside[letters] = _common_span(letters, single)
+        row = int(row_text)
+        if (span is None or not span[0] <= row <= span[1]
+                or set(map(_THIRD, found)) != {row_text}):
+            continue
+        row_key = row_text.decode()
+        texts = letter_text.get(letters)
+        if texts is None:
+            texts = letter_text[letters] = [letter.decode() for letter in letters]
+        pop = remaining.pop
+        taken = [pop(text + row_key, _MISSING) for text in texts]
+        attributes = tuple(map(_FOURTH, found))
+        if set(map(type, taken)) == {float} and math.isfinite(sum(taken)):
+            # every value a finite number (the common case): the row in one format call
+            template = templates.get((letters, attributes))
+            if template is None:
+                template = templates[letters, attributes] = _row_template(
+                    letters, [typed[a, b"n"] for a in attributes])
+            edits.append((start, end, template.format(row_key, *taken).encode()))
+        else:
+            parts = []
+            for (whole, letter, _, attribute), value in zip(found, taken, strict=True):
+                if type(value) is float and value - value == 0.0:
+                    parts.append(b'<c r="%b%b"%b><v>%r</v></c>' % (
+                        letter, row_text, typed[attribute, b"n"], value))
+                    continue
+                if value is KEEP:
+                    parts.append(whole)
+                    continue
+                encoded = None if value is _MISSING else _encoded(value)
+                if encoded is None:
+                    return None
+                parts.append(b'<c r="%b%b"%b><v>%b</v></c>' % (
+                    letter, row_text, typed[attribute, encoded[0]], encoded[1]))
+            edits.append((start, end, b"".join(parts)))
+        done.append((start, end))
+        counted += len(found)
+        rows.append(row)
+        cols.extend((span[2], span[3]))
+
+    def others() -> Iterator[Any]:
+        at = b0
+        for start, end in done:
+            yield from iter_cells(data, (at, start))
+            at = end
+        yield from iter_cells(data, (at, b1))
+
+    return edits, others(), counted, rows, cols
+
+
+_FIRST, _SECOND, _THIRD, _FOURTH = map(operator.itemgetter, range(4))
+
+
+def _row_template(letters: tuple[bytes, ...], attributes: list[bytes]) -> str:
+    """A format string writing a row's cells, each as :func:`_splice_sheet` writes a
+    number: ``{0}`` is the row, ``{1}``, ``{2}``, ... the values (written with ``repr``)."""
+    cells = []
+    for i, (letter, attribute) in enumerate(zip(letters, attributes, strict=True), start=1):
+        head = (letter + b'"' + attribute).decode().replace("{", "{{").replace("}", "}}")
+        cells.append(f'<c r="{head[:len(letter)]}{{0}}{head[len(letter):]}><v>{{{i}!r}}</v></c>')
+    return "".join(cells)
+
+
+def _common_span(letters: tuple[bytes, ...],
+                 single: Mapping[int, tuple[int, int]]) -> tuple[int, int, int, int] | None:
+    """(first row, last row, first column, last column) over which every column of
+    ``letters`` lies under exactly one array range, or None."""
+    first, last, columns = 0, 1 << 30, []
+    for letter in letters:
+        col = column_number(letter)
+        span = single.get(col)
+        if span is None:
+            return None
+        first, last = max(first, span[0]), min(last, span[1])
+        columns.append(col)
+    if first > last:
+        return None
+    return first, last, min(columns), max(columns)
 
 
 def _plain_edit(start: int, end: int, letters: bytes, row_text: bytes, attributes: bytes,
@@ -693,24 +852,26 @@ def _plain_edit(start: int, end: int, letters: bytes, row_text: bytes, attribute
     return start, end, head + b' t="' + encoded[0] + b'"><v>' + encoded[1] + b"</v></c>"
 
 
-def _spliced_dimension(data: bytes, rows: list[int], cols: list[int]) -> bytes | None:
-    """The part with its dimension grown to cover the written cells, as
-    :func:`_extend_dimension` does; None when the dimension is not a plain one."""
+def _dimension_edit(data: bytes, rows: list[int], cols: list[int]
+                    ) -> list[tuple[int, int, bytes]] | None:
+    """The edit growing the part's dimension to cover the written cells, as
+    :func:`_extend_dimension` does (none when it covers them already); None when the
+    dimension is not a plain one."""
     count = data.count(b"<dimension")
     if count == 0 or not rows:
-        return data
+        return []
     match = _DIMENSION.search(data)
     if count != 1 or match is None:
         return None
     try:
         c1, r1, c2, r2 = range_boundaries(match.group(1).decode())
     except ValueError:
-        return data
+        return []
     ref = (f"{get_column_letter(min(*cols, c1, c2))}{min(*rows, r1, r2)}:"
            f"{get_column_letter(max(*cols, c1, c2))}{max(*rows, r1, r2)}").encode()
     if ref == match.group(1):
-        return data
-    return data[:match.start(1)] + ref + data[match.end(1):]
+        return []
+    return [(match.start(1), match.end(1), ref)]
 
 
 def _extend_dimension(root: Any, q: Any, positions: set[tuple[int, int]]) -> None:
@@ -870,10 +1031,14 @@ def write_cached_values(
                     level = None  # a copied part: compressed as zipfile does by default
                     if sheet is not None and (sheet in by_sheet or sheet in plain_by_sheet
                                               or _FORMULA_TAG.search(data)):
-                        data = (_splice_sheet(data, by_sheet.get(sheet, {}),
-                                              plain_by_sheet.get(sheet))
-                                or _rewrite_sheet(data, sheet, by_sheet.get(sheet, {}),
-                                                  plain_by_sheet.get(sheet)))
+                        spliced = _splice_sheet(data, by_sheet.pop(sheet, {}),
+                                                plain_by_sheet.get(sheet), consume=True)
+                        if spliced is None:  # its values, taken out by the splice, again
+                            mine = {coord: value for (name, coord), value in values.items()
+                                    if name == sheet}
+                            spliced = _rewrite_sheet(data, sheet, mine,
+                                                     plain_by_sheet.get(sheet))
+                        data = spliced
                         level = _SHEET_COMPRESSION
                     elif info.filename == wb_part:
                         data = _set_calc_properties(data, recalc_on_load)

@@ -33,8 +33,10 @@ import os
 import re
 import weakref
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from lxml import etree
@@ -200,12 +202,16 @@ def _reduce_sheet(data: bytes, block: Rect | None, area: Rect | None = None
     size = width * (r2 - r1 + 1)
     flat = [math.nan] * size  # the block, row by row
     filled = bytearray(size)
-    out = Splicer(data)
+    edits: list[tuple[int, int]] = []  # byte ranges to remove
     kept: dict[bytes, tuple[int, int]] = {}  # style -> the price cell kept for it
     plain_attributes: dict[bytes, bytes | None] = {}  # attributes -> style, None if not plain
-    seen = 0
-    for start, end, letters, row_text, attributes, value, inner in iter_cells(
-            data, body, values=True):
+    rows = _Rows(data, body, (c1, r1, c2, r2), by_column, single, flat, filled, kept,
+                 plain_attributes)
+    if rows.unusual:
+        return _reduce_sheet(data, None, area)
+    edits.extend(rows.edits)
+    seen = rows.counted
+    for start, end, letters, row_text, attributes, value, inner in rows.others():
         seen += 1
         row, col = int(row_text), column_number(letters)
         if r1 <= row <= r2 and c1 <= col <= c2:
@@ -224,7 +230,7 @@ def _reduce_sheet(data: bytes, block: Rect | None, area: Rect | None = None
                 if style not in kept:  # stays: openpyxl's value shows what the style does
                     kept[style] = (row, col)
                     continue
-            out.replace(start, end, b"")
+            edits.append((start, end))
             continue
         if not by_column or (inner is not None and b"<f" in inner):
             continue
@@ -235,9 +241,13 @@ def _reduce_sheet(data: bytes, block: Rect | None, area: Rect | None = None
         elif not any(rr1 <= row <= rr2 for rr1, rr2 in by_column.get(col, ())):
             continue
         if not inner or _CACHED.fullmatch(inner):  # at most a cached value
-            out.replace(start, end, b"")
+            edits.append((start, end))
     if seen != count_cells(data, body):
         return None  # a cell the scanner did not match: the part is unusual
+    edits.sort()
+    out = Splicer(data)
+    for start, end in edits:
+        out.replace(start, end, b"")
     if block is None:
         return out.result(), None, []
     values = np.array(flat, dtype=np.float64).reshape(r2 - r1 + 1, width)
@@ -245,6 +255,172 @@ def _reduce_sheet(data: bytes, block: Rect | None, area: Rect | None = None
     if not (np.isfinite(present).all() and (present > 0).all()):
         return _reduce_sheet(data, None, area)  # the block is loaded and checked cell by cell
     return out.result(), values, list(kept.values())
+
+
+_ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,6})"[^<>]*?>')
+#: A cell with at most a value (``<v>`` with text): the whole cell, its column letters,
+#: its row, the attributes after ``r`` and the value text (empty for ``<c .../>``).
+_VALUE_ONLY = re.compile(
+    rb'(<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*)\s*'
+    rb"(?:/>|><v>([^<&]+)</v></c>))")
+#: A cell with at most a cached value, as :data:`_CACHED` reads one.
+_CACHED_ONLY = re.compile(
+    rb'(<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*\s*'
+    rb"(?:/>|>(?:<v>[^<&]*</v>|<v/>|<v></v>)?</c>))")
+
+
+class _Rows:
+    """The rows of a part that :func:`_reduce_sheet` can handle whole, handled.
+
+    Two kinds of row are done in one step instead of cell by cell: a row of the price
+    block whose block cells are all plain numbers (or blanks) in styles already seen
+    (their values go into ``flat``, the cells are removed), and a row made only of
+    array cells other than the formula cells, each with at most a cached value (all
+    removed). Any other row is left to the cell-by-cell loop (:meth:`others`), which
+    gives the same result for these rows; ``unusual`` is set when a value does not
+    read as a number (the block is then loaded by openpyxl).
+    """
+
+    def __init__(self, data: bytes, body: tuple[int, int], block: Rect,
+                 by_column: dict[int, list[tuple[int, int]]],
+                 single: dict[int, tuple[int, int]], flat: list[float], filled: bytearray,
+                 kept: dict[bytes, tuple[int, int]],
+                 plain_attributes: dict[bytes, bytes | None]) -> None:
+        self.data, self.body = data, body
+        self.edits: list[tuple[int, int]] = []
+        self.done: list[tuple[int, int]] = []
+        self.counted = 0
+        self.unusual = False
+        c1, r1, c2, r2 = block
+        width = c2 - c1 + 1
+        layouts: dict[tuple[bytes, ...], Any] = {}
+        pos, b1 = body
+        while not self.unusual:
+            tag = _ROW_TAG.search(data, pos, b1)
+            if tag is None:
+                break
+            start = pos = tag.end()
+            if data[start - 2:start] == b"/>":
+                continue
+            end = data.find(b"</row>", start, b1)
+            if end < 0:
+                return
+            row_text = tag.group(1)
+            row = int(row_text)
+            if r1 <= row <= r2:
+                found = _VALUE_ONLY.findall(data, start, end)
+                letters = tuple(cell[1] for cell in found)
+                layout = layouts.get(letters, _UNSEEN)
+                if layout is _UNSEEN:
+                    layout = layouts[letters] = _price_layout(letters, block, by_column)
+                if layout is None:
+                    continue
+                first, last, offset = layout  # the block cells: found[first:last]
+                cells = found[first:last]
+                run = self._run(cells, row_text, start, end)
+                base = (row - r1) * width + offset
+                if run is None or filled.find(1, base, base + len(cells)) >= 0:
+                    continue
+                styles = set()
+                for attributes in {cell[3] for cell in cells}:
+                    style = plain_attributes.get(attributes, _UNSEEN)
+                    if style is _UNSEEN:
+                        style = plain_attributes[attributes] = _plain_style(attributes)
+                    styles.add(style)
+                if None in styles:
+                    continue  # not plain: cell by cell (which reads the block in openpyxl)
+                try:
+                    flat[base:base + len(cells)] = [float(cell[4]) if cell[4] else math.nan
+                                                    for cell in cells]
+                except ValueError:
+                    self.unusual = True
+                    return
+                filled[base:base + len(cells)] = b"\x01" * len(cells)
+                cut = run[0]
+                if styles <= kept.keys():
+                    self.edits.append(run)
+                else:  # the first number of each style stays, for openpyxl to read
+                    for i, cell in enumerate(cells):
+                        style = plain_attributes[cell[3]]
+                        if cell[4] and style not in kept:
+                            kept[style] = (row, c1 + offset + i)
+                        else:
+                            self.edits.append((cut, cut + len(cell[0])))
+                        cut += len(cell[0])
+            elif by_column:
+                found = _CACHED_ONLY.findall(data, start, end)
+                letters = tuple(cell[1] for cell in found)
+                span = layouts.get(letters, _UNSEEN)
+                if span is _UNSEEN:
+                    span = layouts[letters] = _interior_layout(letters, by_column, single)
+                if span is None or not span[2] <= row <= span[3]:
+                    continue
+                cells = found[span[0]:span[1]]
+                run = self._run(cells, row_text, start, end)
+                if run is None:
+                    continue
+                self.edits.append(run)
+            else:
+                continue
+            self.done.append(run)
+            self.counted += len(cells)
+
+    def _run(self, cells: list[tuple[bytes, ...]], row_text: bytes, start: int, end: int
+             ) -> tuple[int, int] | None:
+        """The byte range of ``cells`` in the row when they follow one another there,
+        each with the row's number; else None."""
+        if not all(cell[2] == row_text for cell in cells):
+            return None
+        text = b"".join(cell[0] for cell in cells)
+        at = self.data.find(cells[0][0], start, end)
+        if at < 0 or self.data[at:at + len(text)] != text:
+            return None
+        return at, at + len(text)
+
+    def others(self) -> Iterator[Any]:
+        """The cells of the rows not done, as ``iter_cells(..., values=True)`` gives them."""
+        at, b1 = self.body
+        for start, end in self.done:
+            yield from iter_cells(self.data, (at, start), values=True)
+            at = end
+        yield from iter_cells(self.data, (at, b1), values=True)
+
+
+def _price_layout(letters: tuple[bytes, ...], block: Rect,
+                  by_column: dict[int, list[tuple[int, int]]]) -> tuple[int, int, int] | None:
+    """Where the block cells are among a row's cells (first index, end index, column
+    offset in the block), when they are consecutive columns and the other cells lie
+    outside the block and outside array ranges; else None."""
+    c1, _, c2, _ = block
+    cols = [column_number(letter) for letter in letters]
+    inside = [i for i, col in enumerate(cols) if c1 <= col <= c2]
+    if not inside:
+        return None
+    first, last = inside[0], inside[-1] + 1
+    if (last - first != len(inside) or cols[first:last] != list(range(cols[first],
+                                                                     cols[first] + len(inside)))
+            or any(col in by_column for col in cols[:first] + cols[last:])):
+        return None
+    return first, last, cols[first] - c1
+
+
+def _interior_layout(letters: tuple[bytes, ...], by_column: dict[int, list[tuple[int, int]]],
+                     single: dict[int, tuple[int, int]]
+                     ) -> tuple[int, int, int, int] | None:
+    """Where the array cells are among a row's cells: (first index, end index, first and
+    last row where they are all non-first cells of a range), when the cells under array
+    ranges are consecutive, each under exactly one range, and the others under none."""
+    cols = [column_number(letter) for letter in letters]
+    inside = [i for i, col in enumerate(cols) if col in by_column]
+    if not inside or inside[-1] + 1 - inside[0] != len(inside):
+        return None
+    low, high = 0, 1 << 30
+    for i in inside:
+        span = single.get(cols[i])
+        if span is None:
+            return None
+        low, high = max(low, span[0] + 1), min(high, span[1])
+    return (inside[0], inside[-1] + 1, low, high) if low <= high else None
 
 
 def _plain_style(attributes: bytes) -> bytes | None:

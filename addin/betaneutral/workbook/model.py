@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -192,6 +193,7 @@ _fit, _arg = excel.fit, excel.arg
 
 # ------------------------------------------------------------------ the model ---
 _ABSENT = object()
+_FIRST = operator.itemgetter(0)
 
 
 class _Book:
@@ -249,6 +251,15 @@ class _Book:
                   read_later: bool = True) -> None:
         """Store an array formula's result over its range (``read_later=False``: only
         as results, for ranges no other formula reads)."""
+        if (not read_later and len(grid[0]) == 1 and type(result) is list
+                and len(result) == len(grid)
+                and all(type(row) is list and len(row) == 1 for row in result)):
+            # a column only written (the rolling betas): stored as _fit gives it, at once
+            self._read = len(self.messages)
+            self.out.update(zip(map(_FIRST, grid), [
+                v if type(v) is float and v - v == 0.0 else _result(v)
+                for v in map(_FIRST, result)], strict=True))
+            return
         values = _fit(result, len(grid), len(grid[0]))  # already as the cells show them
         if len(self.messages) > self._read:
             if read_later and any(_is_error(v) for row in values for v in row):
