@@ -45,7 +45,7 @@ SPECIFIED_UDFS = {
 
 # Built-in Excel functions the template may use: all exist in Excel 2007 and LibreOffice 7.4.
 ALLOWED_BUILTINS = {"IF", "INDEX", "ROWS", "SUM", "ABS", "ROUND", "N", "ISNUMBER", "SEARCH",
-                    "MATCH", "NA"}
+                    "MATCH", "NA", "CHOOSE"}
 
 # Features the formula-engine research rules out (dynamic arrays, LET/LAMBDA, lookups that
 # older engines lack, volatile functions).
@@ -436,7 +436,7 @@ def test_key_formulas(wb: openpyxl.Workbook) -> None:
     column = "INDEX(PriceBlock,0,MATCH($A5,PriceAssets,0))"
     # the cross-section of a Vasicek beta: the holdings' price columns, passed only when
     # the method is a Vasicek one
-    universe = ('IF(ISNUMBER(SEARCH("vasicek",BetaMethod)),PriceBlock,""),PriceAssets,'
+    universe = ('CHOOSE(1+ISNUMBER(SEARCH("vasicek",BetaMethod)),"",PriceBlock),PriceAssets,'
                 "HoldingAssets")
     assert hold["F5"].value == (
         f"=BETA_VS_BTC({column},BenchPrices,Window,BetaMethod,MinObs,ReturnType,{universe})")

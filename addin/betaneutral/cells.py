@@ -1065,9 +1065,9 @@ def price_block(name: str, value: Any, columns: Any = None) -> FloatArray:
 
     Notes
     -----
-    A block whose cells read are all finite floats or blanks (``None``), which is
-    what Excel passes for a range of prices, is converted at once; any other block
-    cell by cell with the rules of :func:`number_column`.
+    A block whose cells read are all finite floats, positive whole numbers or blanks
+    (``None``), which is what Excel passes for a range of prices, is converted at
+    once; any other block cell by cell with the rules of :func:`number_column`.
 
     Examples
     --------
@@ -1081,12 +1081,14 @@ def price_block(name: str, value: Any, columns: Any = None) -> FloatArray:
     cells = [[row[j] for j in picked] for row in rows]
     kinds = {type(c) for row in cells for c in row}
     out = None
-    if kinds <= {float, type(None)}:
+    if kinds <= {float, int, type(None)}:
         out = np.array(cells, dtype=np.float64).reshape(n_rows, len(picked))
         if np.isinf(out).any() or (np.isnan(out) != np.array(
                 [[c is None for c in row] for row in cells], dtype=bool).reshape(out.shape)
-                ).any():
-            out = None  # a non-finite float: read cell by cell for its message
+                ).any() or (int in kinds and (out < 0.0).any()):
+            # a non-finite float, or a negative whole number (which may be an error
+            # code): read cell by cell for its message
+            out = None
     if out is None:
         flat = [c for row in cells for c in row]
         width = max(len(picked), 1)

@@ -73,13 +73,19 @@ def _no_error_cell(name, value):
                 raise cells.CellError(code, f"{name} must not be an error cell, got {code}")
 
 
+def _fit(asset, btc, window, method, min_obs, return_type, half_life, frame=None,
+         on_error="raise"):
+    kind = cells.scalar_text("return_type", return_type, required=False, default="simple")
+    return beta_core.betas_from_prices(
+        asset.to_frame("asset") if frame is None else frame, btc, method=method,
+        window=_window(window), min_obs=_min_obs(min_obs), return_kind=kind.lower(),
+        half_life=_half_life(half_life), on_error=on_error)
+
+
 def _estimate(asset_prices, btc_prices, window, method, min_obs, return_type=None,
               half_life=None):
     asset, btc = _price_pair(asset_prices, btc_prices)
-    kind = cells.scalar_text("return_type", return_type, required=False, default="simple")
-    return beta_core.betas_from_prices(
-        asset.to_frame("asset"), btc, method=method, window=_window(window),
-        min_obs=_min_obs(min_obs), return_kind=kind.lower(), half_life=_half_life(half_life))
+    return _fit(asset, btc, window, method, min_obs, return_type, half_life)
 
 
 def _blank_block(value):
@@ -129,54 +135,65 @@ def _universe_columns(universe, universe_assets, members):
     return picked, [names[j] for j in picked]
 
 
-#: Last cross-sections computed, for callers that pass one immutable universe (a tuple
-#: of row tuples) to every row's call (the headless model): the key holds the universe
-#: itself, so its id is never that of another object.
-_CROSS_SECTIONS: dict[tuple, tuple] = {}
+#: The last cross-section computed, for a caller that passes the same immutable
+#: arguments (tuples) to every row's call, as the headless model does: the entry holds
+#: them, so their ids cannot be those of other objects.
+_CROSS_SECTION: dict[tuple, tuple] = {}
+
+
+def _cross_section(universe, universe_assets, members, btc, settings):
+    """(labels, block, shrunk betas, assets with a beta, column of each fingerprint)."""
+    grid = universe if isinstance(universe, list | tuple) else [[universe]]
+    args = (universe, universe_assets, members)
+    reuse = all(isinstance(v, tuple) or v is None for v in args)
+    key = (*map(id, args), btc.tobytes(), *settings)
+    entry = _CROSS_SECTION.get(key) if reuse else None
+    if entry is not None:
+        return entry[1]
+    picked, labels = _universe_columns(grid, universe_assets, members)
+    if len(picked) < 3:
+        raise cells.CellError("#N/A", f"universe must hold at least 3 assets for the Vasicek "
+                                      f"beta (it shrinks towards their mean), got {len(picked)}")
+    block = cells.price_block("universe", grid, picked)
+    if block.shape[0] != btc.size:
+        raise cells.CellError("#N/A", f"universe and asset_prices must have the same number "
+                                      f"of rows, got {block.shape[0]} and {btc.size}")
+    window, method, min_obs, return_type, half_life = settings
+    est = _fit(None, pd.Series(btc), window, method, min_obs, return_type, half_life,
+               frame=pd.DataFrame(block, columns=range(len(picked))), on_error="nan")
+    n_with_beta = int(np.isfinite(np.atleast_1d(est.stats.beta)).sum())
+    where = {}
+    for k in range(block.shape[1]):
+        where.setdefault(np.ascontiguousarray(block[:, k]).tobytes(), k)
+    found = (labels, block, np.atleast_1d(est.beta), n_with_beta, where)
+    if reuse:
+        _CROSS_SECTION.clear()
+        _CROSS_SECTION[key] = (args, found)
+    return found
 
 
 def _vasicek(asset_prices, btc_prices, window, method, min_obs, return_type, half_life,
              universe, universe_assets, members):
     """The asset's beta shrunk towards the cross-section of ``universe`` (Vasicek)."""
+    asset, btc = _price_pair(asset_prices, btc_prices)
     # The asset's own estimate first: its own problem (too few returns) is its error.
     base = method.strip().lower()
     base = "ols" if base == "vasicek" else base[len("vasicek-"):]
-    _estimate(asset_prices, btc_prices, window, base, min_obs, return_type, half_life)
+    _fit(asset, btc, window, base, min_obs, return_type, half_life)
     if _blank_block(universe):
         raise cells.CellError(
             "#VALUE!", f"method {method!r} shrinks the beta towards the cross-section of the "
             "book, so universe is required: the price columns of the holdings (with "
             "universe_assets and members, e.g. PriceBlock, PriceAssets, HoldingAssets)")
-    asset, btc = _price_pair(asset_prices, btc_prices)
-    grid = universe if isinstance(universe, list | tuple) else [[universe]]
-    picked, labels = _universe_columns(grid, universe_assets, members)
-    if len(picked) < 3:
-        raise cells.CellError("#N/A", f"universe must hold at least 3 assets for the Vasicek "
-                                      f"beta (it shrinks towards their mean), got {len(picked)}")
-    kind = cells.scalar_text("return_type", return_type, required=False, default="simple")
-    key = (id(universe), tuple(picked), btc.to_numpy().tobytes(), _window(window),
-           method.strip().lower(), _min_obs(min_obs), kind.lower(), _half_life(half_life))
-    cached = _CROSS_SECTIONS.get(key) if isinstance(universe, tuple) else None
-    if cached is None or cached[0] is not universe:
-        block = cells.price_block("universe", grid, picked)
-        if block.shape[0] != len(asset):
-            raise cells.CellError("#N/A", f"universe and asset_prices must have the same "
-                                          f"number of rows, got {block.shape[0]} and "
-                                          f"{len(asset)}")
-        est = beta_core.betas_from_prices(
-            pd.DataFrame(block, columns=range(len(picked))), btc, method=method,
-            window=_window(window), min_obs=_min_obs(min_obs), return_kind=kind.lower(),
-            on_error="nan", half_life=_half_life(half_life))
-        n_with_beta = int(np.isfinite(np.atleast_1d(est.stats.beta)).sum())
-        cached = (universe, block, np.atleast_1d(est.beta), n_with_beta)
-        if isinstance(universe, tuple):
-            _CROSS_SECTIONS.clear()
-            _CROSS_SECTIONS[key] = cached
-    _, block, shrunk, n_with_beta = cached
+    labels, block, shrunk, n_with_beta, where = _cross_section(
+        universe, universe_assets, members, btc.to_numpy(),
+        (window, method, min_obs, return_type, half_life))
     own = asset.to_numpy()
-    same = [k for k in range(block.shape[1])
-            if np.array_equal(block[:, k], own, equal_nan=True)]
-    if not same:
+    k = where.get(own.tobytes())
+    if k is None:  # a NaN of another bit pattern: compare the values
+        k = next((j for j in range(block.shape[1])
+                  if np.array_equal(block[:, j], own, equal_nan=True)), None)
+    if k is None:
         raise cells.CellError(
             "#VALUE!", f"asset_prices must be one of the columns of universe that make the "
             f"cross-section ({', '.join(labels)}): the Vasicek beta shrinks an asset's beta "
@@ -185,7 +202,7 @@ def _vasicek(asset_prices, btc_prices, window, method, min_obs, return_type, hal
         raise cells.CellError(
             "#N/A", f"universe must hold at least 3 assets with a beta (at least min_obs "
             f"paired returns) for the Vasicek beta, got {n_with_beta}")
-    return float(shrunk[same[0]])
+    return float(shrunk[k])
 
 
 @xw.func(category=CATEGORY)

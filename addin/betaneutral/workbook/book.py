@@ -444,9 +444,10 @@ def _summed(letter: str) -> dict[str, Any]:
 
 #: BETA_VS_BTC's cross-section arguments on the Holdings sheet: the price block, its
 #: asset names and the holdings, so a Vasicek beta is shrunk towards the book's own
-#: holdings; the block is passed only when the method is a Vasicek one.
-VASICEK_UNIVERSE = ('IF(ISNUMBER(SEARCH("vasicek",BetaMethod)),PriceBlock,""),PriceAssets,'
-                    "HoldingAssets")
+#: holdings; the block is passed only when the method is a Vasicek one (CHOOSE rather
+#: than IF, which a formula engine may apply cell by cell to the block).
+VASICEK_UNIVERSE = ('CHOOSE(1+ISNUMBER(SEARCH("vasicek",BetaMethod)),"",PriceBlock),'
+                    "PriceAssets,HoldingAssets")
 
 
 def _beta_column(letter: str, header: str, name: str, benchmark: str, note: str) -> Column:

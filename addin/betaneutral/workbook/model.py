@@ -288,7 +288,7 @@ class _HoldingsEnv:
         self.arg = arg
         self.cells = {c.letter: layout.column(c.name) for c in HOLDING_COLUMNS}
         self._betas: dict[tuple[int, str], Any] = {}
-        self._block: tuple[Any, list[list[Any]], list[list[Any]]] | None = None
+        self._block: tuple[Any, tuple[tuple[str, ...]], tuple[tuple[str], ...]] | None = None
 
     def here(self, letter: str, i: int) -> Any:
         return self.book.get(self.cells[letter][i])
@@ -319,15 +319,16 @@ class _HoldingsEnv:
                 *self._universe())
         return self._betas[key]
 
-    def _universe(self) -> tuple[Any, list[list[Any]], list[list[Any]]]:
+    def _universe(self) -> tuple[Any, tuple[tuple[str, ...]], tuple[tuple[str], ...]]:
         """The cross-section arguments (:data:`~betaneutral.workbook.book.VASICEK_UNIVERSE`):
-        the price block only when the method is a Vasicek one, else "" (one immutable
-        block, so the function computes the cross-section once for every row)."""
+        the price block only when the method is a Vasicek one, else "" (the same immutable
+        arguments for every row, so the function computes the cross-section once)."""
         if self._block is None:
             vasicek = _search_found("vasicek", self.val("BetaMethod"))
             self._block = ((tuple(tuple(None if v != v else v for v in row)  # v != v: NaN
                                   for row in self.book.prices[3]) if vasicek else ""),
-                           [list(self.layout.price_assets)], [[a] for a in self.assets])
+                           (tuple(self.layout.price_assets),),
+                           tuple((a,) for a in self.assets))
         return self._block
 
     def reason(self, letter: str, i: int) -> str | None:
