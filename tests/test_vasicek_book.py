@@ -270,3 +270,26 @@ def test_the_vasicek_book_backtests(vasicek_book, tmp_path):
     daily = pd.read_csv(out / "backtest_daily.csv")
     assert np.isfinite(daily["portfolio_beta_est"].dropna()).all()
     assert daily["portfolio_beta_est"].notna().sum() > 500
+
+
+def test_every_settings_method_is_known_to_the_book_the_function_and_the_backtest():
+    """The Settings list's methods are accepted by the book's settings, are methods of the
+    Excel function (betas_from_prices) and of the backtest's trailing betas."""
+    from betaneutral.bookdata import BookSettings
+    from betaneutral.core.beta import BETA_METHODS
+    from betaneutral.core.estimators import ROBUST_METHODS
+    from betaneutral.core.trailing import trailing_betas
+
+    assert ("ols", "blume", "ewma", *ROBUST_METHODS) == BETA_METHODS
+    wb = build_workbook()
+    sheet, ref = _name_ref(wb, "BetaMethod")
+    (dv,) = [dv for dv in wb[sheet].data_validations.dataValidation if ref in dv.sqref]
+    listed = dv.formula1.strip('"').split(",")
+    assert {"vasicek", "vasicek-ewls", "vasicek-welch", "vasicek-welch-decay"} <= set(listed)
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0, 0.03, 120)
+    y = np.column_stack([b * x + rng.normal(0.0, 0.02, 120) for b in (0.8, 1.1, 1.5)])
+    for method in listed:
+        assert BookSettings(beta_method=method).beta_method == method
+        assert method in BETA_METHODS
+        assert np.isfinite(trailing_betas(y, x, window=90, min_obs=60, method=method)[-1]).all()

@@ -1075,7 +1075,12 @@ def price_block(name: str, value: Any, columns: Any = None) -> FloatArray:
     array([[ 2.,  1.],
            [ 4., nan]])
     """
-    rows = _grid(name, value)
+    if (isinstance(value, list | tuple) and value
+            and all(isinstance(row, list | tuple) for row in value)
+            and len(set(map(len, value))) == 1):
+        rows = value  # a rectangular list of rows: only the cells read are looked at
+    else:
+        rows = _grid(name, value)
     n_rows, n_cols = _shape(rows)
     picked = list(range(n_cols)) if columns is None else [int(c) for c in columns]
     cells = [[row[j] for j in picked] for row in rows]
@@ -1083,14 +1088,14 @@ def price_block(name: str, value: Any, columns: Any = None) -> FloatArray:
     out = None
     if kinds <= {float, int, type(None)}:
         out = np.array(cells, dtype=np.float64).reshape(n_rows, len(picked))
-        if np.isinf(out).any() or (np.isnan(out) != np.array(
-                [[c is None for c in row] for row in cells], dtype=bool).reshape(out.shape)
-                ).any() or (int in kinds and (out < 0.0).any()):
-            # a non-finite float, or a negative whole number (which may be an error
+        blanks = sum(row.count(None) for row in cells)
+        if np.isinf(out).any() or int(np.isnan(out).sum()) != blanks \
+                or (int in kinds and (out < 0.0).any()):
+            # a NaN or infinite float, or a negative whole number (which may be an error
             # code): read cell by cell for its message
             out = None
     if out is None:
-        flat = [c for row in cells for c in row]
+        flat = [_normalise(c) for row in cells for c in row]
         width = max(len(picked), 1)
 
         def label(i: int) -> str:
