@@ -81,7 +81,13 @@ ARGS: dict[str, list[tuple[str, Any, str, str | None]]] = {
                     ("window", 90, "opt_number", "window"),
                     ("method", "ols", "opt_name", None),
                     ("min_obs", 60, "opt_number", "min_obs"),
-                    ("return_type", "simple", "opt_name", None)],
+                    ("return_type", "simple", "opt_name", None),
+                    # read only by the Vasicek methods (tests/test_vasicek_book.py); an
+                    # error cell in them is still returned, as in every argument
+                    ("universe", None, "block", None),
+                    ("universe_assets", None, "block", None),
+                    ("members", None, "block", None),
+                    ("half_life", 126.0, "opt_number", "positive")],
     "BETA_STATS": [("asset_prices", ETH, "series", None), ("btc_prices", BTC, "series", None),
                    ("window", 90, "opt_number", "window"),
                    ("min_obs", 60, "opt_number", "min_obs"),

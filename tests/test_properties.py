@@ -516,8 +516,11 @@ _P = sample_prices(days=70)
 _ETH = [[float(v)] for v in _P["ETH"]]
 _BTC = [[float(v)] for v in _P["BTC"]]
 _V, _B = [[50_000.0], [30_000.0]], [[1.1], [1.4]]
+_BOOK = ["ETH", "SOL", "LINK"]
+_UNIVERSE = [[float(v) for v in row] for row in _P[_BOOK].to_numpy()]
 VALID_CALLS: dict[str, list[Any]] = {
-    "BETA_VS_BTC": [_ETH, _BTC, 30, "ols", 20, "simple"],
+    "BETA_VS_BTC": [_ETH, _BTC, 30, "vasicek", 20, "simple", _UNIVERSE, [_BOOK],
+                    [[a] for a in _BOOK], 126.0],
     "BETA_STATS": [_ETH, _BTC, 30, 20, False],
     "ROLLING_BETA": [_ETH, _BTC, 20, 10],
     "HEDGE_NOTIONAL": [_V, _B, 0.0, 0.0],
@@ -546,7 +549,8 @@ def _argument(valid: Any) -> st.SearchStrategy:
         factors = st.sampled_from([1e-300, 1e-12, 1e12, 1e300, -1.0, 0.0])
         options += [
             st.lists(st.lists(udf_cells, min_size=1, max_size=1), min_size=n, max_size=n),
-            factors.map(lambda f: [[row[0] * f] for row in valid]),
+            factors.map(lambda f: [[c * f if isinstance(c, float) else c for c in row]
+                                   for row in valid]),
             st.integers(0, n - 1).flatmap(lambda i: udf_cells.map(
                 lambda c: [*valid[:i], [c], *valid[i + 1:]])),
             st.integers(0, n).map(lambda k: valid[:k]),

@@ -46,7 +46,7 @@ SPECIFIED_UDFS = {
 
 # Built-in Excel functions the template may use: all exist in Excel 2007 and LibreOffice 7.4.
 ALLOWED_BUILTINS = {"IF", "INDEX", "ROWS", "SUM", "ABS", "ROUND", "N", "ISNUMBER", "SEARCH",
-                    "MATCH", "NA"}
+                    "MATCH", "NA", "CHOOSE"}
 
 # Features the formula-engine research rules out (dynamic arrays, LET/LAMBDA, lookups that
 # older engines lack, volatile functions).
@@ -184,7 +184,8 @@ def test_settings_have_validation_notes_and_defaults(wb: openpyxl.Workbook) -> N
     expected = {
         "BenchmarkChoice": ("list", None, '"BTC,BTC/ETH 50/50"', None),
         "ReturnType": ("list", None, '"simple,log"', None),
-        "BetaMethod": ("list", None, '"ols,blume,ewma,ewls,welch,welch-decay"', None),
+        "BetaMethod": ("list", None, '"ols,blume,ewma,ewls,welch,welch-decay,vasicek,'
+                       'vasicek-ewls,vasicek-welch,vasicek-welch-decay"', None),
         "Window": ("whole", "greaterThanOrEqual", "0", None),
         "MinObs": ("whole", "greaterThanOrEqual", "3", None),
         "TargetBeta": ("decimal", "between", "-2", "2"),
@@ -432,10 +433,14 @@ def test_key_formulas(wb: openpyxl.Workbook) -> None:
     close = "INDEX(PriceBlock,ROWS(PriceBlock),MATCH($A5,PriceAssets,0))"
     assert hold["C5"].value == f'=IF({close}="",NA(),{close})'
     column = "INDEX(PriceBlock,0,MATCH($A5,PriceAssets,0))"
+    # the cross-section of a Vasicek beta: the holdings' price columns, passed only when
+    # the method is a Vasicek one
+    universe = ('CHOOSE(1+ISNUMBER(SEARCH("vasicek",BetaMethod)),"",PriceBlock),PriceAssets,'
+                "HoldingAssets")
     assert hold["F5"].value == (
-        f"=BETA_VS_BTC({column},BenchPrices,Window,BetaMethod,MinObs,ReturnType)")
+        f"=BETA_VS_BTC({column},BenchPrices,Window,BetaMethod,MinObs,ReturnType,{universe})")
     assert hold["G5"].value == (
-        f"=BETA_VS_BTC({column},BTCPrices,Window,BetaMethod,MinObs,ReturnType)")
+        f"=BETA_VS_BTC({column},BTCPrices,Window,BetaMethod,MinObs,ReturnType,{universe})")
     assert wb["Stats"]["A5"].value == "=INDEX(HoldingAssets,1)"
     assert wb["Rolling"]["B1"].value == "=INDEX(HoldingAssets,1)"
     assert _name_cell(wb, "Action").value == (

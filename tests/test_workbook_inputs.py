@@ -121,7 +121,8 @@ def test_user_edits_are_read(small_wb) -> None:
         (lambda wb: name_cell(wb, "BetaMethod").__setattr__("value", "median"),
          UnknownNameError,
          r"Settings!B8: beta_method must be one of \['ols', 'blume', 'ewma', 'ewls', 'welch', "
-         r"'welch-decay'\]"),
+         r"'welch-decay', 'vasicek', 'vasicek-ewls', 'vasicek-welch', "
+         r"'vasicek-welch-decay'\]"),
         (lambda wb: name_cell(wb, "HedgeContract").__setattr__("value", "NOPE:BTC"),
          UnknownNameError, "Settings!B12: hedge_contract must be one of .*BINANCE:BTCUSDT"),
         (lambda wb: name_cell(wb, "MinObs").__setattr__("value", None), InputTypeError,

@@ -50,7 +50,8 @@ __all__ = [
 #: Values of the Settings benchmark choice (compared without regard to case, as Excel's ``=``).
 BENCHMARK_CHOICES: tuple[str, ...] = ("BTC", "BTC/ETH 50/50")
 _RETURN_TYPES = ("simple", "log")
-_BETA_METHODS = ("ols", "blume", "ewma", "ewls", "welch", "welch-decay")
+_BETA_METHODS = ("ols", "blume", "ewma", "ewls", "welch", "welch-decay", "vasicek",
+                 "vasicek-ewls", "vasicek-welch", "vasicek-welch-decay")
 
 #: Field of :class:`BookSettings` -> defined name of its cell on the Settings sheet.
 SETTINGS_NAMES: Mapping[str, str] = {
@@ -139,8 +140,10 @@ class BookSettings:
     window : int
         Most recent daily returns per beta; 0 = the whole history.
     beta_method : str
-        ``"ols"``, ``"blume"``, ``"ewma"``, ``"ewls"``, ``"welch"`` or
-        ``"welch-decay"`` (see :mod:`betaneutral.core.estimators`).
+        ``"ols"``, ``"blume"``, ``"ewma"``, ``"ewls"``, ``"welch"``,
+        ``"welch-decay"``, ``"vasicek"`` (OLS shrunk towards the holdings' mean
+        beta) or ``"vasicek-ewls"``, ``"vasicek-welch"``,
+        ``"vasicek-welch-decay"`` (see :mod:`betaneutral.core.estimators`).
     min_obs : int
         Fewest paired returns accepted for a beta (>= 3).
     target_beta : float

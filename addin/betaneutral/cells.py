@@ -103,6 +103,7 @@ __all__ = [
     "number_column",
     "paired_columns",
     "paired_prices",
+    "price_block",
     "price_column",
     "scalar_bool",
     "scalar_int",
@@ -1035,3 +1036,73 @@ def number_block(name: str, value: Any, *, blanks: Blanks = "missing") -> FloatA
 
     _raise_first_error(cells, label)
     return _numbers(cells, label, blanks).reshape(n_rows, n_cols)
+
+
+def price_block(name: str, value: Any, columns: Any = None) -> FloatArray:
+    """Read columns of a block of prices (one series per column); blanks become NaN.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in messages.
+    value : object
+        A list of rows, a 2-D numpy array, a flat list (read as one column) or a cell.
+    columns : sequence of int, optional
+        0-based columns to read, in this order (default all). The other columns are
+        not read: their cells may hold anything.
+
+    Returns
+    -------
+    numpy.ndarray
+        2-D float64 array of shape ``(rows, len(columns))``; NaN marks a missing price.
+
+    Raises
+    ------
+    CellError
+        As :func:`number_block` for the cells read (row by row in reading order, with
+        positions given as row and column of ``value``), then ``#NUM!`` for the first
+        present price <= 0, column by column.
+
+    Notes
+    -----
+    A block whose cells read are all finite floats, positive whole numbers or blanks
+    (``None``), which is what Excel passes for a range of prices, is converted at
+    once; any other block cell by cell with the rules of :func:`number_column`.
+
+    Examples
+    --------
+    >>> price_block("universe", [[1.0, "x", 2.0], [None, "y", 4.0]], [2, 0])
+    array([[ 2.,  1.],
+           [ 4., nan]])
+    """
+    if (isinstance(value, list | tuple) and value
+            and all(isinstance(row, list | tuple) for row in value)
+            and len(set(map(len, value))) == 1):
+        rows = value  # a rectangular list of rows: only the cells read are looked at
+    else:
+        rows = _grid(name, value)
+    n_rows, n_cols = _shape(rows)
+    picked = list(range(n_cols)) if columns is None else [int(c) for c in columns]
+    cells = [[row[j] for j in picked] for row in rows]
+    kinds = {type(c) for row in cells for c in row}
+    out = None
+    if kinds <= {float, int, type(None)}:
+        out = np.array(cells, dtype=np.float64).reshape(n_rows, len(picked))
+        blanks = sum(row.count(None) for row in cells)
+        if np.isinf(out).any() or int(np.isnan(out).sum()) != blanks \
+                or (int in kinds and (out < 0.0).any()):
+            # a NaN or infinite float, or a negative whole number (which may be an error
+            # code): read cell by cell for its message
+            out = None
+    if out is None:
+        flat = [_normalise(c) for row in cells for c in row]
+        width = max(len(picked), 1)
+
+        def label(i: int) -> str:
+            return f"{name} (row {i // width + 1}, column {picked[i % width] + 1})"
+
+        _raise_first_error(flat, label)
+        out = _numbers(flat, label, "missing").reshape(n_rows, len(picked))
+    for k, j in enumerate(picked):
+        _check_prices(out[:, k], lambda i, j=j: f"{name} (row {i + 1}, column {j + 1})")
+    return out

@@ -56,12 +56,153 @@ def _min_obs(value):
                             minimum=3)
 
 
-def _estimate(asset_prices, btc_prices, window, method, min_obs, return_type=None):
-    asset, btc = _price_pair(asset_prices, btc_prices)
+def _half_life(value):
+    half_life = cells.scalar_number("half_life", value, required=False, default=126.0)
+    if not half_life > 0.0:
+        raise cells.CellError("#NUM!", f"half_life must be > 0 (returns), got {half_life!r}")
+    return half_life
+
+
+def _no_error_cell(name, value):
+    """Raise the code of the first error cell of an argument (a cell, a list or rows)."""
+    for row in value if isinstance(value, list | tuple) else [value]:
+        for cell in row if isinstance(row, list | tuple) else [row]:
+            code = (cell if isinstance(cell, str) and cell in cells.EXCEL_ERRORS
+                    else cells.COM_ERROR_CODES.get(cell) if type(cell) is int else None)
+            if code is not None:
+                raise cells.CellError(code, f"{name} must not be an error cell, got {code}")
+
+
+def _fit(asset, btc, window, method, min_obs, return_type, half_life, frame=None,
+         on_error="raise"):
     kind = cells.scalar_text("return_type", return_type, required=False, default="simple")
     return beta_core.betas_from_prices(
-        asset.to_frame("asset"), btc, method=method, window=_window(window),
-        min_obs=_min_obs(min_obs), return_kind=kind.lower())
+        asset.to_frame("asset") if frame is None else frame, btc, method=method,
+        window=_window(window), min_obs=_min_obs(min_obs), return_kind=kind.lower(),
+        half_life=_half_life(half_life), on_error=on_error)
+
+
+def _estimate(asset_prices, btc_prices, window, method, min_obs, return_type=None,
+              half_life=None):
+    asset, btc = _price_pair(asset_prices, btc_prices)
+    return _fit(asset, btc, window, method, min_obs, return_type, half_life)
+
+
+def _blank_block(value):
+    """An optional block argument left out: None, "" or a single blank cell."""
+    while isinstance(value, list | tuple) and len(value) == 1:
+        value = value[0]
+    return value is None or (isinstance(value, str) and value == "")
+
+
+def _names(name, value):
+    """A row or column of asset names, as text (a blank is "")."""
+    return ["" if v is None else str(v) for v in cells.column(name, value)]
+
+
+def _universe_columns(universe, universe_assets, members):
+    """The 0-based columns of ``universe`` that make the cross-section, and their labels.
+
+    Without ``universe_assets`` every column; with it, the columns named by ``members``
+    (each once, blanks skipped, names matched without regard to case as MATCH does), or
+    every named column when ``members`` is omitted.
+    """
+    width = len(universe[0]) if universe and isinstance(universe[0], list | tuple) else 1
+    _no_error_cell("universe_assets", universe_assets)
+    _no_error_cell("members", members)
+    if _omitted("universe_assets", universe_assets):
+        if not _omitted("members", members):
+            raise cells.CellError("#VALUE!", "members needs universe_assets, the names of "
+                                             "universe's columns (e.g. PriceAssets)")
+        return list(range(width)), [f"column {j + 1}" for j in range(width)]
+    names = _names("universe_assets", universe_assets)
+    if len(names) != width:
+        raise cells.CellError("#N/A", f"universe_assets must name each of universe's {width} "
+                                      f"columns, got {len(names)} names")
+    wanted = names if _omitted("members", members) else _names("members", members)
+    index = {}
+    for j, label in enumerate(names):
+        index.setdefault(label.lower(), j)
+    picked: list[int] = []
+    for label in wanted:
+        if label == "":
+            continue
+        if label.lower() not in index:
+            raise cells.CellError("#N/A", f"members must be names of universe_assets, got "
+                                          f"{label!r}, which is not among them")
+        if index[label.lower()] not in picked:
+            picked.append(index[label.lower()])
+    return picked, [names[j] for j in picked]
+
+
+#: The last cross-section computed, for a caller that passes the same immutable
+#: arguments (tuples) to every row's call, as the headless model does: the entry holds
+#: them, so their ids cannot be those of other objects.
+_CROSS_SECTION: dict[tuple, tuple] = {}
+
+
+def _cross_section(universe, universe_assets, members, btc, settings):
+    """(labels, block, shrunk betas, assets with a beta, column of each fingerprint)."""
+    grid = universe if isinstance(universe, list | tuple) else [[universe]]
+    args = (universe, universe_assets, members)
+    reuse = all(isinstance(v, tuple) or v is None for v in args)
+    key = (*map(id, args), btc.tobytes(), *settings)
+    entry = _CROSS_SECTION.get(key) if reuse else None
+    if entry is not None:
+        return entry[1]
+    picked, labels = _universe_columns(grid, universe_assets, members)
+    if len(picked) < 3:
+        raise cells.CellError("#N/A", f"universe must hold at least 3 assets for the Vasicek "
+                                      f"beta (it shrinks towards their mean), got {len(picked)}")
+    block = cells.price_block("universe", grid, picked)
+    if block.shape[0] != btc.size:
+        raise cells.CellError("#N/A", f"universe and asset_prices must have the same number "
+                                      f"of rows, got {block.shape[0]} and {btc.size}")
+    window, method, min_obs, return_type, half_life = settings
+    est = _fit(None, pd.Series(btc), window, method, min_obs, return_type, half_life,
+               frame=pd.DataFrame(block, columns=range(len(picked))), on_error="nan")
+    n_with_beta = int(np.isfinite(np.atleast_1d(est.stats.beta)).sum())
+    where = {}
+    for k in range(block.shape[1]):
+        where.setdefault(np.ascontiguousarray(block[:, k]).tobytes(), k)
+    found = (labels, block, np.atleast_1d(est.beta), n_with_beta, where)
+    if reuse:
+        _CROSS_SECTION.clear()
+        _CROSS_SECTION[key] = (args, found)
+    return found
+
+
+def _vasicek(asset_prices, btc_prices, window, method, min_obs, return_type, half_life,
+             universe, universe_assets, members):
+    """The asset's beta shrunk towards the cross-section of ``universe`` (Vasicek)."""
+    asset, btc = _price_pair(asset_prices, btc_prices)
+    # The asset's own estimate first: its own problem (too few returns) is its error.
+    base = method.strip().lower()
+    base = "ols" if base == "vasicek" else base[len("vasicek-"):]
+    _fit(asset, btc, window, base, min_obs, return_type, half_life)
+    if _blank_block(universe):
+        raise cells.CellError(
+            "#VALUE!", f"method {method!r} shrinks the beta towards the cross-section of the "
+            "book, so universe is required: the price columns of the holdings (with "
+            "universe_assets and members, e.g. PriceBlock, PriceAssets, HoldingAssets)")
+    labels, block, shrunk, n_with_beta, where = _cross_section(
+        universe, universe_assets, members, btc.to_numpy(),
+        (window, method, min_obs, return_type, half_life))
+    own = asset.to_numpy()
+    k = where.get(own.tobytes())
+    if k is None:  # a NaN of another bit pattern: compare the values
+        k = next((j for j in range(block.shape[1])
+                  if np.array_equal(block[:, j], own, equal_nan=True)), None)
+    if k is None:
+        raise cells.CellError(
+            "#VALUE!", f"asset_prices must be one of the columns of universe that make the "
+            f"cross-section ({', '.join(labels)}): the Vasicek beta shrinks an asset's beta "
+            "towards the mean of its own book")
+    if n_with_beta < 3:
+        raise cells.CellError(
+            "#N/A", f"universe must hold at least 3 assets with a beta (at least min_obs "
+            f"paired returns) for the Vasicek beta, got {n_with_beta}")
+    return float(shrunk[k])
 
 
 @xw.func(category=CATEGORY)
@@ -70,15 +211,33 @@ def _estimate(asset_prices, btc_prices, window, method, min_obs, return_type=Non
         doc="Benchmark price column (BTC or a composite), same rows as asset_prices")
 @xw.arg("window", **_CELL, doc="Optional: use the last N returns (blank or 0 = all)")
 @xw.arg("method", **_CELL, doc='Optional: "ols" (default), "blume", "ewma", "ewls", '
-        '"welch", "welch-decay" or "realised"')
+        '"welch", "welch-decay", "realised", "vasicek" or "vasicek-<base>"')
 @xw.arg("min_obs", **_CELL, doc="Optional: minimum paired returns (default 60)")
 @xw.arg("return_type", **_CELL, doc='Optional: "simple" (default) or "log" returns')
+@xw.arg("universe", **_RANGE, doc="Vasicek only: price columns of the book's assets, "
+        "the asset's own included, same rows as asset_prices")
+@xw.arg("universe_assets", **_RANGE, doc="Optional: the names of universe's columns")
+@xw.arg("members", **_RANGE, doc="Optional: the names of the book's assets among them "
+        "(default all)")
+@xw.arg("half_life", **_CELL, doc="Optional: half-life in returns of ewls and welch-decay "
+        "(default 126)")
 @excel_function
 def BETA_VS_BTC(asset_prices, btc_prices, window=None, method=None, min_obs=None,
-                return_type=None):
+                return_type=None, universe=None, universe_assets=None, members=None,
+                half_life=None):
     """Beta of an asset's daily returns to the benchmark's, from two price columns."""
     method = cells.scalar_text("method", method, required=False, default="ols")
-    est = _estimate(asset_prices, btc_prices, window, method, min_obs, return_type)
+    key = method.strip().lower()
+    if key.startswith("vasicek"):
+        if key not in beta_core.BETA_METHODS:
+            raise cells.CellError("#N/A", f"method must be one of "
+                                          f"{list(beta_core.BETA_METHODS)}, got {method!r}")
+        return _vasicek(asset_prices, btc_prices, window, method, min_obs, return_type,
+                        half_life, universe, universe_assets, members)
+    for name, value in (("universe", universe), ("universe_assets", universe_assets),
+                        ("members", members)):
+        _no_error_cell(name, value)  # not read by this method, but an error is an error
+    est = _estimate(asset_prices, btc_prices, window, method, min_obs, return_type, half_life)
     return float(est.beta[0])
 
 

@@ -54,10 +54,13 @@ DEFAULT_MIN_OBS = 60
 _ZERO_VARIANCE = 1e-28
 OnError = Literal["raise", "nan"]
 BetaMethod = Literal["ols", "blume", "ewma", "ewls", "welch", "welch-decay", "realised",
-                     "vasicek"]
-#: Methods of :func:`betas_from_prices` (the Excel function's ``method`` argument).
+                     "vasicek", "vasicek-ols", "vasicek-ewls", "vasicek-welch",
+                     "vasicek-welch-decay", "vasicek-realised"]
+#: Methods of :func:`betas_from_prices` (the Excel function's ``method`` argument):
+#: ``vasicek-<base>`` shrinks the base estimator's betas, ``vasicek`` those of OLS.
 BETA_METHODS: tuple[str, ...] = ("ols", "blume", "ewma", "ewls", "welch", "welch-decay",
-                                 "realised", "vasicek")
+                                 "realised", "vasicek", "vasicek-ols", "vasicek-ewls",
+                                 "vasicek-welch", "vasicek-welch-decay", "vasicek-realised")
 
 
 @dataclass(frozen=True)
@@ -947,14 +950,19 @@ def betas_from_prices(
     benchmark_prices : pandas.Series
         BTC, or a composite index (see
         :func:`betaneutral.core.returns.composite_index`).
-    method : {"ols", "blume", "ewma", "ewls", "welch", "welch-decay", "realised", "vasicek"}
-        Raw OLS beta (default), Blume-adjusted OLS, the RiskMetrics EWMA
-        beta at the last date, exponentially weighted least squares
+    method : str
+        ``"ols"`` (default), ``"blume"``, ``"ewma"``, ``"ewls"``, ``"welch"``,
+        ``"welch-decay"``, ``"realised"``, ``"vasicek"`` or
+        ``"vasicek-<base>"``: raw OLS beta, Blume-adjusted OLS, the RiskMetrics
+        EWMA beta at the last date, exponentially weighted least squares
         (half-life ``half_life`` returns), Welch's slope-winsorised beta
         without and with that decay, the realised beta
-        (:math:`\\sum r_i r_m / \\sum r_m^2`, for intraday prices), or OLS
-        shrunk towards the cross-section of the assets given (Vasicek; needs
-        at least 3 assets). See :mod:`betaneutral.core.estimators`.
+        (:math:`\\sum r_i r_m / \\sum r_m^2`, for intraday prices), or the
+        betas of a base estimator (OLS for ``"vasicek"``; ``ols``, ``ewls``,
+        ``welch``, ``welch-decay`` or ``realised`` after the dash) shrunk
+        towards the cross-section of the assets given (Vasicek, with the
+        base's standard errors; needs at least 3 assets, see Notes). See
+        :mod:`betaneutral.core.estimators`.
     window : int, optional
         Use the last ``window`` returns (default all).
     min_obs : int
@@ -979,6 +987,15 @@ def betas_from_prices(
     ------
     InsufficientDataError, DegenerateDataError, DomainError, UnknownNameError
         As the underlying steps.
+
+    Notes
+    -----
+    Vasicek: :math:`\\beta^V_i = w_i \\bar\\beta + (1 - w_i) \\hat\\beta_i`,
+    :math:`w_i = s_i^2 / (s_i^2 + \\sigma^2)` over the assets that have a
+    base beta (:func:`vasicek_shrink`). With ``on_error="nan"`` an asset with
+    too few pairs (NaN beta) is left out of the cross-section and keeps NaN;
+    the others are shrunk towards the mean of the rest, and all are NaN when
+    fewer than 3 assets have a beta.
 
     Examples
     --------
@@ -1016,15 +1033,24 @@ def betas_from_prices(
                 f"asset_prices {names[j]!r} must have at least 30 paired returns to seed the "
                 f"EWMA beta, got {int(np.atleast_1d(stats.n_obs)[j])}")
         beta = np.where(np.isnan(beta), np.nan, last)
-    elif method == "vasicek":
+    elif method.startswith("vasicek"):
         if beta.size < 3:
             raise InsufficientDataError(
                 f"asset_prices must have at least 3 assets for the Vasicek beta (it shrinks "
                 f"towards their cross-section), got {beta.size}")
-        ok = ~np.isnan(beta)
+        base = "ols" if method == "vasicek" else method[len("vasicek-"):]
+        se = np.atleast_1d(stats.se)
+        if base != "ols":
+            from betaneutral.core.estimators import weighted_beta
+
+            fit = weighted_beta(ra.to_numpy(), rb.to_numpy(), method=base,
+                                half_life=half_life, min_obs=min_obs)
+            beta = np.where(np.isnan(beta), np.nan, np.atleast_1d(fit.beta))
+            se = np.where(np.isnan(beta), np.nan, np.atleast_1d(fit.se))
+        ok = ~(np.isnan(beta) | np.isnan(se))
         shrunk = np.full(beta.shape, np.nan)
         if ok.sum() >= 3:
-            shrunk[ok] = vasicek_shrink(beta[ok], np.atleast_1d(stats.se)[ok]).beta
+            shrunk[ok] = vasicek_shrink(beta[ok], se[ok]).beta
         beta = shrunk
     elif method != "ols":  # ewls, welch, welch-decay, realised
         from betaneutral.core.estimators import weighted_beta

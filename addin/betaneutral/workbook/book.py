@@ -397,7 +397,7 @@ class HoldingsEnv(Protocol):
 
     def beta(self, i: int, benchmark: str) -> Any:
         """``BETA_VS_BTC(<the holding's prices>, <benchmark>, Window, BetaMethod, MinObs,
-        ReturnType)`` with ``benchmark`` "BenchPrices" or "BTCPrices"."""
+        ReturnType, <VASICEK_UNIVERSE>)`` with ``benchmark`` "BenchPrices" or "BTCPrices"."""
 
 
 @dataclass(frozen=True)
@@ -450,12 +450,20 @@ def _summed(letter: str, name: str) -> dict[str, Any]:
             "total_evaluate": lambda h: excel_sum(h.values(letter))}
 
 
+#: BETA_VS_BTC's cross-section arguments on the Holdings sheet: the price block, its
+#: asset names and the holdings, so a Vasicek beta is shrunk towards the book's own
+#: holdings; the block is passed only when the method is a Vasicek one (CHOOSE rather
+#: than IF, which a formula engine may apply cell by cell to the block).
+VASICEK_UNIVERSE = ('CHOOSE(1+ISNUMBER(SEARCH("vasicek",BetaMethod)),"",PriceBlock),'
+                    "PriceAssets,HoldingAssets")
+
+
 def _beta_column(letter: str, header: str, name: str, benchmark: str, note: str) -> Column:
     """A column of betas to ``benchmark`` (a defined name), its total the portfolio beta."""
     return Column(
         letter, header, name,
         lambda r: f"=BETA_VS_BTC({price_column(f'$A{r}')},{benchmark},Window,BetaMethod,"
-        "MinObs,ReturnType)", FMT_BETA, note,
+        f"MinObs,ReturnType,{VASICEK_UNIVERSE})", FMT_BETA, note,
         total=lambda first, last: f"=PORTFOLIO_BETA(HoldingValues,{name})",
         evaluate=lambda h, i: h.beta(i, benchmark),
         total_evaluate=lambda h: udfs.PORTFOLIO_BETA(h.column("D"), h.column(letter)))

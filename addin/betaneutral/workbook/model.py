@@ -299,6 +299,7 @@ class _HoldingsEnv:
         self.arg = arg
         self.cells = {c.letter: layout.column(c.name) for c in HOLDING_COLUMNS}
         self._betas: dict[tuple[int, str], Any] = {}
+        self._block: tuple[Any, tuple[tuple[str, ...]], tuple[tuple[str], ...]] | None = None
 
     def here(self, letter: str, i: int) -> Any:
         return self.book.get(self.cells[letter][i])
@@ -325,8 +326,21 @@ class _HoldingsEnv:
             arg = self.arg
             self._betas[key] = udfs.BETA_VS_BTC(
                 _rows(self.column_values[self.assets[i]]), _rows(self.benchmarks[benchmark]),
-                arg("Window"), arg("BetaMethod"), arg("MinObs"), arg("ReturnType"))
+                arg("Window"), arg("BetaMethod"), arg("MinObs"), arg("ReturnType"),
+                *self._universe())
         return self._betas[key]
+
+    def _universe(self) -> tuple[Any, tuple[tuple[str, ...]], tuple[tuple[str], ...]]:
+        """The cross-section arguments (:data:`~betaneutral.workbook.book.VASICEK_UNIVERSE`):
+        the price block only when the method is a Vasicek one, else "" (the same immutable
+        arguments for every row, so the function computes the cross-section once)."""
+        if self._block is None:
+            vasicek = _search_found("vasicek", self.val("BetaMethod"))
+            self._block = ((tuple(tuple(None if v != v else v for v in row)  # v != v: NaN
+                                  for row in self.book.prices[3]) if vasicek else ""),
+                           (tuple(self.layout.price_assets),),
+                           tuple((a,) for a in self.assets))
+        return self._block
 
     def reason(self, letter: str, i: int) -> str | None:
         """Why a column's value is an error when the cause is an input, not a function."""

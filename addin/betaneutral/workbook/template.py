@@ -619,14 +619,19 @@ def _settings_spec(default_contract: str) -> list[_Setting]:
                  "(see Stats).",
                  _num_dv("whole", "greaterThanOrEqual", "0")),
         _Setting("BetaMethod", "Beta method", "ols", None,
-                 "ols | blume | ewma | ewls | welch | welch-decay",
+                 "ols | blume | ewma | ewls | welch | welch-decay | vasicek | vasicek-ewls "
+                 "| vasicek-welch | vasicek-welch-decay",
                  "ols = least-squares slope of asset returns on benchmark returns; "
                  "blume = 0.67 x OLS + 0.33 (pulled toward 1); ewma = exponentially "
                  "weighted, recent days weigh more; ewls = weighted least squares, "
                  "half-life 126 days; welch = OLS after clipping each day's return to "
-                 "-2..+4 x BTC's; welch-decay = welch with the ewls weights. "
+                 "-2..+4 x BTC's; welch-decay = welch with the ewls weights; vasicek = "
+                 "each OLS beta pulled toward the holdings' mean beta, the more the larger "
+                 "its standard error (vasicek-<method>: the same for that method's betas; "
+                 "needs 3 holdings). "
                  "betaneutral backtest --estimators compares them on this book.",
-                 _list_dv('"ols,blume,ewma,ewls,welch,welch-decay"')),
+                 _list_dv('"ols,blume,ewma,ewls,welch,welch-decay,vasicek,vasicek-ewls,'
+                          'vasicek-welch,vasicek-welch-decay"')),
         _Setting("MinObs", "Minimum observations", 60, FMT_INT, "whole number >= 3",
                  "Fewest paired daily returns accepted for a beta; with fewer the cell "
                  "shows #N/A instead of an unreliable number.",
