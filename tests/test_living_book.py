@@ -783,3 +783,44 @@ def test_a_libreoffice_save_gets_the_calculated_columns_back(book: Path,
     assert sum(c.calculatedColumnFormula is not None for c in table.tableColumns) == 7
     assert wb.defined_names["HoldingValues"].attr_text == "HoldingList[Value (USD)]"
     assert_book_right(out)
+
+
+# ------------------------------------------------------------ earlier releases ---
+EARLIER_RELEASE = HERE / "data" / "books" / "earlier-release.xlsx"
+
+
+def test_a_book_of_the_previous_release_is_upgraded(tmp_path: Path) -> None:
+    """The previous release's template (fixed-range names, the totals under the list as
+    ``=SUM(D5:D10)``, betas without the cross-section arguments), computed: it is resized
+    into this release's book (tables, the totals above the list, today's formulas) and
+    its figures equal the independent recomputation."""
+    old = openpyxl.load_workbook(EARLIER_RELEASE)
+    assert not old["Holdings"].tables
+    assert old["Holdings"]["D11"].value == "=SUM(D5:D10)"
+    book = Path(shutil.copy(EARLIER_RELEASE, tmp_path / "old.xlsx"))
+    code, out = compute(book)
+    assert code == EXIT_OK
+    wb = openpyxl.load_workbook(out)
+    assert wb["Holdings"].tables["HoldingList"].ref == "A4:I10"
+    assert wb["Holdings"]["D3"].value == "=SUM(HoldingValues)"
+    assert wb["Holdings"]["D11"].value is None
+    assert "PriceBlock),PriceAssets,HoldingAssets)" in wb["Holdings"]["G5"].value
+    assert_book_right(out)
+
+
+@pytest.mark.parametrize(("cell", "changed"), [
+    ("D11", "=SUM(D5:D9)"),  # a total that leaves a holding out is the user's change
+    ("G6", "=BETA_VS_BTC(INDEX(PriceBlock,0,MATCH($A6,PriceAssets,0)),BTCPrices,60,"
+           "BetaMethod,MinObs,ReturnType)"),
+])
+def test_a_changed_formula_of_the_previous_release_is_still_refused(
+        tmp_path: Path, cell: str, changed: str) -> None:
+    """Only the previous release's own forms are taken as the book's: the same book with
+    one of them changed by its user is refused, naming the cell."""
+    wb = openpyxl.load_workbook(EARLIER_RELEASE)
+    wb["Holdings"][cell] = changed
+    wb.save(tmp_path / "old.xlsx")
+    out = tmp_path / "out.xlsx"
+    code = main(["compute", str(tmp_path / "old.xlsx"), "-o", str(out), "--quiet"])
+    assert code == EXIT_DATA
+    assert not out.exists()

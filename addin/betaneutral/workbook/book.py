@@ -25,6 +25,7 @@ calling the same function of :mod:`betaneutral.udfs`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -74,6 +75,7 @@ __all__ = [
     "Line",
     "Section",
     "Signal",
+    "from_earlier_release",
     "holding_row_formulas",
     "last_close",
     "price_column",
@@ -534,6 +536,50 @@ TABLE_NAMES: tuple[str, ...] = ("Dates", "BTCPrices", "ETHPrices", "BenchPrices"
 def holding_row_formulas(row: int) -> dict[str, tuple[str, str | None]]:
     """Formula and number format of each computed column of a Holdings row."""
     return {c.letter: (c.formula(row), c.fmt) for c in HOLDING_COLUMNS if c.formula}
+
+
+# ------------------------------------------------------------- earlier releases ---
+_EARLIER_TOTAL = re.compile(r"^=SUM\(\$?([A-Z]{1,3})\$?(\d+):\$?\1\$?(\d+)\)$",
+                            re.IGNORECASE)
+_EARLIER_BETA = re.compile(r"^(=BETA_VS_BTC\(.*,(?:BTCPrices|BenchPrices),Window,BetaMethod,"
+                           r"MinObs,ReturnType)\)$", re.IGNORECASE)
+
+
+def from_earlier_release(formula: str, first: int, last: int) -> str:
+    """One of the book's own formulas as the previous release wrote it, rewritten as this
+    release writes it, so that a book of the previous release is resized, not refused as
+    changed by its user.
+
+    Parameters
+    ----------
+    formula : str
+        A formula of the book's own, as the old book holds it.
+    first, last : int
+        The old book's first and last holding rows.
+
+    Returns
+    -------
+    str
+        ``formula`` with the previous release's forms rewritten, any other formula as
+        it is:
+
+        * a Holdings total summed the list's rows, ``=SUM(D5:D10)`` over exactly
+          ``first``..``last``; it sums the column's name now (``=SUM(HoldingValues)``),
+          which grows with the table;
+        * a Holdings beta had no cross-section arguments (``...,MinObs,ReturnType)``);
+          it ends with :data:`VASICEK_UNIVERSE` now.
+    """
+    total = _EARLIER_TOTAL.match(formula)
+    if total is not None and (int(total.group(2)), int(total.group(3))) == (first, last):
+        for column in HOLDING_COLUMNS:
+            summed = f"=SUM({column.name})"
+            if (column.letter == total.group(1).upper() and column.total is not None
+                    and column.total(first, last) == summed):
+                return summed
+    beta = _EARLIER_BETA.match(formula)
+    if beta is not None:
+        return f"{beta.group(1)},{VASICEK_UNIVERSE})"
+    return formula
 
 
 # ------------------------------------------------------------ Start and summary ---

@@ -71,6 +71,7 @@ from betaneutral.workbook.book import (
     SHEET_NAMES,
     TABLE_NAMES,
     TOTAL_LABEL,
+    from_earlier_release,
 )
 from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.fill import fill_workbook
@@ -561,11 +562,14 @@ def resize_book(old: Workbook, inputs: BookInputs, *, macro: bool) -> Workbook:
     refs: Moves = {f.holdings_sheet: (rows, {}), f.prices_sheet: ({}, cols)}
     computed = [column_index_from_string(c.letter) for c in HOLDING_COLUMNS if c.formula]
     places = [(f.holdings_sheet, r, c, rows[r], c) for r in held_rows for c in computed]
+    places += [(f.holdings_sheet, f.total_row, column_index_from_string(c.letter),
+                g.total_row, column_index_from_string(c.letter))
+               for c in HOLDING_COLUMNS if c.total is not None]
     places += [(f.prices_sheet, r, f.bench_col, r, g.bench_col)
                for r in range(f.first_date_row, f.first_date_row + len(inputs.prices))]
     places += [(name, r, c, r, c) for name in ("Rebalance", "Scenarios", "Start", "Settings")
                for (r, c) in list(old[name]._cells)]
-    _check_moved_formulas(old, new, places, refs)
+    _check_moved_formulas(old, new, places, refs, (f.first_holding_row, f.last_holding_row))
 
     ours = set(new.defined_names)
     for name, dn in old.defined_names.items():
@@ -626,13 +630,15 @@ def _formula_text(cell: Cell) -> str | None:
 
 
 def _check_moved_formulas(old: Workbook, new: Workbook, places: Iterable[tuple[
-        str, int, int, int, int]], refs: Moves) -> None:
+        str, int, int, int, int]], refs: Moves, holding_rows: tuple[int, int]) -> None:
     """Refuse a formula of the book's own the user changed (see the module notes).
 
     ``places`` are ``(sheet, old row, old column, new row, new column)`` of the book's
     formula cells; an old cell without a formula (a value typed where the book's
     formula was refuses only where the new book has a formula and the old one held a
-    value) and a place the new book does not compute are skipped.
+    value) and a place the new book does not compute are skipped. A formula as the
+    previous release wrote it counts as the book's (:func:`from_earlier_release`, with
+    ``holding_rows`` the old book's first and last holding rows).
     """
     for sheet, r, c, nr, nc in places:
         cell = old[sheet]._cells.get((r, c))
@@ -647,7 +653,7 @@ def _check_moved_formulas(old: Workbook, new: Workbook, places: Iterable[tuple[
             raise DomainError(f"{where} must hold the book's formula {want!r} (at "
                               f"{sheet}!{get_column_letter(nc)}{nr} once resized), got the "
                               f"value {cell.value!r}")
-        moved = _moved_formula(got, sheet, refs)
+        moved = _moved_formula(from_earlier_release(got, *holding_rows), sheet, refs)
         if normal_formula(moved) != normal_formula(want):
             raise DomainError(f"{where} must hold the book's formula (at "
                               f"{sheet}!{get_column_letter(nc)}{nr} once resized: {want!r}), "
