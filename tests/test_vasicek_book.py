@@ -15,6 +15,7 @@ import statsmodels.api as sm
 from betaneutral import cells, udfs
 from betaneutral.workbook import build_workbook
 from betaneutral.workbook.compute import compute_workbook
+from betaneutral.workbook.names import name_destinations
 
 NA, V = "#N/A", "#VALUE!"
 
@@ -191,7 +192,7 @@ def test_method_names_and_the_unused_universe(case):
 
 # ------------------------------------------------------------------ the workbook
 def _name_ref(wb: openpyxl.Workbook, name: str) -> tuple[str, str]:
-    ((sheet, ref),) = list(wb.defined_names[name].destinations)
+    sheet, ref = name_destinations(wb, [name])[name]
     return sheet, ref.replace("$", "")
 
 
