@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
+from betaneutral.errors import (
+    DomainError,
+    InputTypeError,
+    InsufficientDataError,
+    UnknownNameError,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -142,6 +147,32 @@ def float_array(
     if check_inf:
         check_no_inf(name, out)
     return out
+
+
+def paired_series(
+    y_name: str, y_values: Any, x_name: str, x_values: Any, *, y_ndim: int | None = None,
+    check_inf: bool = True,
+) -> tuple[FloatArray, FloatArray, bool]:
+    """Asset series (one per column) and the one series they are regressed on, dated alike.
+
+    Returns ``(y, x, single)``: ``y`` as a 2-D array (a 1-D input becomes one column,
+    ``single`` True), ``x`` 1-D. ``y_ndim`` requires that many dimensions of the input.
+    Raises :class:`InsufficientDataError` when ``y`` is not 1- or 2-dimensional or the
+    two do not have the same number of rows, as :func:`float_array` otherwise.
+    """
+    y = float_array(y_name, y_values, ndim=y_ndim, check_inf=check_inf)
+    x = float_array(x_name, x_values, ndim=1, check_inf=check_inf)
+    single = y.ndim == 1
+    if single:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise InsufficientDataError(f"{y_name} must be 1- or 2-dimensional, got shape "
+                                    f"{y.shape}")
+    if y.shape[0] != x.shape[0]:
+        raise InsufficientDataError(
+            f"{y_name} and {x_name} must have the same number of rows, got {y.shape[0]} "
+            f"and {x.shape[0]}")
+    return y, x, single
 
 
 def check_no_inf(name: str, values: FloatArray) -> None:

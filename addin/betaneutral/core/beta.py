@@ -26,6 +26,7 @@ from betaneutral.core._validate import (
     choice,
     float_array,
     in_range,
+    paired_series,
     positive_int,
 )
 from betaneutral.core.returns import ReturnKind, align_prices, returns_from_prices, weekly_prices
@@ -134,20 +135,8 @@ def _prepare(
     asset_returns: object, benchmark_returns: object, window: int | None,
     *, check_inf: bool = True,
 ) -> tuple[FloatArray, FloatArray, bool]:
-    y = float_array("asset_returns", asset_returns, check_inf=check_inf)
-    x = float_array("benchmark_returns", benchmark_returns, ndim=1, check_inf=check_inf)
-    single = y.ndim == 1
-    if single:
-        y = y[:, None]
-    if y.ndim != 2:
-        raise InsufficientDataError(
-            f"asset_returns must be 1- or 2-dimensional, got shape {y.shape}"
-        )
-    if y.shape[0] != x.shape[0]:
-        raise InsufficientDataError(
-            f"asset_returns and benchmark_returns must have the same number of rows, "
-            f"got {y.shape[0]} and {x.shape[0]}"
-        )
+    y, x, single = paired_series("asset_returns", asset_returns, "benchmark_returns",
+                                 benchmark_returns, check_inf=check_inf)
     if window is not None:
         window = positive_int("window", window, minimum=1)
         y, x = y[-window:], x[-window:]

@@ -52,7 +52,14 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from betaneutral.core._validate import FloatArray, choice, float_array, in_range, positive_int
+from betaneutral.core._validate import (
+    FloatArray,
+    choice,
+    float_array,
+    in_range,
+    paired_series,
+    positive_int,
+)
 from betaneutral.errors import DomainError, InsufficientDataError
 
 __all__ = [
@@ -182,22 +189,6 @@ class WeightedBeta:
     method: str
 
 
-def _prepare(asset_returns: Any, benchmark_returns: Any) -> tuple[FloatArray, FloatArray, bool]:
-    y = float_array("asset_returns", asset_returns)
-    x = float_array("benchmark_returns", benchmark_returns, ndim=1)
-    single = y.ndim == 1
-    if single:
-        y = y[:, None]
-    if y.ndim != 2:
-        raise InsufficientDataError(f"asset_returns must be 1- or 2-dimensional, got shape "
-                                    f"{y.shape}")
-    if y.shape[0] != x.shape[0]:
-        raise InsufficientDataError(
-            f"asset_returns and benchmark_returns must have the same number of rows, got "
-            f"{y.shape[0]} and {x.shape[0]}")
-    return y, x, single
-
-
 def weighted_beta(asset_returns: Any, benchmark_returns: Any, *, method: str = "ewls",
                   half_life: float | None = DEFAULT_HALF_LIFE, window: int | None = None,
                   min_obs: int = 60, delta: float = WELCH_DELTA) -> WeightedBeta:
@@ -252,7 +243,8 @@ def weighted_beta(asset_returns: Any, benchmark_returns: Any, *, method: str = "
         raise DomainError(f"method must be a base estimator for weighted_beta "
                           f"({', '.join(BASE_METHODS)}), got {method!r}")
     min_obs = positive_int("min_obs", min_obs, minimum=3)
-    y, x, single = _prepare(asset_returns, benchmark_returns)
+    y, x, single = paired_series("asset_returns", asset_returns, "benchmark_returns",
+                                 benchmark_returns)
     if window is not None:
         window = positive_int("window", window, minimum=1)
         y, x = y[-window:], x[-window:]
@@ -396,12 +388,8 @@ def trailing_paths(asset_returns: Any, benchmark_returns: Any, *, method: str,
     min_obs = positive_int("min_obs", min_obs, minimum=3)
     if window is not None:
         window = positive_int("window", window, minimum=3)
-    y = float_array("asset_returns", asset_returns, ndim=2)
-    x = float_array("benchmark_returns", benchmark_returns, ndim=1)
-    if x.shape[0] != y.shape[0]:
-        raise InsufficientDataError(
-            f"benchmark_returns must have one row per row of asset_returns ({y.shape[0]}), "
-            f"got {x.shape[0]}")
+    y, x, _ = paired_series("asset_returns", asset_returns, "benchmark_returns",
+                            benchmark_returns, y_ndim=2)
     if base in ("welch", "welch-decay"):
         y = slope_winsorise(y, x, delta=delta)
     lam = 1.0

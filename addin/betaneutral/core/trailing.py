@@ -10,10 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from betaneutral.core._validate import FloatArray, choice, float_array, in_range, positive_int
+from betaneutral.core._validate import (
+    FloatArray,
+    choice,
+    in_range,
+    paired_series,
+    positive_int,
+)
 from betaneutral.core.beta import blume_adjust, ewma_beta
 from betaneutral.core.estimators import DEFAULT_HALF_LIFE, ROBUST_METHODS, trailing_paths
-from betaneutral.errors import DomainError, InsufficientDataError
+from betaneutral.errors import DomainError
 
 __all__ = ["trailing_betas"]
 
@@ -67,7 +73,7 @@ def trailing_betas(
     DomainError
         ``window`` < 3, ``min_obs`` outside [3, window], or infinite returns.
     InsufficientDataError
-        ``hedge_returns`` does not have one row per row of ``asset_returns``.
+        ``hedge_returns`` and ``asset_returns`` do not have the same number of rows.
     UnknownNameError
         Unknown ``method``.
 
@@ -98,12 +104,8 @@ def trailing_betas(
     if m in ROBUST_METHODS:
         return trailing_paths(asset_returns, hedge_returns, method=m, window=window,
                               min_obs=min_obs, half_life=half_life)[0]
-    y = float_array("asset_returns", asset_returns, ndim=2)
-    x = float_array("hedge_returns", hedge_returns, ndim=1)
-    if x.shape[0] != y.shape[0]:
-        raise InsufficientDataError(
-            f"hedge_returns must have one row per row of asset_returns ({y.shape[0]}), "
-            f"got {x.shape[0]}")
+    y, x, _ = paired_series("asset_returns", asset_returns, "hedge_returns", hedge_returns,
+                            y_ndim=2)
     present = ~np.isnan(y) & ~np.isnan(x)[:, None]
     xv = np.where(present, x[:, None], 0.0)
     yv = np.where(present, y, 0.0)
