@@ -22,7 +22,7 @@ close of ``t`` earns the futures P&L and funding of ``(t, t + 1]``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -64,6 +64,7 @@ __all__ = [
     "BacktestResult",
     "BacktestSummary",
     "backtest_hedge",
+    "check_replay_settings",
     "compare_policies",
     "prepare_replay",
     "simulate_policy",
@@ -945,6 +946,19 @@ def backtest_hedge(
     return simulate_policy(book, band_v, check_v)
 
 
+def check_replay_settings(settings: Mapping[str, Any], varied: Sequence[str]) -> None:
+    """Refuse settings a comparison of replays cannot take: one of the ``varied``
+    settings given alone (it is given as a list, ``bands`` for ``band``), or a keyword
+    :func:`backtest_hedge` does not have."""
+    for key in varied:
+        if key in settings:
+            raise InputTypeError(f"{key} must be given through {key}s, got {key}=")
+    unknown = set(settings) - set(SETTING_KEYS)
+    if unknown:
+        raise InputTypeError(f"settings must be keywords of backtest_hedge, got "
+                             f"{sorted(unknown)}")
+
+
 def compare_policies(
     asset_prices_usd: Any,
     hedge_prices_usd: Any,
@@ -1001,13 +1015,7 @@ def compare_policies(
     >>> table[["band", "check"]].values.tolist()[:2]
     [[0.02, 'daily'], [0.02, 'weekly']]
     """
-    for key in ("band", "check"):
-        if key in settings:
-            raise InputTypeError(f"{key} must be given through {key}s, got {key}=")
-    unknown = set(settings) - set(SETTING_KEYS)
-    if unknown:
-        raise InputTypeError(f"settings must be keywords of backtest_hedge, got "
-                             f"{sorted(unknown)}")
+    check_replay_settings(settings, ("band", "check"))
     band_list = [in_range("bands", b, 0.0, 1.0) for b in bands]
     check_list = [choice("checks", c, ("daily", "weekly")) for c in checks]
     if not band_list or not check_list:

@@ -26,8 +26,8 @@ import pandas as pd
 from betaneutral.core._validate import choice, in_range, positive_int
 from betaneutral.core.backtest import (
     SETTING_DEFAULTS,
-    SETTING_KEYS,
     BacktestResult,
+    check_replay_settings,
     prepare_replay,
     simulate_policy,
 )
@@ -190,13 +190,7 @@ def estimator_tournament(
     significantly lower). The recommendation switches only when that p-value is
     below 5%.
     """
-    for key in ("method", "window"):
-        if key in settings:
-            raise InputTypeError(f"{key} must be given through {key}s, got {key}=")
-    unknown = set(settings) - set(SETTING_KEYS)
-    if unknown:
-        raise InputTypeError(f"settings must be keywords of backtest_hedge, got "
-                             f"{sorted(unknown)}")
+    check_replay_settings(settings, ("method", "window"))
     methods = list(dict.fromkeys(choice("estimators", m, METHODS) for m in estimators))
     wins = list(dict.fromkeys(None if w is None else positive_int("windows", w, minimum=3)
                               for w in windows))
