@@ -19,8 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 
 import numpy as np
 import pandas as pd
@@ -28,7 +26,7 @@ import pandas as pd
 from betaneutral.core.backtest import backtest_hedge, compare_policies
 from betaneutral.core.beta import ols_beta
 from betaneutral.core.contracts import get_contract
-from timing import best_of
+from timing import best_of, write_results
 
 
 def make_book(n_assets: int, n_days: int, seed: int = 0):
@@ -72,10 +70,7 @@ def main() -> None:
     print(f"six policies / one fit: {res['six_policies_over_fit']:,.0f}x; "
           f"target: six policies under 5 s")
     if args.json:
-        meta = {"python": platform.python_version(), "numpy": np.__version__,
-                "pandas": pd.__version__, "machine": platform.machine()}
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"meta": meta, "results": res}, fh, indent=2)
+        write_results(args.json, res)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from collections.abc import Callable
 
@@ -29,7 +27,7 @@ import statsmodels.api as sm
 from statsmodels.regression.rolling import RollingOLS
 
 from betaneutral.core.beta import ols_beta, rolling_beta
-from timing import best_of
+from timing import best_of, write_results
 
 
 def best_of_interleaved(first: Callable[[], object], second: Callable[[], object],
@@ -124,10 +122,7 @@ def main() -> None:
                     "speedup": ratio, "target": target})
     print(f"ours / numpy floor (full sample): {full['ours_s'] / full['numpy_floor_s']:.1f}x")
     if args.json:
-        meta = {"python": platform.python_version(), "numpy": np.__version__,
-                "machine": platform.machine()}
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"meta": meta, "results": out}, fh, indent=2)
+        write_results(args.json, out)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 
 import numpy as np
-import pandas as pd
 
 from bench_backtest import make_book
 from betaneutral.core.backtest import trailing_betas
 from betaneutral.core.beta import ols_beta
 from betaneutral.core.contracts import get_contract
 from betaneutral.core.tournament import estimator_tournament
-from timing import best_of
+from timing import best_of, write_results
 
 ESTIMATORS = ("ols", "ewls", "welch", "welch-decay", "vasicek")
 WINDOWS = (30, 90, 180)
@@ -75,10 +72,7 @@ def main() -> None:
     print(f"tournament / one fit: {res['tournament_over_fit']:,.0f}x; beta paths / one fit: "
           f"{res['paths_over_fit']:,.0f}x; target: tournament under 10 s")
     if args.json:
-        meta = {"python": platform.python_version(), "numpy": np.__version__,
-                "pandas": pd.__version__, "machine": platform.machine()}
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"meta": meta, "results": res}, fh, indent=2)
+        write_results(args.json, res)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from collections.abc import Callable
 
@@ -38,6 +36,7 @@ from betaneutral.core.margin import margin_buffer
 from betaneutral.core.portfolio import hedge_notional
 from betaneutral.core.returns import returns_from_prices
 from betaneutral.sample import sample_prices
+from timing import write_results
 
 TARGET_MS = 1.0
 CONTRACT = "BINANCE:BTCUSDT"
@@ -147,11 +146,7 @@ def main() -> None:
         out.append({"call": call, "reference": ref, "call_ms": ours * 1e3,
                     "reference_ms": other * 1e3, "ratio": ratio, "target_ms": TARGET_MS})
     if args.json:
-        meta = {"python": platform.python_version(), "numpy": np.__version__,
-                "pandas": pd.__version__, "machine": platform.machine(),
-                "repeat": args.repeat}
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"meta": meta, "results": out}, fh, indent=2)
+        write_results(args.json, out, repeat=args.repeat)
 
 
 if __name__ == "__main__":
