@@ -17,6 +17,7 @@ from betaneutral.core.backtest import backtest_hedge
 from betaneutral.core.contracts import get_contract
 from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.workbook import backtest_sheet as bs
+from sample_files import write_sample_csvs
 
 REQUIRED_DAILY = ["date", "hedge_contracts", "portfolio_beta_est", "rebalanced"]
 
@@ -26,12 +27,8 @@ def _digest(path):
 
 
 def _csv_inputs(tmp_path, days=240):
-    prices, holdings = sample_prices(days=days), sample_holdings()
-    p = tmp_path / "prices.csv"
-    prices.to_csv(p, index_label="date")
-    h = tmp_path / "holdings.csv"
-    holdings.to_csv(h, index=False)
-    return h, p, prices, holdings
+    h, p = write_sample_csvs(tmp_path, days)
+    return h, p, sample_prices(days=days), sample_holdings()
 
 
 def _run(tmp_path, *extra):

@@ -35,6 +35,7 @@ from betaneutral.cells import COM_ERROR_CODES, EXCEL_ERRORS
 from betaneutral.cli import EXIT_DATA, EXIT_FILE, EXIT_OK, EXIT_USAGE, main
 from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.workbook.names import name_destinations
+from sample_files import write_sample_csvs
 
 OK = "OK"  # the row's input is accepted: the result is a valid number or array
 nan, inf = math.nan, math.inf
@@ -498,11 +499,7 @@ def test_unknown_option_names_are_na() -> None:
 
 # ================================================================ the command
 def _write_csvs(folder: Path, days: int = 120) -> tuple[Path, Path]:
-    prices = folder / "prices.csv"
-    holdings = folder / "holdings.csv"
-    sample_prices(days=days).to_csv(prices, index_label="date")
-    sample_holdings().to_csv(holdings, index=False)
-    return holdings, prices
+    return write_sample_csvs(folder, days)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 
 from betaneutral.cli import DEMO_BOOK, DEMO_TICKETS, EXIT_DATA, EXIT_FILE, EXIT_OK, EXIT_USAGE, main
 from betaneutral.sample import SAMPLE_TICKET_NOTE, sample_holdings, sample_prices
+from sample_files import write_sample_csvs
 
 
 def _digest(path):
@@ -66,12 +67,7 @@ def test_demo_refuses_to_overwrite_without_force(demo_dir, capsys):
 
 
 def _csv_inputs(tmp_path):
-    prices, holdings = sample_prices(days=200), sample_holdings()
-    p = tmp_path / "prices.csv"
-    prices.to_csv(p, index_label="date")
-    h = tmp_path / "holdings.csv"
-    holdings.to_csv(h, index=False)
-    return h, p
+    return write_sample_csvs(tmp_path, 200)
 
 
 def test_fill_then_compute_then_tickets(tmp_path):

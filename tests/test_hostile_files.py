@@ -19,16 +19,14 @@ import pytest
 import betaneutral.archive as archive
 from betaneutral.archive import UnsafeWorkbookError, check_workbook_archive
 from betaneutral.cli import EXIT_FILE, EXIT_OK, main
-from betaneutral.sample import sample_holdings, sample_prices
+from sample_files import write_sample_csvs
 
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A filled BetaNeutral workbook (read-only)."""
     folder = tmp_path_factory.mktemp("hostile")
-    prices, holdings = folder / "prices.csv", folder / "holdings.csv"
-    sample_prices(days=90).to_csv(prices, index_label="date")
-    sample_holdings().to_csv(holdings, index=False)
+    holdings, prices = write_sample_csvs(folder, 90)
     path = folder / "book.xlsx"
     assert main(["fill", "--holdings", str(holdings), "--prices", str(prices), "-o", str(path),
                  "--quiet"]) == EXIT_OK

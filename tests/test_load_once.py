@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 
 from betaneutral.cli import EXIT_OK, main
-from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.workbook import compute
+from sample_files import write_sample_csvs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +29,7 @@ def _counted(monkeypatch, module, name):
 
 
 def _filled_book(tmp_path, days=200):
-    prices = tmp_path / "prices.csv"
-    sample_prices(days=days).to_csv(prices, index_label="date")
-    holdings = tmp_path / "holdings.csv"
-    sample_holdings().to_csv(holdings, index=False)
+    holdings, prices = write_sample_csvs(tmp_path, days)
     book = tmp_path / "book.xlsx"
     assert main(["fill", "--holdings", str(holdings), "--prices", str(prices), "-o",
                  str(book), "--quiet"]) == EXIT_OK

@@ -29,9 +29,9 @@ from openpyxl.reader.excel import ExcelReader
 import betaneutral.files as files
 from betaneutral.archive import copy_without_external_links, external_link_parts
 from betaneutral.cli import EXIT_DATA, EXIT_FILE, EXIT_OK, main
-from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.vba.sources import vba_project
 from betaneutral.workbook.cache import write_cached_values
+from sample_files import write_sample_csvs
 
 
 def _digest(path: Path) -> str:
@@ -54,9 +54,7 @@ def _member(path: Path, name: str) -> bytes:
 def books(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Sample CSVs, a filled .xlsx and .xlsm, and a built template tree (read-only)."""
     folder = tmp_path_factory.mktemp("books")
-    prices, holdings = folder / "prices.csv", folder / "holdings.csv"
-    sample_prices(days=120).to_csv(prices, index_label="date")
-    sample_holdings().to_csv(holdings, index=False)
+    holdings, prices = write_sample_csvs(folder, 120)
     out = {"prices": prices, "holdings": holdings}
     for suffix in (".xlsx", ".xlsm"):
         book = folder / f"book{suffix}"

@@ -16,17 +16,14 @@ from betaneutral.core.intraday import daily_closes, intraday_prices
 from betaneutral.core.tournament import TOURNAMENT_COLUMNS, estimator_tournament
 from betaneutral.sample import sample_holdings, sample_prices
 from betaneutral.workbook import backtest_sheet as bs
+from sample_files import write_sample_csvs
 
 ESTIMATORS = "ols,ewls,welch,welch-decay,vasicek"
 
 
 def _csv_inputs(tmp_path, days=300):
-    prices, holdings = sample_prices(days=days), sample_holdings()
-    p = tmp_path / "prices.csv"
-    prices.to_csv(p, index_label="date")
-    h = tmp_path / "holdings.csv"
-    holdings.to_csv(h, index=False)
-    return h, p, prices, holdings
+    h, p = write_sample_csvs(tmp_path, days)
+    return h, p, sample_prices(days=days), sample_holdings()
 
 
 def test_tournament_file_and_console_match_the_core(tmp_path, capsys):
