@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.cell import absolute_coordinate, quote_sheetname
 
 from betaneutral.errors import UnknownNameError
 
@@ -120,40 +121,29 @@ def structured_range(text: str, tables: Mapping[str, TableArea]) -> tuple[str, s
     optionally after an item (``[[#Headers],[Col1]:[Col2]]``). Names are compared
     without regard to case, as Excel does.
     """
-    match = _STRUCTURED.match(text.strip())
-    if match is None:
-        bare = text.strip()
-        key = next((k for k in tables if k.lower() == bare.lower()), None)
-        if key is None:
-            return None
-        table, parts = tables[key], ["#Data"]
-    else:
-        key = next((k for k in tables if k.lower() == match.group(1).lower()), None)
-        parts = _specifiers(match.group(2))
-        if key is None or parts is None:
-            return None
-        table = tables[key]
+    stripped = text.strip()
+    match = _STRUCTURED.match(stripped)
+    name, selector = (match.group(1), match.group(2)) if match else (stripped, "[#Data]")
+    key = next((k for k in tables if k.lower() == name.lower()), None)
+    parts = _specifiers(selector)
+    if key is None or parts is None:
+        return None
+    table = tables[key]
     c1, r1, c2, r2 = range_boundaries(table.ref)
-    item = "#data"
-    columns: list[str] = []
-    expect_column = True
-    for part in parts:
-        if part == ",":
-            expect_column = True
-            continue
-        if part == ":":
-            if len(columns) != 1:
-                return None
-            continue
-        if part.lower() in _ITEMS:
-            if item != "#data" or columns:
-                return None
-            item = part.lower()
-            continue
-        if not expect_column and len(columns) != 1:
+    # [item], [column], [column]:[column], each of the two after "[item],"
+    item, rest = "#data", parts
+    if rest and rest[0].lower() in _ITEMS:
+        item, rest = rest[0].lower(), rest[1:]
+        if rest and rest[0] != ",":
             return None
-        columns.append(part)
-    if item == "#this row" or len(columns) > 2:
+        rest = rest[1:]
+    if len(rest) == 3 and rest[1] == ":":
+        columns = [rest[0], rest[2]]
+    elif len(rest) <= 1:
+        columns = rest
+    else:
+        return None
+    if item == "#this row" or any(c in (",", ":") or c.lower() in _ITEMS for c in columns):
         return None
     lowered = [c.lower() for c in table.columns]
     if columns:
@@ -238,8 +228,6 @@ def resolved_names(wb: Workbook, tables: Mapping[str, TableArea] | None = None,
                    names: Iterable[str] | None = None) -> dict[str, str]:
     """Workbook-wide names that are structured references, as plain range text
     (``'Benchmark'!$B$2:$B$731``), for readers that do not know tables."""
-    from openpyxl.utils.cell import absolute_coordinate, quote_sheetname
-
     tables = book_tables(wb) if tables is None else tables
     out: dict[str, str] = {}
     for name in (wb.defined_names if names is None else names):
