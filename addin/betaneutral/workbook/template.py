@@ -393,14 +393,14 @@ def _ref(ws: Worksheet, coord: str) -> str:
     return f"{quote_sheetname(ws.title)}!{absolute_coordinate(coord)}"
 
 
-def _define(ws: Worksheet, name: str, coord: str) -> None:
-    wb = ws.parent
-    wb.defined_names[name] = DefinedName(name, attr_text=_ref(ws, coord))
-
-
 def _define_text(ws: Worksheet, name: str, text: str) -> None:
     """A defined name with the given text (a structured reference to a table)."""
     ws.parent.defined_names[name] = DefinedName(name, attr_text=text)
+
+
+def _define(ws: Worksheet, name: str, coord: str) -> None:
+    """A defined name over cells of ``ws``."""
+    _define_text(ws, name, _ref(ws, coord))
 
 
 def _add_table(ws: Worksheet, name: str, ref: str, headers: Sequence[str],
@@ -1079,11 +1079,8 @@ def write_contracts_sheet(ws: Worksheet, rows: Sequence[ContractRow]) -> None:
                  align=_WRAP if j == len(values) - 1 else Alignment(vertical="top"))
         ws.row_dimensions[r].height = 15 * max(1, math.ceil(len(row.source) / 85))
     last = 1 + max(len(rows), 1)
-    wb = ws.parent
-    wb.defined_names["ContractNames"] = DefinedName(
-        "ContractNames", attr_text=_ref(ws, f"A2:A{last}"))
-    wb.defined_names["ContractTable"] = DefinedName(
-        "ContractTable", attr_text=_ref(ws, f"A2:J{last}"))
+    _define(ws, "ContractNames", f"A2:A{last}")
+    _define(ws, "ContractTable", f"A2:J{last}")
     ws["D1"].comment = _note("Linear contracts: coin per contract. Inverse contracts: USD per "
                              "contract.", height=60)
     ws["A1"].comment = _note("Catalogue of futures contracts. The Settings > Hedge contract "
