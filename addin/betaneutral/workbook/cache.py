@@ -615,7 +615,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     # each formula or array cell takes its value out (with consume, out of ``values``
     # itself, a dict the caller gives up: no copy of a large sheet's values)
     remaining = values if consume and type(values) is dict else dict(values)
-    plain_done = 0
+    plain_done = plain_set = 0
     rows: list[int] = []
     cols: list[int] = []
     if ranges:  # rows made only of array cells (a generated block) are written whole
@@ -642,6 +642,7 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
                     edits.append(edit)
                     plain_done += 1
                     if plain[coordinate] is not None:
+                        plain_set += 1
                         rows.append(int(row_text))
                         cols.append(column_number(letters))
                     continue
@@ -679,8 +680,10 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
         return None  # a cell the scanner did not match: the part is unusual
     if interior != sum((c2 - c1 + 1) * (r2 - r1 + 1) - 1 for c1, r1, c2, r2 in ranges):
         return None  # an array cell absent, given a plain value, or under two ranges
-    if remaining or plain_done != len(plain):
+    if remaining or (plain_done != len(plain)
+                     and plain_set != sum(v is not None for v in plain.values())):
         return None  # a formula or array cell to create, or a value for another cell
+    # (a plain None for a cell the part does not have clears nothing, as in the tree path)
     dimension = _dimension_edit(data, rows, cols)
     if dimension is None:
         return None
