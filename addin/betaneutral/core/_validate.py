@@ -43,6 +43,8 @@ def as_float(name: str, value: Any) -> float:
     Booleans, text and anything non-numeric raise :class:`InputTypeError`;
     NaN and infinities raise :class:`DomainError`.
     """
+    if type(value) is float and value - value == 0.0:  # a finite float: the common case
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
         raise InputTypeError(f"{name} must be a number, got {_fmt(value)}")
     try:
