@@ -197,3 +197,89 @@ def test_a_user_sheet_just_under_the_bound_runs_under_1_gb(tmp_path, command,
     code, peak, err = run(argv, tmp_path)
     assert code == 0, err
     assert peak < GB, f"peak {peak / 2**20:.0f} MiB"
+
+
+# ---- large price and rolling-beta sheets: read from their bytes, not parsed as trees
+# A book of 1,000 holdings x 2,000 days has a 100 MB price sheet. The tree bounds are
+# lowered in the child so that the shipped template's price sheet (about 366 KB) is over
+# them, as a large book's is over the real ones; the bulk bounds keep their values.
+_TREE_PART, _TREE_TOTAL = 350_000, 1_000_000
+
+_BOUNDED_RUNNER = textwrap.dedent("""
+    import resource, sys
+    import betaneutral.archive as archive
+    import betaneutral.workbook.cache as cache
+    archive.MAX_XML_PART_BYTES = cache.MAX_XML_PART_BYTES = int(sys.argv[1])
+    archive.MAX_XML_BYTES = int(sys.argv[2])
+    if sys.argv[3] != "-":
+        archive.MAX_BULK_SHEET_BYTES = int(sys.argv[3])
+    from betaneutral.cli import main
+    code = main(sys.argv[4:])
+    print(f"EXIT {code}", file=sys.stderr)
+""")
+
+
+def run_bounded(argv: list[str], cwd: Path, bulk: int | None = None) -> tuple[int, str]:
+    """Exit code and standard error of ``betaneutral argv`` with the tree bounds lowered."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "addin")}
+    done = subprocess.run([sys.executable, "-c", _BOUNDED_RUNNER, str(_TREE_PART),
+                           str(_TREE_TOTAL), "-" if bulk is None else str(bulk), *argv],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("EXIT "), done.stderr
+    return int(last.split()[1]), done.stderr
+
+
+def _sheet_sizes(book: Path) -> dict[str, int]:
+    with zipfile.ZipFile(book) as zf:
+        return {i.filename: i.file_size for i in zf.infolist()
+                if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")}
+
+
+def _all_values(book: Path) -> dict[tuple[str, str], object]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book, data_only=True)
+    return {(ws.title, c.coordinate): c.value for ws in wb for row in ws.iter_rows()
+            for c in row if c.value is not None and ws.title != "Tickets"}
+
+
+def test_a_price_sheet_over_the_tree_bound_is_computed_from_its_bytes(tmp_path):
+    """The price sheet and the whole XML are over the (lowered) tree bounds: compute
+    reads the prices from the bytes, and writes what it writes under the normal bounds."""
+    sizes = _sheet_sizes(TEMPLATE)
+    assert max(sizes.values()) > _TREE_PART
+    assert sum(sizes.values()) > _TREE_TOTAL
+    (tmp_path / "book.xlsx").symlink_to(TEMPLATE)
+    code, err = run_bounded(["compute", "book.xlsx", "-o", "bounded.xlsx", "--quiet"],
+                            tmp_path)
+    assert code == 0, err
+    code, _, err = run(["compute", "book.xlsx", "-o", "normal.xlsx", "--quiet"], tmp_path)
+    assert code == 0, err
+    bounded, normal = _all_values(tmp_path / "bounded.xlsx"), _all_values(tmp_path / "normal.xlsx")
+    assert len(bounded) > 10_000
+    assert bounded == normal
+
+
+def test_a_sheet_over_the_tree_bound_that_must_be_parsed_is_refused(tmp_path):
+    """check (the formula engine parses every sheet) and a user's own large sheet are held
+    to the tree bound, with the message naming it."""
+    (tmp_path / "book.xlsx").symlink_to(TEMPLATE)
+    code, err = run_bounded(["check", "book.xlsx"], tmp_path)
+    assert code == 3
+    assert f"parts over {_TREE_PART:,} bytes are refused" in err
+    _with_user_sheet(TEMPLATE, tmp_path / "user.xlsx", _TREE_PART + 50_000)
+    code, err = run_bounded(["compute", "user.xlsx", "-o", "out.xlsx", "--quiet"], tmp_path)
+    assert code == 3
+    assert "notes0.xml" in err
+    assert f"over {_TREE_PART:,} bytes are refused" in err
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_a_sheet_over_the_bulk_bound_is_refused(tmp_path):
+    (tmp_path / "book.xlsx").symlink_to(TEMPLATE)
+    bulk = _TREE_PART + 1_000  # under the price sheet's size
+    code, err = run_bounded(["compute", "book.xlsx", "-o", "out.xlsx", "--quiet"], tmp_path,
+                            bulk=bulk)
+    assert code == 3
+    assert f"parts over {bulk:,} bytes are refused" in err

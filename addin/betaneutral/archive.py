@@ -12,6 +12,12 @@ with no limit on decompressed size, so a user's file is checked first:
   absolute path, no backslash) under the parts a spreadsheet package holds;
 * it is not an Excel owner file (``~$Book.xlsx``).
 
+A reader that takes the bulk cells of the large sheets (the prices, the rolling
+betas) from their bytes, without parsing them into a tree, checks with
+``bulk_sheets=True``: a worksheet part may then hold up to
+:data:`MAX_BULK_SHEET_BYTES`, and what is left of the package for openpyxl is
+held to the bounds above (:func:`check_xml_sizes`).
+
 XML entity bombs are handled by openpyxl itself, which parses with defusedxml
 when that package is installed (it is a dependency; a test asserts openpyxl
 uses it).
@@ -40,6 +46,8 @@ from typing import Any
 from betaneutral.files import FileProblemError
 
 __all__ = [
+    "MAX_BULK_SHEET_BYTES",
+    "MAX_BULK_XML_BYTES",
     "MAX_FILE_BYTES",
     "MAX_MEMBERS",
     "MAX_MEMBER_BYTES",
@@ -49,6 +57,7 @@ __all__ = [
     "MAX_XML_PART_BYTES",
     "UnsafeWorkbookError",
     "check_workbook_archive",
+    "check_xml_sizes",
     "copy_without_external_links",
     "copy_without_macros",
     "external_link_parts",
@@ -64,10 +73,19 @@ MAX_RATIO = 200.0
 #: Memory bound: the XML parts (sheets, shared strings, charts, ...) are parsed, and a
 #: parsed part takes 10-25 times its size in memory. A book of 200 holdings x 2,000 days
 #: holds 42 MB of XML, its largest sheet 22 MB; these bounds keep every command under
-#: 1 GB on any workbook they accept.
+#: 1 GB on any workbook it parses whole.
 MAX_XML_PART_BYTES = 32 * 1024 * 1024
 MAX_XML_BYTES = 96 * 1024 * 1024
+#: Bounds for the readers that take a sheet's bulk cells from its bytes without parsing
+#: it into a tree (:func:`betaneutral.workbook.loader.load_book`, the writer of computed
+#: values): there a worksheet part may hold up to this many bytes, provided what is left
+#: of it for openpyxl is within :data:`MAX_XML_PART_BYTES`. A book of 1,000 holdings x
+#: 2,000 days has a 100 MB price sheet and a 96 MB rolling-beta sheet, and ``compute``
+#: needs about 1.2 GB for it (README, Performance).
+MAX_BULK_SHEET_BYTES = 128 * 1024 * 1024
+MAX_BULK_XML_BYTES = 320 * 1024 * 1024
 _XML_PART = re.compile(r"\.(xml|rels|vml)$", re.IGNORECASE)
+_SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
 #: Below this size a member's compression ratio is not judged (tiny XML compresses well).
 _RATIO_FLOOR_BYTES = 1024 * 1024
 
@@ -82,8 +100,8 @@ class UnsafeWorkbookError(FileProblemError):
     """The file is not a workbook this product will open (see the module docstring)."""
 
 
-def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool | None = None
-                           ) -> None:
+def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool | None = None,
+                           bulk_sheets: bool = False) -> None:
     """Refuse a file that is not a plausible, bounded spreadsheet package.
 
     Parameters
@@ -92,6 +110,12 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
         The ``.xlsx`` or ``.xlsm`` file.
     allow_macros : bool, optional
         Whether a VBA project may be present; by default only in ``.xlsm`` files.
+    bulk_sheets : bool, default False
+        For a reader that does not parse large sheets into a tree: worksheet parts
+        are bounded by :data:`MAX_BULK_SHEET_BYTES` and the XML by
+        :data:`MAX_BULK_XML_BYTES` instead of :data:`MAX_XML_PART_BYTES` and
+        :data:`MAX_XML_BYTES`; such a reader must check what it parses with
+        :func:`check_xml_sizes`.
 
     Raises
     ------
@@ -119,7 +143,7 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
     if len(infos) > MAX_MEMBERS:
         raise UnsafeWorkbookError(
             f"{name} has {len(infos):,} parts; more than {MAX_MEMBERS:,} are refused")
-    total = xml_total = 0
+    total = 0
     names = set()
     for info in infos:
         member = info.filename
@@ -139,23 +163,52 @@ def check_workbook_archive(path: str | os.PathLike[str], *, allow_macros: bool |
             raise UnsafeWorkbookError(
                 f"{name}: part {member} expands {info.file_size / max(info.compress_size, 1):,.0f}"
                 f" times; a compression ratio above {MAX_RATIO:g} looks like a zip bomb")
-        if _XML_PART.search(member):
-            if info.file_size > MAX_XML_PART_BYTES:
-                raise UnsafeWorkbookError(
-                    f"{name}: part {member} holds {info.file_size:,} bytes of XML; parts over "
-                    f"{MAX_XML_PART_BYTES:,} bytes are refused (the memory bound: a book of 200 "
-                    "holdings x 2,000 days has sheets of about 22 MB)")
-            xml_total += info.file_size
         total += info.file_size
-    if xml_total > MAX_XML_BYTES:
-        raise UnsafeWorkbookError(
-            f"{name} holds {xml_total:,} bytes of XML; more than {MAX_XML_BYTES:,} are refused "
-            "(the memory bound: a book of 200 holdings x 2,000 days holds about 42 MB)")
+    check_xml_sizes(name, infos, bulk_sheets=bulk_sheets)
     if total > MAX_UNCOMPRESSED_BYTES:
         raise UnsafeWorkbookError(
             f"{name} expands to {total:,} bytes; more than {MAX_UNCOMPRESSED_BYTES:,} are refused")
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise UnsafeWorkbookError(f"{name} is a zip archive but not a spreadsheet package")
+
+
+def check_xml_sizes(name: str, infos: list[zipfile.ZipInfo], *,
+                    bulk_sheets: bool = False) -> None:
+    """Refuse XML parts over the memory bounds (module notes).
+
+    Parameters
+    ----------
+    name : str
+        The file's name, for the message.
+    infos : list of zipfile.ZipInfo
+        The package's members (their declared uncompressed sizes are checked).
+    bulk_sheets : bool, default False
+        Apply the bounds of a reader that takes the large sheets' cells from their
+        bytes (:data:`MAX_BULK_SHEET_BYTES`, :data:`MAX_BULK_XML_BYTES`).
+
+    Raises
+    ------
+    UnsafeWorkbookError
+        Naming the file, the part and the bound.
+    """
+    xml_total = 0
+    for info in infos:
+        member = info.filename
+        if not _XML_PART.search(member):
+            continue
+        bound = (MAX_BULK_SHEET_BYTES if bulk_sheets and _SHEET_PART.match(member)
+                 else MAX_XML_PART_BYTES)
+        if info.file_size > bound:
+            raise UnsafeWorkbookError(
+                f"{name}: part {member} holds {info.file_size:,} bytes of XML; parts over "
+                f"{bound:,} bytes are refused (the memory bound: a book of 200 "
+                "holdings x 2,000 days has sheets of about 22 MB)")
+        xml_total += info.file_size
+    total_bound = MAX_BULK_XML_BYTES if bulk_sheets else MAX_XML_BYTES
+    if xml_total > total_bound:
+        raise UnsafeWorkbookError(
+            f"{name} holds {xml_total:,} bytes of XML; more than {total_bound:,} are refused "
+            "(the memory bound: a book of 200 holdings x 2,000 days holds about 42 MB)")
 
 
 def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
@@ -192,7 +245,10 @@ def open_workbook(path: str | os.PathLike[str], *, read_only: bool = False,
     from openpyxl import load_workbook
 
     p = Path(path)
-    check_workbook_archive(p)
+    check_workbook_archive(p, bulk_sheets=package is not None)
+    if package is not None:  # what openpyxl parses is held to the tree bounds
+        with zipfile.ZipFile(io.BytesIO(package)) as reduced:
+            check_xml_sizes(p.name, reduced.infolist())
     try:
         return load_workbook(p if package is None else io.BytesIO(package),
                              read_only=read_only, data_only=data_only, keep_links=False,

@@ -153,7 +153,7 @@ def _readable_book(path: Path) -> Iterator[Path]:
     # The archive checks only: every reader after this one opens the file with
     # open_workbook (or load_book, which ends in it), which reports a file openpyxl
     # cannot read as a file problem.
-    check_workbook_archive(path)
+    check_workbook_archive(path, bulk_sheets=True)
     if not external_link_parts(path):
         yield path
         return

@@ -50,7 +50,7 @@ from lxml import etree
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import column_index_from_string, coordinate_to_tuple
 
-from betaneutral.archive import check_workbook_archive
+from betaneutral.archive import MAX_XML_PART_BYTES, UnsafeWorkbookError, check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
@@ -292,7 +292,13 @@ def _position(coordinate: str) -> tuple[int, int]:
 
 
 def parse_part(data: bytes, part: str) -> Any:
-    """Parse a package part; a DTD (which OPC packages must not have) is refused."""
+    """Parse a package part; a DTD (which OPC packages must not have) is refused, and so
+    is a part over the tree bound (:data:`betaneutral.archive.MAX_XML_PART_BYTES`: only
+    the byte-level paths read larger sheets)."""
+    if len(data) > MAX_XML_PART_BYTES:
+        raise UnsafeWorkbookError(
+            f"{part}: its part holds {len(data):,} bytes of XML in a form only a full parse "
+            f"reads; parts over {MAX_XML_PART_BYTES:,} bytes are refused (the memory bound)")
     tree = etree.parse(io.BytesIO(data), _PARSER)
     if tree.docinfo.doctype:
         raise DomainError(f"{part} must not declare a DTD (package parts never do), got "
@@ -998,7 +1004,7 @@ def write_cached_values(
     ``os.replace``; on any error nothing is left behind.
     """
     src = Path(src_path)
-    check_workbook_archive(src)
+    check_workbook_archive(src, bulk_sheets=True)  # a sheet parsed as a tree: parse_part
     by_sheet: dict[str, dict[str, Any]] = {}
     for (sheet, coord), value in values.items():
         by_sheet.setdefault(sheet, {})[coord] = value

@@ -43,7 +43,12 @@ from lxml import etree
 from openpyxl import Workbook
 from openpyxl.utils import range_boundaries
 
-from betaneutral.archive import UnsafeWorkbookError, check_workbook_archive, open_workbook
+from betaneutral.archive import (
+    UnsafeWorkbookError,
+    check_workbook_archive,
+    check_xml_sizes,
+    open_workbook,
+)
 from betaneutral.errors import BetaNeutralError
 from betaneutral.workbook.cache import package_tables, parse_part, sheet_parts, workbook_part
 from betaneutral.workbook.names import TableArea, structured_range
@@ -491,7 +496,7 @@ def load_book(path: str | os.PathLike[str]) -> Workbook:
         As :func:`~betaneutral.archive.open_workbook`.
     """
     p = Path(path)
-    check_workbook_archive(p)
+    check_workbook_archive(p, bulk_sheets=True)  # what openpyxl parses: open_workbook
     try:
         reduced = _reduced_package(p)
     except (zipfile.BadZipFile, etree.XMLSyntaxError, BetaNeutralError, OSError, KeyError,
@@ -500,6 +505,8 @@ def load_book(path: str | os.PathLike[str]) -> Workbook:
     if reduced is None:
         return open_workbook(p)
     package, prices, kept = reduced
+    with zipfile.ZipFile(io.BytesIO(package)) as left:  # what openpyxl would parse
+        check_xml_sizes(p.name, left.infolist())
     try:
         wb = open_workbook(p, package=package)
     except UnsafeWorkbookError:
