@@ -43,7 +43,7 @@ Usage::
     python benchmarks/bench_workbook.py [--json results.json] [--repeat 3]
         [--pycel-timeout 1800] [--no-pycel-large] [--no-libreoffice] [--no-scaling]
         [--no-floor]
-    python benchmarks/bench_workbook.py --grid [--repeat 2] [--json grid.json]
+    python benchmarks/bench_workbook.py --grid [--repeat 2] [--json grid.json] [--books DIR]
 """
 
 from __future__ import annotations
@@ -358,29 +358,33 @@ def scaling(folder: Path, repeat: int) -> dict[str, Any]:
 
 
 #: The grid of ``--grid`` (holdings x days): a subset of 50-1,000 holdings x 500-4,000 days.
-GRID = [(50, 500), (50, 2000), (50, 4000), (100, 4000), (200, 500), (200, 2000), (200, 4000),
-        (1000, 500)]
+GRID = [(50, 500), (50, 2000), (50, 4000), (200, 500), (200, 2000), (200, 4000),
+        (400, 2000), (1000, 500), (1000, 2000)]
 
 
-def grid(folder: Path, repeat: int, sizes: list[tuple[int, int]]) -> dict[str, Any]:
+def grid(folder: Path, repeat: int, sizes: list[tuple[int, int]], *,
+         keep: bool = False) -> dict[str, Any]:
     """``betaneutral compute`` as a process on each book (recompute of a computed book):
     fastest wall time and peak RSS of ``repeat`` runs; the memory per holding-day is the
-    least-squares slope of the peak against holdings x days."""
+    least-squares slope of the peak against holdings x days. With ``keep`` the computed
+    books stay in ``folder`` and are used again by a later run (building the largest
+    takes minutes)."""
     from betaneutral.archive import UnsafeWorkbookError
     from betaneutral.errors import BetaNeutralError
 
     points, refused = [], []
     for n, days in sizes:
-        book = write_book(folder, n, days)
-        computed = folder / f"computed-{book.name}"
-        try:
-            compute_workbook(book, computed, force=True)
-        except (BetaNeutralError, UnsafeWorkbookError) as exc:  # e.g. a part over the bound
-            refused.append({"holdings": n, "days": days, "reason": str(exc)})
-            print(f"grid: {n} x {days}: refused: {exc}", flush=True)
-            continue
-        finally:
-            book.unlink()  # the books of the grid are large: one at a time on disk
+        computed = folder / f"computed-book-{n}x{days}.xlsx"
+        if not (keep and computed.exists()):
+            book = write_book(folder, n, days)
+            try:
+                compute_workbook(book, computed, force=True)
+            except (BetaNeutralError, UnsafeWorkbookError) as exc:  # a part over the bound
+                refused.append({"holdings": n, "days": days, "reason": str(exc)})
+                print(f"grid: {n} x {days}: refused: {exc}", flush=True)
+                continue
+            finally:
+                book.unlink()  # the books of the grid are large: one at a time on disk
         walls, peaks = [], []
         for _ in range(repeat):
             wall, peak, _ = run_child([sys.executable, "-m", "betaneutral.cli", "compute",
@@ -388,7 +392,8 @@ def grid(folder: Path, repeat: int, sizes: list[tuple[int, int]]) -> dict[str, A
                                        "--force", "--quiet"])
             walls.append(wall)
             peaks.append(peak)
-        computed.unlink()
+        if not keep:
+            computed.unlink()
         points.append({"holdings": n, "days": days, "seconds": min(walls),
                        "peak_mb": max(peaks)})
         print(f"grid: {n} x {days}: {min(walls):.2f} s, {max(peaks):.0f} MB", flush=True)
@@ -435,15 +440,21 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true",
                         help="only the grid of books (50-1,000 holdings x 500-4,000 days): "
                              "compute as a process, wall time and peak memory")
+    parser.add_argument("--books", metavar="DIR",
+                        help="with --grid: keep the computed books in DIR and use them again")
     parser.add_argument("--no-floor", action="store_true",
                         help="do not run the floor script (bench_floor.py) beside compute")
     args = parser.parse_args()
 
     if args.grid:
-        with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
-            sizes = ([tuple(int(v) for v in size.split("x")) for size in args.sizes]
-                     if args.sizes else GRID)
-            result = grid(Path(tmp), args.repeat, sizes)
+        sizes = ([tuple(int(v) for v in size.split("x")) for size in args.sizes]
+                 if args.sizes else GRID)
+        if args.books:
+            Path(args.books).mkdir(parents=True, exist_ok=True)
+            result = grid(Path(args.books), args.repeat, sizes, keep=True)
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-workbook-") as tmp:
+                result = grid(Path(tmp), args.repeat, sizes)
         print(f"memory: {result['kb_per_holding_day']:.3f} KB per holding-day "
               f"+ {result['base_mb']:.0f} MB (least squares over the grid)")
         if args.json:
