@@ -810,8 +810,7 @@ def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
         ranges[asset] = f"Benchmark!${col}${first}:${col}${last}"
     # The chained index's formula as a calculated column: written for the first data
     # row, with its references relative to that row (Excel fills it into each new row).
-    chained = (f'IF(BenchmarkChoice="BTC",B{first},{bench_col}{first - 1}*'
-               f"(1+0.5*(B{first}/B{first - 1}-1)+0.5*(C{first}/C{first - 1}-1)))")
+    chained = _index_formula(bench_col, first)[1:]
     headers = ["Date", *data.assets, "Benchmark"]
     _add_table(ws, PRICES_TABLE, f"A1:{bench_col}{last}", headers, {"Benchmark": chained})
     last_asset = table_column_name(data.assets[-1])
