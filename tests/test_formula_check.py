@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from betaneutral.errors import BetaNeutralError, DomainError
+from betaneutral.errors import BetaNeutralError, DomainError, UnknownNameError
 from betaneutral.workbook import compute as compute_module
 from betaneutral.workbook import formula_cells
 from betaneutral.workbook import template as template_module
@@ -155,8 +155,30 @@ def test_a_book_with_user_sheets_is_checked_against_the_full_build(tmp_path: Pat
     expected = _check_formulas(loaded, got)
     assert expected == full_build(inputs)
     values = compute_values(got, read_layout(loaded))
-    assert sorted(user_formula_cells(loaded, values, {})) == [
-        ("Holdings", "L5"), ("Mine", "A1"), ("Mine", "B2")]
+    users = [("Holdings", "L5"), ("Mine", "A1"), ("Mine", "B2")]
+    assert sorted(user_formula_cells(loaded, values, {})) == users
+    # passing over the book's own formulas (checked) finds the same cells
+    assert sorted(user_formula_cells(loaded, values, {}, own=expected)) == users
+
+
+def test_a_cell_of_the_books_own_left_without_a_value_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The book's own formulas are not looked up one cell at a time for the user's cells:
+    if the computation left one of their cells out, the writer refuses the book (it is
+    not kept with a stale value)."""
+    path = tmp_path / "book.xlsx"
+    fill_workbook(book(3, 40)).save(path)
+    real = compute_module.compute_values
+
+    def one_short(*args: object, **kwargs: object) -> dict:
+        values = real(*args, **kwargs)
+        del values[("Rolling", "C20")]
+        return values
+
+    monkeypatch.setattr(compute_module, "compute_values", one_short)
+    with pytest.raises(UnknownNameError, match=r"every formula cell must have a value.*C20"):
+        compute_module.compute_workbook(path, tmp_path / "out.xlsx")
+    assert not (tmp_path / "out.xlsx").exists()
 
 
 def test_a_changed_formula_is_named_with_the_template_formula(tmp_path: Path) -> None:
