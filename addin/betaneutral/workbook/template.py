@@ -1537,7 +1537,8 @@ def template_formula_cells(
     Parameters
     ----------
     prices, holdings, all_columns
-        As :func:`build_workbook` (same checks, same errors).
+        As :func:`build_workbook` (the same checks of the prices and holdings, with the
+        same errors).
     valued : iterable of str
         Named inputs of one cell (a Settings value such as ``FuturesPrice``, a Rebalance
         input such as ``CurrentContracts``) to be given a value over the template's:
@@ -1546,10 +1547,11 @@ def template_formula_cells(
     Returns
     -------
     dict
-        ``(sheet, coordinate or CSE range) -> formula text`` (with ``=``): exactly
-        ``formula_cells(build_workbook(...))`` as a mapping, by construction, since
-        each sheet's builder takes its formulas from the same functions (one per sheet
-        of formulas; the styled build adds fills, formats, notes, charts and names).
+        ``(sheet, coordinate or CSE range) -> formula text`` (with ``=``): what
+        ``formula_cells(build_workbook(...))`` lists. Each sheet's builder takes every
+        formula it places from the same function of its sheet (by its cell: a builder
+        placing a formula elsewhere fails), and adds the fills, formats, notes, charts
+        and names; ``tests/test_formula_check.py`` compares the two on many books.
 
     Raises
     ------
