@@ -1,4 +1,4 @@
-"""The template's formulas for a book, derived from short builds (workbook.compute).
+"""The template's formulas for a book, given without building it (workbook.compute).
 
 The reference is always the full template build, ``formula_cells(fill_workbook(inputs))``:
 an independent path that styles and writes every cell.
@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from betaneutral.workbook import compute as compute_module
 from betaneutral.workbook import formula_cells
 from betaneutral.workbook.compute import fill_workbook, template_formulas
 from betaneutral.workbook.inputs import BookInputs, BookSettings, read_inputs
@@ -48,37 +47,4 @@ def test_equals_the_full_template_build(label: str) -> None:
         "50/50 benchmark": lambda: dataclasses.replace(
             book(3, 90), settings=BookSettings(benchmark="BTC/ETH 50/50")),
     }[label]()
-    assert template_formulas(inputs) == full_build(inputs)
-
-
-def test_long_books_are_derived_from_two_short_builds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 730-day book builds the template for 3 and 4 dates only, not for 730."""
-    sizes = []
-    real = compute_module.fill_workbook
-
-    def spy(inputs: BookInputs, **kwargs):
-        sizes.append(len(inputs.prices))
-        return real(inputs, **kwargs)
-
-    inputs = book(3, 730)
-    monkeypatch.setattr(compute_module, "fill_workbook", spy)
-    derived = template_formulas(inputs)
-    assert sizes == [3, 4]
-    monkeypatch.undo()
-    assert derived == full_build(inputs)
-
-
-def test_a_template_that_does_not_extend_is_built_in_full(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the 3-date formulas do not extend to the 4-date ones, the whole template is
-    built and its formulas returned."""
-    inputs = book(2, 60)
-    real = compute_module._stretch
-
-    def off_by_one(formulas, rows, n_dates):
-        out = real(formulas, rows, n_dates)
-        key = next(iter(out))
-        return {**out, key: out[key] + "+0"}
-
-    monkeypatch.setattr(compute_module, "_stretch", off_by_one)
     assert template_formulas(inputs) == full_build(inputs)

@@ -30,11 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.formula.translate import Translator
 from openpyxl.utils import get_column_letter, range_boundaries
-from openpyxl.utils.cell import coordinate_from_string
 
-from betaneutral.bookdata import BookInputs
+from betaneutral.bookdata import SETTINGS_NAMES, BookInputs
 from betaneutral.errors import DomainError
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
@@ -45,7 +43,7 @@ from betaneutral.workbook.loader import load_book
 from betaneutral.workbook.model import compute_values, read_layout
 from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.results import book_state, book_tickets, tickets_cells
-from betaneutral.workbook.template import build_workbook, formula_cells
+from betaneutral.workbook.template import build_workbook, formula_cells, template_formula_cells
 
 __all__ = ["HEDGE_FIGURES", "RISK_FIGURES", "PreparedBook", "build_committed_templates",
            "checked_hedge", "compute_workbook", "cyclic_gc_paused", "fill_workbook",
@@ -59,53 +57,6 @@ _XLSM_CONTENT_TYPE = b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 
 def _formulas(wb: Workbook) -> dict[tuple[str, str], str]:
     return {(c.sheet, c.coordinate): c.formula for c in formula_cells(wb)}
-
-
-#: Dates of the shortened books the template's formulas are derived from.
-_SHORT_HISTORY = 3
-#: Up to this many dates, building the whole template is as quick.
-_FULL_BUILD_MAX_DATES = 32
-
-
-def _shortened(inputs: BookInputs, n_dates: int) -> BookInputs:
-    return dataclasses.replace(inputs, prices=inputs.prices.iloc[:n_dates])
-
-
-def _date_rows(wb: Workbook) -> tuple[int, int]:
-    """First and last row of the dates (the ``Dates`` name)."""
-    _, ref = name_destinations(wb, ["Dates"])["Dates"]
-    _, first, _, last = range_boundaries(ref)
-    return first, last
-
-
-def _stretch(formulas: Mapping[CellKey, str], rows: tuple[int, int],
-             n_dates: int) -> dict[CellKey, str]:
-    """The formulas of a book with ``n_dates`` dates, from those of a shorter book.
-
-    ``rows`` are the first and last date rows of the shorter book. References to the
-    whole date rows (``$C$2:$C$4``) and array ranges over them (``B2:B4``) are
-    extended to the new last row, and each single formula on the last date row
-    starts a column that repeats it (relative references moved) on every later row.
-    """
-    first, last = rows
-    new_last = first + n_dates - 1
-    whole = re.compile(rf"(?<![A-Za-z0-9_.$])(\$[A-Z]{{1,3}}\${first}:\$[A-Z]{{1,3}}\$){last}"
-                       r"(?![0-9])")
-    span = re.compile(rf"([A-Z]{{1,3}}{first}:[A-Z]{{1,3}}){last}")
-    out: dict[CellKey, str] = {}
-    for (sheet, coordinate), formula in formulas.items():
-        text = whole.sub(rf"\g<1>{new_last}", formula)
-        if ":" in coordinate:
-            match = span.fullmatch(coordinate)
-            out[(sheet, f"{match.group(1)}{new_last}" if match else coordinate)] = text
-            continue
-        out[(sheet, coordinate)] = text
-        col, row = coordinate_from_string(coordinate)
-        if row == last:
-            translator = Translator(text, origin=coordinate)
-            for r in range(last + 1, new_last + 1):
-                out[(sheet, f"{col}{r}")] = translator.translate_formula(f"{col}{r}")
-    return out
 
 
 def template_formulas(inputs: BookInputs) -> dict[CellKey, str]:
@@ -125,24 +76,19 @@ def template_formulas(inputs: BookInputs) -> dict[CellKey, str]:
 
     Notes
     -----
-    Building the template for a long history is slow (openpyxl styles every price
-    and rolling-beta cell), and its formulas differ from one history length to
-    another only along the date rows. So the template is built for the first 3
-    and 4 dates; when the 3-date formulas, extended to 4 dates (:func:`_stretch`),
-    are exactly the 4-date ones, the 3-date formulas are extended to the full
-    history. Otherwise (and for 32 dates or fewer) the template is built in full.
+    No workbook is built: the template's sheets place their formulas from functions
+    that give them without styling a cell
+    (:func:`~betaneutral.workbook.template.template_formula_cells`), for the whole
+    history at once. As :func:`~betaneutral.workbook.fill.fill_workbook` does, every
+    price column is kept, and the settings given (not None) and the current position
+    are values over the template's cells: a futures price typed in replaces the
+    last-close formula.
     """
-    n_dates = len(inputs.prices)
-    if n_dates <= _FULL_BUILD_MAX_DATES:
-        return _formulas(fill_workbook(inputs))
-    short = fill_workbook(_shortened(inputs, _SHORT_HISTORY))
-    rows = _date_rows(short)
-    formulas = _formulas(short)
-    step = _formulas(fill_workbook(_shortened(inputs, _SHORT_HISTORY + 1)))
-    if rows[1] - rows[0] + 1 != _SHORT_HISTORY or _stretch(formulas, rows,
-                                                          _SHORT_HISTORY + 1) != step:
-        return _formulas(fill_workbook(inputs))
-    return _stretch(formulas, rows, n_dates)
+    valued = [name for key, name in SETTINGS_NAMES.items()
+              if getattr(inputs.settings, key) is not None]
+    return template_formula_cells(prices=inputs.prices,
+                                  holdings=inputs.holdings[["asset", "quantity"]],
+                                  all_columns=True, valued=[*valued, "CurrentContracts"])
 
 
 #: A reference into another workbook: ``[1]Sheet1!A1`` or ``'[other.xlsx]Sheet1'!A1``.
@@ -232,12 +178,16 @@ class PreparedBook:
     resized : tuple of str
         Why the book was resized (:func:`~betaneutral.workbook.living.book_growth`);
         empty when it was computed as it is.
+    own : dict
+        The book's own formulas, checked to be the template's (:func:`template_formulas`):
+        ``(sheet, cell or CSE range) -> formula``.
     """
 
     path: Path
     wb: Workbook
     inputs: BookInputs
     resized: tuple[str, ...] = ()
+    own: dict[CellKey, str] = dataclasses.field(default_factory=dict)
 
 
 def _same_vba(src: Path, built: Path) -> None:
@@ -307,10 +257,10 @@ def prepared_book(src: str | os.PathLike[str], *,
             inputs = read_inputs(wb)
             report("checking the book's own formulas")
             missing: list[str] = []
-            _check_formulas(wb, inputs, missing=missing)
+            own = _check_formulas(wb, inputs, missing=missing)
             growth = Growth(tuple(missing[:1]))
     if not growth:
-        yield PreparedBook(src_path, wb, inputs)
+        yield PreparedBook(src_path, wb, inputs, own=own)
         return
     del wb
     report("the sheets hold more than the book's ranges (" + "; ".join(growth.reasons)
@@ -333,8 +283,8 @@ def prepared_book(src: str | os.PathLike[str], *,
         with _cyclic_gc_paused():
             wb = load_book(resized)
             inputs = read_inputs(wb)
-            _check_formulas(wb, inputs)
-        yield PreparedBook(resized, wb, inputs, growth.reasons)
+            own = _check_formulas(wb, inputs)
+        yield PreparedBook(resized, wb, inputs, growth.reasons, own)
 
 
 #: The Rebalance and Holdings figures a hedge order is made from, in the order a failure
@@ -485,7 +435,7 @@ def compute_workbook(
         report("replaying the hedging policy for the Backtest sheet")
         plain = {**tickets_cells(book.wb, tickets),
                  **book_backtest_cells(book.wb.sheetnames, book.inputs, backtest)}
-        users = user_formula_cells(book.wb, values, plain)
+        users = user_formula_cells(book.wb, values, plain, own=book.own)
         if users:
             report(f"refreshing {len(users)} formula cell(s) of your own")
         fresh = user_values(book.path, users) if users else {}
@@ -534,10 +484,22 @@ def user_values(path: Path, cells: list[CellKey]) -> dict[CellKey, Any]:
 
 
 def user_formula_cells(wb: Workbook, values: Mapping[CellKey, Any],
-                       plain: Mapping[CellKey, Any]) -> list[CellKey]:
-    """Formula cells (array ranges expanded) the book does not compute: the user's."""
+                       plain: Mapping[CellKey, Any], *,
+                       own: Mapping[CellKey, str] | None = None) -> list[CellKey]:
+    """Formula cells (array ranges expanded) the book does not compute: the user's.
+
+    ``own`` (:attr:`PreparedBook.own`) are the book's own formulas, checked to be the
+    template's: each of their cells has a computed value
+    (:func:`~betaneutral.workbook.model.compute_values` computes every cell of the
+    template's formulas, and the writer refuses a formula cell without a value), so they
+    are passed over without expanding their ranges (400,000 rolling-beta cells on a book
+    of 200 holdings and 2,000 days).
+    """
+    own = own or {}
     out = []
     for cell in formula_cells(wb):
+        if (cell.sheet, cell.coordinate) in own:
+            continue
         if ":" in cell.coordinate:
             c1, r1, c2, r2 = range_boundaries(cell.coordinate)
             keys = [(cell.sheet, f"{get_column_letter(c)}{r}")

@@ -1,8 +1,9 @@
 """A fresh book holding given inputs: the template built for them, settings and position set.
 
-Used by ``betaneutral fill`` (from CSV files), by the check of a book's own formulas
-(:func:`betaneutral.workbook.compute.template_formulas`) and by the resize of a book
-that outgrew its ranges (:func:`betaneutral.workbook.living.resize_book`).
+Used by ``betaneutral fill`` (from CSV files) and by the resize of a book that outgrew
+its ranges (:func:`betaneutral.workbook.living.resize_book`). The check of a book's own
+formulas (:func:`betaneutral.workbook.compute.template_formulas`) takes the same formulas
+without building the workbook.
 """
 
 from __future__ import annotations

@@ -115,6 +115,7 @@ __all__ = [
     "catalogue_rows",
     "defined_names",
     "formula_cells",
+    "template_formula_cells",
     "write_contracts_sheet",
     "write_template",
     "xlwings_quickstart_path",
@@ -179,6 +180,9 @@ _SCENARIO_COLUMNS = (
     "Liquidated",
 )
 _SCENARIO_ROWS = 13
+_SCENARIO_FIRST_ROW = 5
+_SETTINGS_FIRST_ROW = 5
+_STATS_FIRST_ROW = 5
 _DEFAULT_CONTRACT = "BINANCE:BTCUSDT"
 _AUTHOR = "BetaNeutral"
 
@@ -689,13 +693,22 @@ def _validation_text(dv: DataValidation, label: str, rule: str) -> None:
     dv.prompt = f"Allowed: {rule}."[:255]
 
 
+def _settings_formulas() -> dict[str, str]:
+    """The Settings values that are formulas (the futures price's last close), by cell."""
+    return {f"B{_SETTINGS_FIRST_ROW + i}": str(spec.default)
+            for i, spec in enumerate(_settings_spec(_DEFAULT_CONTRACT))
+            if isinstance(spec.default, _Formula)}
+
+
 def _build_settings(ws: Worksheet, default_contract: str) -> None:
     _title(ws, "Settings", "Named inputs used by every formula. Hover a value for its note.")
-    _header(ws, 4, ("Setting", "Value", "Defined name", "Allowed values"))
+    _header(ws, _SETTINGS_FIRST_ROW - 1, ("Setting", "Value", "Defined name", "Allowed values"))
+    formulas = _settings_formulas()
     for i, spec in enumerate(_settings_spec(default_contract)):
-        row = 5 + i
+        row = _SETTINGS_FIRST_ROW + i
+        value = _Formula(formulas[f"B{row}"]) if f"B{row}" in formulas else spec.default
         _put(ws, f"A{row}", spec.label, font=_BOLD, border=_BOX)
-        _put(ws, f"B{row}", spec.default, fill=_INPUT_FILL, fmt=spec.fmt, border=_BOX,
+        _put(ws, f"B{row}", value, fill=_INPUT_FILL, fmt=spec.fmt, border=_BOX,
              align=Alignment(horizontal="right"))
         _put(ws, f"C{row}", spec.name, border=_BOX, font=_font(color="595959"))
         _put(ws, f"D{row}", spec.rule, border=_BOX)
@@ -726,6 +739,16 @@ def _index_formula(bench_col: str, row: int) -> str:
             f"(1+0.5*(B{row}/B{row - 1}-1)+0.5*(C{row}/C{row - 1}-1)))")
 
 
+def _benchmark_formulas(data: _Data) -> dict[str, str]:
+    """The benchmark index column, by cell: the first BTC close, then the chained index."""
+    first, last = 2, len(data.dates) + 1
+    bench_col = get_column_letter(2 + len(data.assets))
+    out = {f"{bench_col}{first}": f"=B{first}"}
+    out.update((f"{bench_col}{row}", _index_formula(bench_col, row))
+               for row in range(first + 1, last + 1))
+    return out
+
+
 def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
                      ) -> dict[str, str]:
     """Prices and the benchmark index; returns asset -> absolute column range.
@@ -737,6 +760,7 @@ def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
     first, last = 2, t + 1
     bench_col = get_column_letter(2 + len(data.assets))
     fmts = [_price_format(data.prices[:, j]) for j in range(len(data.assets))]
+    formulas = _benchmark_formulas(data)
     _header(ws, 1, ["Date", *data.assets, "Benchmark"])
     ws.row_dimensions[1].height = 20
     styled: dict[int, Any] = {}  # column -> its first cell (the others share its style)
@@ -761,7 +785,7 @@ def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
             cell.fill = _INPUT_FILL
             styled[2 + j] = cell
         cell = ws[f"{bench_col}{row}"]
-        cell.value = f"=B{row}" if i == 0 else _index_formula(bench_col, row)
+        cell.value = formulas[f"{bench_col}{row}"]
         if i:
             _same_style(cell, styled[0])
         else:
@@ -774,7 +798,7 @@ def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
             *(BulkColumn(2 + j, styled[2 + j], values=data.prices[1:, j])
               for j in range(len(data.assets))),
             BulkColumn(2 + len(data.assets), styled[0],
-                       formula=lambda row: _index_formula(bench_col, row))])
+                       formula=lambda row: formulas[f"{bench_col}{row}"])])
     ws[f"{bench_col}1"].comment = _note(
         "Equals the BTC price when Settings > Benchmark is BTC. Otherwise a 50/50 BTC/ETH "
         "index rebalanced daily: I(t) = I(t-1) x (1 + 0.5 r_BTC(t) + 0.5 r_ETH(t)), "
@@ -786,8 +810,7 @@ def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
         ranges[asset] = f"Benchmark!${col}${first}:${col}${last}"
     # The chained index's formula as a calculated column: written for the first data
     # row, with its references relative to that row (Excel fills it into each new row).
-    chained = (f'IF(BenchmarkChoice="BTC",B{first},{bench_col}{first - 1}*'
-               f"(1+0.5*(B{first}/B{first - 1}-1)+0.5*(C{first}/C{first - 1}-1)))")
+    chained = _index_formula(bench_col, first)[1:]
     headers = ["Date", *data.assets, "Benchmark"]
     _add_table(ws, PRICES_TABLE, f"A1:{bench_col}{last}", headers, {"Benchmark": chained})
     last_asset = table_column_name(data.assets[-1])
@@ -805,11 +828,25 @@ def _build_benchmark(ws: Worksheet, data: _Data, apart: BulkRows | None = None
     return ranges
 
 
+def _holdings_formulas(data: _Data) -> dict[str, str]:
+    """The computed columns of each holding row and the totals, by cell."""
+    first, last = HOLDINGS_HEADER_ROW + 1, HOLDINGS_HEADER_ROW + len(data.holdings)
+    out = {}
+    for row in range(first, last + 1):
+        out.update((f"{col}{row}", formula)
+                   for col, (formula, _) in holding_row_formulas(row).items())
+    for column in HOLDING_COLUMNS:
+        if column.total is not None:
+            out[f"{column.letter}{HOLDINGS_TOTAL_ROW}"] = column.total(first, last)
+    return out
+
+
 def _build_holdings(ws: Worksheet, data: _Data) -> None:
     """The Holdings sheet from :data:`~betaneutral.workbook.book.HOLDING_COLUMNS`."""
     n = len(data.holdings)
     first, last = HOLDINGS_HEADER_ROW + 1, HOLDINGS_HEADER_ROW + n
     total = HOLDINGS_TOTAL_ROW
+    formulas = _holdings_formulas(data)
     _title(ws, "Holdings", "Spot book: enter quantities (yellow). Betas use the Settings "
            "window, method and minimum observations.")
     _header(ws, HOLDINGS_HEADER_ROW, [c.header for c in HOLDING_COLUMNS])
@@ -818,13 +855,14 @@ def _build_holdings(ws: Worksheet, data: _Data) -> None:
         _put(ws, f"A{row}", asset, font=_BOLD, border=_BOX)
         _put(ws, f"B{row}", qty, fill=_INPUT_FILL, fmt=FMT_QTY, border=_BOX)
         fmt = _price_format(data.prices[:, data.assets.index(asset)])
-        for col, (formula, number_format) in holding_row_formulas(row).items():
-            _computed(ws, f"{col}{row}", formula, fmt if col == "C" else number_format)
+        for col, (_, number_format) in holding_row_formulas(row).items():
+            _computed(ws, f"{col}{row}", formulas[f"{col}{row}"],
+                      fmt if col == "C" else number_format)
     _put(ws, f"A{total}", TOTAL_LABEL, font=_BOLD)
     for column in HOLDING_COLUMNS:
         if column.total is not None:
             coord = f"{column.letter}{total}"
-            _computed(ws, coord, column.total(first, last), column.fmt)
+            _computed(ws, coord, formulas[coord], column.fmt)
             ws[coord].font = _BOLD
         if column.note and column.letter != "A":
             ws[f"{column.letter}{HOLDINGS_HEADER_ROW}"].comment = _note(column.note, height=80)
@@ -844,9 +882,26 @@ def _build_holdings(ws: Worksheet, data: _Data) -> None:
     _print_setup(ws, title_rows="4:4")
 
 
+def _asset_formula(i: int) -> str:
+    """The name of the ``i``-th holding (from 0), read from Holdings."""
+    return f"=INDEX(HoldingAssets,{i + 1})"
+
+
+def _stats_formulas(data: _Data) -> dict[str, str]:
+    """Each holding's name and its ``BETA_STATS`` array, by cell or array range."""
+    out = {}
+    for i in range(len(data.holdings)):
+        row = _STATS_FIRST_ROW + i
+        out[f"A{row}"] = _asset_formula(i)
+        out[f"B{row}:J{row}"] = (f"=BETA_STATS({price_column(f'$A{row}')},BTCPrices,Window,"
+                                 "MinObs)")
+    return out
+
+
 def _build_stats(ws: Worksheet, data: _Data) -> None:
     n = len(data.holdings)
-    first, last = 5, 4 + n
+    first, last = _STATS_FIRST_ROW, _STATS_FIRST_ROW - 1 + n
+    formulas = _stats_formulas(data)
     _title(ws, "Beta statistics (OLS, to BTC)", "One BETA_STATS array per holding: daily "
            "returns over the Settings window; intervals at 95%.")
     _header(ws, 4, ("Asset", *_STATS_COLUMNS))
@@ -854,10 +909,8 @@ def _build_stats(ws: Worksheet, data: _Data) -> None:
             FMT_BETA)
     for i in range(n):
         row = first + i
-        _put(ws, f"A{row}", _Formula(f"=INDEX(HoldingAssets,{i + 1})"), font=_BOLD,
-             border=_BOX)
-        _array(ws, f"B{row}:J{row}",
-               f"=BETA_STATS({price_column(f'$A{row}')},BTCPrices,Window,MinObs)", fmts)
+        _put(ws, f"A{row}", _Formula(formulas[f"A{row}"]), font=_BOLD, border=_BOX)
+        _array(ws, f"B{row}:J{row}", formulas[f"B{row}:J{row}"], fmts)
     ws["F4"].comment = _note("Heteroskedasticity- and autocorrelation-consistent (Newey-West) "
                              "standard error of beta.", height=70)
     _define(ws, "BetaStats", f"B{first}:J{last}")
@@ -866,18 +919,31 @@ def _build_stats(ws: Worksheet, data: _Data) -> None:
     _print_setup(ws, title_rows="4:4")
 
 
+def _rolling_formulas(data: _Data) -> dict[str, str]:
+    """The dates array, and each holding's name and ``ROLLING_BETA`` array, by cell or
+    array range."""
+    first, last = 2, len(data.dates) + 1
+    out = {f"A{first}:A{last}": "=Dates"}
+    for j in range(len(data.holdings)):
+        col = get_column_letter(2 + j)
+        out[f"{col}1"] = _asset_formula(j)  # the header follows Holdings
+        out[f"{col}{first}:{col}{last}"] = (f"=ROLLING_BETA({price_column(f'{col}$1')},"
+                                            "BenchPrices,RollingWindow,MinObs)")
+    return out
+
+
 def _build_rolling(ws: Worksheet, data: _Data, apart: BulkRows | None = None) -> None:
     t = len(data.dates)
     first, last = 2, t + 1
     n = len(data.holdings)
+    formulas = _rolling_formulas(data)
     _header(ws, 1, ["Date", *[asset for asset, _ in data.holdings]])
     ws.row_dimensions[1].height = 20
-    _array(ws, f"A{first}:A{last}", "=Dates", (FMT_DATE,), apart)
+    _array(ws, f"A{first}:A{last}", formulas[f"A{first}:A{last}"], (FMT_DATE,), apart)
     for j in range(n):
         col = get_column_letter(2 + j)
-        ws[f"{col}1"].value = f"=INDEX(HoldingAssets,{j + 1})"  # the header follows Holdings
-        _array(ws, f"{col}{first}:{col}{last}",
-               f"=ROLLING_BETA({price_column(f'{col}$1')},BenchPrices,RollingWindow,MinObs)",
+        ws[f"{col}1"].value = formulas[f"{col}1"]
+        _array(ws, f"{col}{first}:{col}{last}", formulas[f"{col}{first}:{col}{last}"],
                (FMT_BETA,), apart)
     ws["A1"].comment = _note("Rolling betas to the benchmark chosen on Settings, over "
                              "Settings > Rolling beta window; empty until enough days.",
@@ -894,9 +960,28 @@ def _build_rolling(ws: Worksheet, data: _Data, apart: BulkRows | None = None) ->
     _print_setup(ws, title_rows="1:1")
 
 
+def _signal_ref(line: Signal) -> str:
+    """The array range of a signal line: its names side by side from column B."""
+    row = REBALANCE_ROWS[line.key]
+    return f"B{row}:{get_column_letter(1 + len(line.names))}{row}"
+
+
+def _rebalance_formulas() -> dict[str, str]:
+    """Each computed line's formula (a signal's array), by cell or array range."""
+    out = {}
+    for section in REBALANCE:
+        for line in section.lines:
+            if isinstance(line, Signal):
+                out[_signal_ref(line)] = line.formula
+            elif not line.is_input:
+                out[f"B{REBALANCE_ROWS[line.key]}"] = line.formula
+    return out
+
+
 def _build_rebalance(ws: Worksheet) -> None:
     """The Rebalance sheet from :data:`~betaneutral.workbook.book.REBALANCE`."""
     r = REBALANCE_ROWS
+    formulas = _rebalance_formulas()
     _title(ws, "Rebalance", "Hedge sizing, drift against the band, the restoring order, "
            "margin and funding. Positive contracts and notionals mean short.")
     grey = _font(color="595959")
@@ -907,8 +992,7 @@ def _build_rebalance(ws: Worksheet) -> None:
             if isinstance(line, Signal):
                 _header(ws, r[f"{line.key}Header"], line.headers, first_col=2)
                 _put(ws, f"A{row}", line.label, border=_BOX)
-                _array(ws, f"B{row}:{get_column_letter(1 + len(line.names))}{row}",
-                       line.formula, line.fmts)
+                _array(ws, _signal_ref(line), formulas[_signal_ref(line)], line.fmts)
                 ws[f"C{row}"].alignment = Alignment(horizontal="center")
                 _put(ws, f"E{row}", line.note, font=grey)
                 for j, name in enumerate(line.names):
@@ -919,7 +1003,7 @@ def _build_rebalance(ws: Worksheet) -> None:
             if line.is_input:
                 _put(ws, f"B{row}", line.default, fill=_INPUT_FILL, fmt=line.fmt, border=_BOX)
             else:
-                _computed(ws, f"B{row}", line.formula, line.fmt)
+                _computed(ws, f"B{row}", formulas[f"B{row}"], line.fmt)
             if line.bold:
                 ws[f"B{row}"].font = _BOLD
             _put(ws, f"C{row}", line.note, font=grey)
@@ -944,14 +1028,20 @@ def _build_rebalance(ws: Worksheet) -> None:
     _print_setup(ws)
 
 
+def _scenarios_formulas() -> dict[str, str]:
+    """The ``HEDGE_SCENARIOS`` array, by its range."""
+    first, last = _SCENARIO_FIRST_ROW, _SCENARIO_FIRST_ROW - 1 + _SCENARIO_ROWS
+    return {f"A{first}:E{last}": "=HEDGE_SCENARIOS(HoldingValues,HoldingBetas,TargetContracts,"
+                                 "FuturesPrice,MarginBuffer,HedgeContract)"}
+
+
 def _build_scenarios(ws: Worksheet) -> None:
-    first, last = 5, 4 + _SCENARIO_ROWS
+    first, last = _SCENARIO_FIRST_ROW, _SCENARIO_FIRST_ROW - 1 + _SCENARIO_ROWS
     _title(ws, "Scenarios", "P&L for instant BTC moves, each holding moving by its beta; the "
            "hedge is the target contracts with the margin buffer posted.")
     _header(ws, 4, _SCENARIO_COLUMNS)
-    _array(ws, f"A{first}:E{last}",
-           "=HEDGE_SCENARIOS(HoldingValues,HoldingBetas,TargetContracts,FuturesPrice,"
-           "MarginBuffer,HedgeContract)", (FMT_PCT, FMT_PRICE, FMT_USD, FMT_USD, FMT_BOOL))
+    _array(ws, f"A{first}:E{last}", _scenarios_formulas()[f"A{first}:E{last}"],
+           (FMT_PCT, FMT_PRICE, FMT_USD, FMT_USD, FMT_BOOL))
     for row in range(first, last + 1):
         ws[f"E{row}"].alignment = Alignment(horizontal="center")
     ws["E4"].comment = _note("TRUE where the short would be liquidated at that BTC price.",
@@ -1125,6 +1215,12 @@ def _paragraph(ws: Worksheet, row: int, text: str, *, first: str = "B", last: st
     ws.row_dimensions[row].height = 15.5 * lines + 2
 
 
+def _start_formulas() -> dict[str, str]:
+    """The key figures, ``=<name>``, by cell."""
+    return {f"{START_FIGURES_COLUMN}{START_FIGURES_FIRST_ROW + i}": f"={name}"
+            for i, (_, name, _, _) in enumerate(START_FIGURES)}
+
+
 def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
     _widths(ws, {"A": 2, "B": 34, "C": 20, "D": 16, "E": 16, "F": 16, "G": 16, "H": 16})
     _put(ws, "B2", "BetaNeutral", font=_font(bold=True, size=22, color=_NAVY))
@@ -1140,10 +1236,12 @@ def _build_start(ws: Worksheet, data: _Data, *, macro: bool) -> None:
 
     row = START_FIGURES_FIRST_ROW - 1
     _section(ws, row, "Key figures", "B", "H")
-    for label_text, name, fmt, sheet in START_FIGURES:
+    formulas = _start_formulas()
+    for label_text, _, fmt, sheet in START_FIGURES:
         row += 1
         _put(ws, f"B{row}", label_text, border=_BOX)
-        _computed(ws, f"{START_FIGURES_COLUMN}{row}", f"={name}", fmt)
+        _computed(ws, f"{START_FIGURES_COLUMN}{row}", formulas[f"{START_FIGURES_COLUMN}{row}"],
+                  fmt)
         _put(ws, f"D{row}", f"see {sheet}", font=_font(color="595959"))
 
     sections: list[tuple[str, list[str]]] = [
@@ -1397,6 +1495,81 @@ def formula_cells(wb: Workbook) -> list[FormulaCell]:
                 out.append(FormulaCell(ws.title, value.ref, value.text))
             else:
                 out.append(FormulaCell(ws.title, cell.coordinate, str(value)))
+    return out
+
+
+def _sheet_formulas(data: _Data) -> dict[str, dict[str, str]]:
+    """Every formula the sheets of the template hold for ``data``: sheet -> cell or CSE
+    range -> formula. Each sheet's builder places its formulas from the same function."""
+    return {
+        "Start": _start_formulas(),
+        "Settings": _settings_formulas(),
+        "Benchmark": _benchmark_formulas(data),
+        "Holdings": _holdings_formulas(data),
+        "Stats": _stats_formulas(data),
+        "Rolling": _rolling_formulas(data),
+        "Rebalance": _rebalance_formulas(),
+        "Scenarios": _scenarios_formulas(),
+    }
+
+
+def _input_cells() -> dict[str, tuple[str, str]]:
+    """The cell of each named input of one cell: the Settings values and the Rebalance
+    input lines."""
+    cells = {spec.name: ("Settings", f"B{_SETTINGS_FIRST_ROW + i}")
+             for i, spec in enumerate(_settings_spec(_DEFAULT_CONTRACT))}
+    for section in REBALANCE:
+        for line in section.lines:
+            if isinstance(line, Line) and line.is_input and line.named:
+                cells[line.key] = ("Rebalance", f"B{REBALANCE_ROWS[line.key]}")
+    return cells
+
+
+def template_formula_cells(
+    *,
+    prices: pd.DataFrame | None = None,
+    holdings: pd.DataFrame | None = None,
+    all_columns: bool = False,
+    valued: Iterable[str] = (),
+) -> dict[tuple[str, str], str]:
+    """Every formula of :func:`build_workbook` for the same inputs, without building it.
+
+    Parameters
+    ----------
+    prices, holdings, all_columns
+        As :func:`build_workbook` (the same checks of the prices and holdings, with the
+        same errors).
+    valued : iterable of str
+        Named inputs of one cell (a Settings value such as ``FuturesPrice``, a Rebalance
+        input such as ``CurrentContracts``) to be given a value over the template's:
+        their formula, if they have one, is left out.
+
+    Returns
+    -------
+    dict
+        ``(sheet, coordinate or CSE range) -> formula text`` (with ``=``): what
+        ``formula_cells(build_workbook(...))`` lists. Each sheet's builder takes every
+        formula it places from the same function of its sheet (by its cell: a builder
+        placing a formula elsewhere fails), and adds the fills, formats, notes, charts
+        and names; ``tests/test_formula_check.py`` compares the two on many books.
+
+    Raises
+    ------
+    BetaNeutralError
+        As :func:`build_workbook`.
+    UnknownNameError
+        A name of ``valued`` that is not a named input of one cell.
+    """
+    data = _prepare(prices, holdings, all_columns=all_columns)
+    out = {(sheet, ref): formula
+           for sheet, formulas in _sheet_formulas(data).items()
+           for ref, formula in formulas.items()}
+    cells = _input_cells()
+    for name in valued:
+        if name not in cells:
+            raise UnknownNameError(f"valued must name inputs of one cell {sorted(cells)}, "
+                                   f"got {name!r}")
+        out.pop(cells[name], None)
     return out
 
 
