@@ -43,7 +43,6 @@ own quantile drifts, they compare with the closed forms for 1 to 4 degrees of fr
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 
 import numpy as np
 
@@ -56,7 +55,13 @@ _LOG_SQRT_PI = 0.5 * math.log(math.pi)
 # Stirling series of log Gamma(x): sum of B_2k / (2k (2k-1) x^(2k-1)), k = 1..8.
 _STIRLING = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 1188.0,
              -691.0 / 360360.0, 1.0 / 156.0, -3617.0 / 122400.0)
-_NORMAL = NormalDist()
+
+
+def _normal_quantile(p: float) -> float:
+    # statistics (with random and fractions) is imported here, not with the module
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
 
 
 def _stirling_tail(x: float) -> float:
@@ -157,7 +162,7 @@ def _cornish_fisher(z: float, nu: float) -> float:
 
 def _start(alpha: float, nu: float) -> float:
     """A first guess of ``t > 0`` with ``P(T > t) = alpha``."""
-    cornish_fisher = _cornish_fisher(-_NORMAL.inv_cdf(alpha), nu)
+    cornish_fisher = _cornish_fisher(-_normal_quantile(alpha), nu)
     # Heavy tail: P(T > t) ~ nu^(nu/2 - 1) t^(-nu) / B(nu/2, 1/2) as t grows.
     power_law = math.exp(((0.5 * nu - 1.0) * math.log(nu) - _log_beta_half(0.5 * nu)
                           - math.log(alpha)) / nu)
@@ -174,7 +179,7 @@ def _upper_quantile(alpha: float, nu: float) -> float:
     if nu == 2.0:  # P(T > t) = (1 - t / sqrt(2 + t^2)) / 2
         return (1.0 - 2.0 * alpha) / math.sqrt(2.0 * alpha * (1.0 - alpha))
     if nu >= 1e5:
-        z = -_NORMAL.inv_cdf(alpha)
+        z = -_normal_quantile(alpha)
         if z < 8.0:  # the expansion's next term is below 1e-16 relative
             return _cornish_fisher(z, nu)
     central = alpha > 0.25  # near the centre solve P(|T| < t) = 1 - 2 alpha instead
@@ -227,7 +232,7 @@ def _quantile(p: float, nu: float) -> float:
     if p == 0.0 or p == 1.0:
         return math.copysign(math.inf, p - 0.5)
     if math.isinf(nu) or nu > 1e20:
-        return _NORMAL.inv_cdf(p)
+        return _normal_quantile(p)
     if p > 0.5:
         return _upper_quantile(1.0 - p, nu)
     return -_upper_quantile(p, nu)
