@@ -15,7 +15,8 @@ numeric text into numbers.
 
 The declarations (``@xl.func``, ``@xl.arg``, :mod:`betaneutral.xldecl`) are
 xlwings' ``@xw.func`` and ``@xw.arg``, applied where xlwings uses them (Windows,
-xlwings' server mode, or xlwings already imported, as in the UDF server);
+Pyodide for xlwings Lite, xlwings' server mode, or xlwings already imported, as in
+the UDF server);
 elsewhere xlwings' decorators are no-ops, so xlwings is not imported there.
 Outside Excel these are ordinary callables that accept cell-like values: lists
 of lists, ``None`` for blanks, strings, booleans, datetimes and error strings.

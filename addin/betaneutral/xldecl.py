@@ -8,12 +8,13 @@ do something in this process:
 
 * on Windows, where xlwings' COM server calls the functions (``xlwings.udfs.call_udf``
   reads the ``__xlfunc__`` its decorators build) and *Import Functions* lists them;
-* when ``XLWINGS_ON_SERVER=true`` (xlwings' server decorators);
+* under Pyodide (xlwings Lite) and when ``XLWINGS_ON_SERVER=true`` (xlwings' server
+  decorators);
 * whenever xlwings is already imported (the UDF server imports it before the module
   it serves, and a test may replace its decorators).
 
 Elsewhere xlwings' decorators are no-ops (``xlwings/__init__.py`` returns the
-function unchanged off Windows), so skipping them changes nothing but spares
+function unchanged off Windows outside server mode), so skipping them changes nothing but spares
 importing xlwings (and the cryptography modules it pulls in) when a workbook is
 computed headless with these functions.
 """
@@ -25,15 +26,20 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["arg", "func"]
+__all__ = ["arg", "func", "xlwings_decorates"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def xlwings_decorates() -> bool:
+    """Whether xlwings' decorators have an effect in this process (see the module notes)."""
+    return ("xlwings" in sys.modules or sys.platform.startswith(("win", "emscripten"))
+            or os.environ.get("XLWINGS_ON_SERVER") == "true")
+
+
 def _xlwings() -> Any:
     """xlwings, when its decorators have an effect in this process; else None."""
-    if ("xlwings" in sys.modules or sys.platform.startswith("win")
-            or os.environ.get("XLWINGS_ON_SERVER") == "true"):
+    if xlwings_decorates():
         import xlwings
 
         return xlwings
