@@ -13,7 +13,8 @@ import betaneutral.core
 CORE_DIR = Path(betaneutral.core.__file__).parent
 ALLOWED_TOP_LEVEL = {"__future__", "numpy", "pandas", "statsmodels", "scipy", "betaneutral",
                      "dataclasses", "typing", "collections", "math", "numbers", "enum",
-                     "functools", "itertools", "types", "hashlib", "datetime", "warnings"}
+                     "functools", "itertools", "types", "hashlib", "datetime", "warnings",
+                     "statistics"}
 FORBIDDEN_CALLS = {"open", "print", "input"}
 
 

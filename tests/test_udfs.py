@@ -379,6 +379,16 @@ def recorded_decorators(monkeypatch):
     importlib.reload(udfs)
 
 
+def test_the_declarations_recorded_without_xlwings_are_what_xlwings_receives(
+        recorded_decorators):
+    """Off Windows xlwings is not imported; the functions carry the same declarations."""
+    funcs, args = recorded_decorators
+    for name in udfs.UDF_NAMES:
+        fn = getattr(udfs, name)
+        assert fn.__excel_func__ == funcs[name]
+        assert fn.__excel_args__ == args[name]
+
+
 def test_every_function_and_argument_is_declared_for_excel(recorded_decorators):
     """Category BetaNeutral; every argument documented and reading error cells as codes."""
     funcs, args = recorded_decorators

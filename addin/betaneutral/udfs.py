@@ -13,17 +13,20 @@ single row and a single column are told apart. No argument uses a numeric
 (``dtype=float``) converter, which would silently turn errors, booleans and
 numeric text into numbers.
 
-Outside Excel the decorators have no effect (xlwings makes them no-ops where
-there is no Excel to register with), so these are ordinary callables that
-accept cell-like values: lists of lists, ``None`` for blanks, strings,
-booleans, datetimes and error strings.
+The declarations (``@xl.func``, ``@xl.arg``, :mod:`betaneutral.xldecl`) are
+xlwings' ``@xw.func`` and ``@xw.arg``, applied where xlwings uses them (Windows,
+Pyodide for xlwings Lite, xlwings' server mode, or xlwings already imported, as in
+the UDF server);
+elsewhere xlwings' decorators are no-ops, so xlwings is not imported there.
+Outside Excel these are ordinary callables that accept cell-like values: lists
+of lists, ``None`` for blanks, strings, booleans, datetimes and error strings.
 """
 
 import numpy as np
 import pandas as pd
-import xlwings as xw
 
 from betaneutral import cells
+from betaneutral import xldecl as xl
 from betaneutral.cells import excel_function
 from betaneutral.core import beta as beta_core
 from betaneutral.core import contracts as contracts_core
@@ -205,21 +208,21 @@ def _vasicek(asset_prices, btc_prices, window, method, min_obs, return_type, hal
     return float(shrunk[k])
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("asset_prices", **_RANGE, doc="Price column of the asset, oldest first")
-@xw.arg("btc_prices", **_RANGE,
+@xl.func(category=CATEGORY)
+@xl.arg("asset_prices", **_RANGE, doc="Price column of the asset, oldest first")
+@xl.arg("btc_prices", **_RANGE,
         doc="Benchmark price column (BTC or a composite), same rows as asset_prices")
-@xw.arg("window", **_CELL, doc="Optional: use the last N returns (blank or 0 = all)")
-@xw.arg("method", **_CELL, doc='Optional: "ols" (default), "blume", "ewma", "ewls", '
+@xl.arg("window", **_CELL, doc="Optional: use the last N returns (blank or 0 = all)")
+@xl.arg("method", **_CELL, doc='Optional: "ols" (default), "blume", "ewma", "ewls", '
         '"welch", "welch-decay", "realised", "vasicek" or "vasicek-<base>"')
-@xw.arg("min_obs", **_CELL, doc="Optional: minimum paired returns (default 60)")
-@xw.arg("return_type", **_CELL, doc='Optional: "simple" (default) or "log" returns')
-@xw.arg("universe", **_RANGE, doc="Vasicek only: price columns of the book's assets, "
+@xl.arg("min_obs", **_CELL, doc="Optional: minimum paired returns (default 60)")
+@xl.arg("return_type", **_CELL, doc='Optional: "simple" (default) or "log" returns')
+@xl.arg("universe", **_RANGE, doc="Vasicek only: price columns of the book's assets, "
         "the asset's own included, same rows as asset_prices")
-@xw.arg("universe_assets", **_RANGE, doc="Optional: the names of universe's columns")
-@xw.arg("members", **_RANGE, doc="Optional: the names of the book's assets among them "
+@xl.arg("universe_assets", **_RANGE, doc="Optional: the names of universe's columns")
+@xl.arg("members", **_RANGE, doc="Optional: the names of the book's assets among them "
         "(default all)")
-@xw.arg("half_life", **_CELL, doc="Optional: half-life in returns of ewls and welch-decay "
+@xl.arg("half_life", **_CELL, doc="Optional: half-life in returns of ewls and welch-decay "
         "(default 126)")
 @excel_function
 def BETA_VS_BTC(asset_prices, btc_prices, window=None, method=None, min_obs=None,
@@ -241,12 +244,12 @@ def BETA_VS_BTC(asset_prices, btc_prices, window=None, method=None, min_obs=None
     return float(est.beta[0])
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("asset_prices", **_RANGE, doc="Price column of the asset, oldest first")
-@xw.arg("btc_prices", **_RANGE, doc="Benchmark price column, same rows as asset_prices")
-@xw.arg("window", **_CELL, doc="Optional: use the last N returns (blank or 0 = all)")
-@xw.arg("min_obs", **_CELL, doc="Optional: minimum paired returns (default 60)")
-@xw.arg("header", **_CELL, doc="Optional: TRUE adds a header row above the numbers")
+@xl.func(category=CATEGORY)
+@xl.arg("asset_prices", **_RANGE, doc="Price column of the asset, oldest first")
+@xl.arg("btc_prices", **_RANGE, doc="Benchmark price column, same rows as asset_prices")
+@xl.arg("window", **_CELL, doc="Optional: use the last N returns (blank or 0 = all)")
+@xl.arg("min_obs", **_CELL, doc="Optional: minimum paired returns (default 60)")
+@xl.arg("header", **_CELL, doc="Optional: TRUE adds a header row above the numbers")
 @excel_function
 def BETA_STATS(asset_prices, btc_prices, window=None, min_obs=None, header=None):
     """OLS beta statistics as a row: beta, alpha, R2, SE, HAC SE, t, n, CI low, CI high."""
@@ -259,11 +262,11 @@ def BETA_STATS(asset_prices, btc_prices, window=None, min_obs=None, header=None)
     return [_STATS_HEADER, row] if with_header else [row]
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("asset_prices", **_RANGE, doc="Price column of the asset, oldest first")
-@xw.arg("btc_prices", **_RANGE, doc="Benchmark price column, same rows as asset_prices")
-@xw.arg("window", **_CELL, doc="Returns per window, e.g. 90")
-@xw.arg("min_obs", **_CELL, doc="Optional: minimum paired returns per window (default window)")
+@xl.func(category=CATEGORY)
+@xl.arg("asset_prices", **_RANGE, doc="Price column of the asset, oldest first")
+@xl.arg("btc_prices", **_RANGE, doc="Benchmark price column, same rows as asset_prices")
+@xl.arg("window", **_CELL, doc="Returns per window, e.g. 90")
+@xl.arg("min_obs", **_CELL, doc="Optional: minimum paired returns per window (default window)")
 @excel_function
 def ROLLING_BETA(asset_prices, btc_prices, window, min_obs=None):
     """Rolling beta as a column as long as the price range (#N/A where no full window)."""
@@ -329,13 +332,13 @@ def _contract_or_rate(value, name="contract_or_mmr"):
     return _contract(value, name), None
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("hedge_notional_usd", **_CELL, doc="USD notional to short (negative: buy back)")
-@xw.arg("futures_price", **_CELL, doc="Futures price in USD")
-@xw.arg("contract", **_RANGE,
+@xl.func(category=CATEGORY)
+@xl.arg("hedge_notional_usd", **_CELL, doc="USD notional to short (negative: buy back)")
+@xl.arg("futures_price", **_CELL, doc="Futures price in USD")
+@xl.arg("contract", **_RANGE,
         doc='Catalogue name, e.g. "BINANCE:BTCUSDT", or a row: kind, size, step, min qty')
-@xw.arg("rounding", **_CELL, doc='Optional: "nearest" (default), "down" or "up"')
-@xw.arg("btc_price", **_CELL, doc="Optional: BTC price, needed only for quanto contracts")
+@xl.arg("rounding", **_CELL, doc='Optional: "nearest" (default), "down" or "up"')
+@xl.arg("btc_price", **_CELL, doc="Optional: BTC price, needed only for quanto contracts")
 @excel_function
 def CONTRACTS_TO_SHORT(hedge_notional_usd, futures_price, contract, rounding=None,
                        btc_price=None):
@@ -350,13 +353,13 @@ def CONTRACTS_TO_SHORT(hedge_notional_usd, futures_price, contract, rounding=Non
     return float(sizing.contracts)
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("short_notional_usd", **_CELL, doc="USD notional of the short")
-@xw.arg("entry_price", **_CELL, doc="Entry (current futures) price in USD")
-@xw.arg("stress_move", **_CELL, doc="Rally to survive, e.g. 0.30 for +30%")
-@xw.arg("contract_or_mmr", **_RANGE,
+@xl.func(category=CATEGORY)
+@xl.arg("short_notional_usd", **_CELL, doc="USD notional of the short")
+@xl.arg("entry_price", **_CELL, doc="Entry (current futures) price in USD")
+@xl.arg("stress_move", **_CELL, doc="Rally to survive, e.g. 0.30 for +30%")
+@xl.arg("contract_or_mmr", **_RANGE,
         doc="Catalogue contract (its margin tiers and taker fee apply) or a flat rate, e.g. 0.005")
-@xw.arg("safety_multiplier", **_CELL, doc="Optional: multiplier on the requirement (default 1)")
+@xl.arg("safety_multiplier", **_CELL, doc="Optional: multiplier on the requirement (default 1)")
 @excel_function
 def MARGIN_BUFFER(short_notional_usd, entry_price, stress_move, contract_or_mmr,
                   safety_multiplier=None):
@@ -378,12 +381,12 @@ def MARGIN_BUFFER(short_notional_usd, entry_price, stress_move, contract_or_mmr,
     return float(buffer.collateral)
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("short_contracts", **_CELL, doc="Contracts held short")
-@xw.arg("entry_price", **_CELL, doc="Entry price in USD")
-@xw.arg("collateral", **_CELL, doc="Isolated collateral, in the contract's settlement currency")
-@xw.arg("contract", **_RANGE, doc="Catalogue name or a specification row")
-@xw.arg("basis", **_CELL, doc='Optional: maintenance margin at "mark" (the liquidation '
+@xl.func(category=CATEGORY)
+@xl.arg("short_contracts", **_CELL, doc="Contracts held short")
+@xl.arg("entry_price", **_CELL, doc="Entry price in USD")
+@xl.arg("collateral", **_CELL, doc="Isolated collateral, in the contract's settlement currency")
+@xl.arg("contract", **_RANGE, doc="Catalogue name or a specification row")
+@xl.arg("basis", **_CELL, doc='Optional: maintenance margin at "mark" (the liquidation '
         'price) or "entry"; default the contract\'s venue rule')
 @excel_function
 def LIQUIDATION_PRICE(short_contracts, entry_price, collateral, contract, basis=None):
@@ -403,11 +406,11 @@ def LIQUIDATION_PRICE(short_contracts, entry_price, collateral, contract, basis=
     return "never" if np.isinf(price) else float(price)
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("short_notional_usd", **_CELL, doc="USD notional of the short perpetual")
-@xw.arg("funding_rate", **_CELL, doc="Funding rate per interval, e.g. 0.0001 (0.01%)")
-@xw.arg("horizon_hours", **_CELL, doc="Horizon in hours, e.g. 720 for 30 days")
-@xw.arg("interval_hours", **_CELL, doc="Optional: hours per funding interval (default 8)")
+@xl.func(category=CATEGORY)
+@xl.arg("short_notional_usd", **_CELL, doc="USD notional of the short perpetual")
+@xl.arg("funding_rate", **_CELL, doc="Funding rate per interval, e.g. 0.0001 (0.01%)")
+@xl.arg("horizon_hours", **_CELL, doc="Horizon in hours, e.g. 720 for 30 days")
+@xl.arg("interval_hours", **_CELL, doc="Optional: hours per funding interval (default 8)")
 @excel_function
 def FUNDING_COST(short_notional_usd, funding_rate, horizon_hours, interval_hours=None):
     """Funding the short pays over the horizon in USD (negative: the short receives)."""
@@ -427,9 +430,9 @@ _SPEC_FIELDS = ("exchange", "symbol", "kind", "contract_size", "quantity_step", 
                 "maintenance_rate", "notional_unit", "maintenance_basis")
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("contract", **_CELL, doc='Catalogue name, e.g. "BINANCE:BTCUSDT"')
-@xw.arg("field", **_CELL, doc='Field, e.g. "kind", "contract_size", "quantity_step"')
+@xl.func(category=CATEGORY)
+@xl.arg("contract", **_CELL, doc='Catalogue name, e.g. "BINANCE:BTCUSDT"')
+@xl.arg("field", **_CELL, doc='Field, e.g. "kind", "contract_size", "quantity_step"')
 @excel_function
 def CONTRACT_SPEC(contract, field):
     """One field of a catalogue contract (maintenance_rate = the first margin tier's rate)."""
@@ -470,11 +473,11 @@ def _book(spot_values, betas):
     return values[used], bs[used]
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("spot_values", **_RANGE, doc="USD value of each holding (a cell or a column)")
-@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
-@xw.arg("target_beta", **_CELL, doc="Optional: target portfolio beta (default 0)")
-@xw.arg("current_hedge_usd", **_CELL,
+@xl.func(category=CATEGORY)
+@xl.arg("spot_values", **_RANGE, doc="USD value of each holding (a cell or a column)")
+@xl.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xl.arg("target_beta", **_CELL, doc="Optional: target portfolio beta (default 0)")
+@xl.arg("current_hedge_usd", **_CELL,
         doc="Optional: USD notional already short; the result is then the change needed")
 @excel_function
 def HEDGE_NOTIONAL(spot_values, betas, target_beta=None, current_hedge_usd=None):
@@ -488,10 +491,10 @@ def HEDGE_NOTIONAL(spot_values, betas, target_beta=None, current_hedge_usd=None)
     return float(hedge.change_usd)
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("spot_values", **_RANGE, doc="USD value of each holding")
-@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
-@xw.arg("hedge_notional_usd", **_CELL, doc="Optional: USD notional of BTC futures held short")
+@xl.func(category=CATEGORY)
+@xl.arg("spot_values", **_RANGE, doc="USD value of each holding")
+@xl.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xl.arg("hedge_notional_usd", **_CELL, doc="Optional: USD notional of BTC futures held short")
 @excel_function
 def PORTFOLIO_BETA(spot_values, betas, hedge_notional_usd=None):
     """Value-weighted beta of the book, including a short BTC futures hedge if given."""
@@ -501,13 +504,13 @@ def PORTFOLIO_BETA(spot_values, betas, hedge_notional_usd=None):
             "hedge_notional_usd", hedge_notional_usd, required=False, default=0.0)))
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("spot_values", **_RANGE, doc="USD value of each holding")
-@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
-@xw.arg("current_hedge_usd", **_CELL, doc="USD notional of BTC futures held short now")
-@xw.arg("target_beta", **_CELL, doc="Optional: target portfolio beta (default 0)")
-@xw.arg("band", **_CELL, doc="Optional: rebalance band (default 0.05)")
-@xw.arg("beta_se", **_RANGE, doc="Optional: standard error of each holding's beta")
+@xl.func(category=CATEGORY)
+@xl.arg("spot_values", **_RANGE, doc="USD value of each holding")
+@xl.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xl.arg("current_hedge_usd", **_CELL, doc="USD notional of BTC futures held short now")
+@xl.arg("target_beta", **_CELL, doc="Optional: target portfolio beta (default 0)")
+@xl.arg("band", **_CELL, doc="Optional: rebalance band (default 0.05)")
+@xl.arg("beta_se", **_RANGE, doc="Optional: standard error of each holding's beta")
 @excel_function
 def REBALANCE_SIGNAL(spot_values, betas, current_hedge_usd, target_beta=None, band=None,
                      beta_se=None):
@@ -525,10 +528,10 @@ def REBALANCE_SIGNAL(spot_values, betas, current_hedge_usd, target_beta=None, ba
     return [[float(signal.drift), bool(signal.breach), float(signal.order_notional_usd)]]
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("current_contracts", **_CELL, doc="Contracts held now (> 0 short, 0 = no hedge yet)")
-@xw.arg("target_contracts", **_CELL, doc="Contracts the target beta needs")
-@xw.arg("breach", **_CELL, doc="TRUE if the drift breaches the band (REBALANCE_SIGNAL)")
+@xl.func(category=CATEGORY)
+@xl.arg("current_contracts", **_CELL, doc="Contracts held now (> 0 short, 0 = no hedge yet)")
+@xl.arg("target_contracts", **_CELL, doc="Contracts the target beta needs")
+@xl.arg("breach", **_CELL, doc="TRUE if the drift breaches the band (REBALANCE_SIGNAL)")
 @excel_function
 def REBALANCE_ACTION(current_contracts, target_contracts, breach):
     """What to do now: OPEN (no hedge yet), REBALANCE (band breached) or HOLD."""
@@ -543,14 +546,14 @@ _SCENARIO_OUTPUT = ("btc_move", "btc_price_usd", "unhedged_pnl_usd", "hedged_pnl
                     "liquidated")
 
 
-@xw.func(category=CATEGORY)
-@xw.arg("spot_values", **_RANGE, doc="USD value of each holding")
-@xw.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
-@xw.arg("short_contracts", **_CELL, doc="Contracts held short")
-@xw.arg("entry_price", **_CELL, doc="Entry (current futures) price in USD")
-@xw.arg("collateral", **_CELL, doc="Isolated collateral in the contract's settlement currency")
-@xw.arg("contract", **_RANGE, doc="Catalogue name or a specification row")
-@xw.arg("moves", **_RANGE, doc="Optional: BTC moves (default -30% .. +30% in 5% steps)")
+@xl.func(category=CATEGORY)
+@xl.arg("spot_values", **_RANGE, doc="USD value of each holding")
+@xl.arg("betas", **_RANGE, doc="Beta to BTC of each holding, same rows")
+@xl.arg("short_contracts", **_CELL, doc="Contracts held short")
+@xl.arg("entry_price", **_CELL, doc="Entry (current futures) price in USD")
+@xl.arg("collateral", **_CELL, doc="Isolated collateral in the contract's settlement currency")
+@xl.arg("contract", **_RANGE, doc="Catalogue name or a specification row")
+@xl.arg("moves", **_RANGE, doc="Optional: BTC moves (default -30% .. +30% in 5% steps)")
 @excel_function
 def HEDGE_SCENARIOS(spot_values, betas, short_contracts, entry_price, collateral, contract,
                     moves=None):

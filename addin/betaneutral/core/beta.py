@@ -18,7 +18,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special  # installed with statsmodels; used for the Student t quantile
 
 from betaneutral.core._validate import (
     FloatArray,
@@ -30,6 +29,7 @@ from betaneutral.core._validate import (
     positive_int,
 )
 from betaneutral.core.returns import ReturnKind, align_prices, returns_from_prices, weekly_prices
+from betaneutral.core.tdist import t_quantile
 from betaneutral.errors import DegenerateDataError, DomainError, InsufficientDataError
 
 __all__ = [
@@ -155,8 +155,7 @@ def _fail(on_error: OnError, err: Exception, mask: np.ndarray, bad: np.ndarray) 
 
 
 def _t_quantile(conf_level: float, dof: FloatArray) -> FloatArray:
-    with np.errstate(invalid="ignore"):
-        return special.stdtrit(dof, 0.5 + conf_level / 2.0)
+    return t_quantile(0.5 + conf_level / 2.0, dof)
 
 
 def ols_beta(

@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from betaneutral.core._validate import (
     FloatArray,
@@ -559,6 +558,8 @@ def diebold_mariano(loss_a: Any, loss_b: Any, *, lags: int | None = None) -> Die
     for k in range(1, lag + 1):
         lrv += 2.0 * (1.0 - k / (lag + 1.0)) * float(dc[k:] @ dc[:-k]) / n
     if lrv > 0.0:
+        from scipy import special  # heavy to import: only when the test is asked for
+
         stat = dbar / math.sqrt(lrv / n)
         p = float(special.ndtr(stat))
         p2 = float(2.0 * special.ndtr(-abs(stat)))
