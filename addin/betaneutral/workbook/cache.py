@@ -54,6 +54,7 @@ from betaneutral.archive import check_workbook_archive
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
+from betaneutral.workbook.cellvalues import CellValues, SheetValues
 from betaneutral.workbook.names import TableArea
 from betaneutral.workbook.sheetxml import (
     Splicer,
@@ -614,7 +615,11 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     interior = 0  # array cells other than the formula cells
     # each formula or array cell takes its value out (with consume, out of ``values``
     # itself, a dict the caller gives up: no copy of a large sheet's values)
-    remaining = values if consume and type(values) is dict else dict(values)
+    remaining: dict[str, Any] | SheetValues
+    if type(values) is SheetValues:  # a sheet holding blocks: their rows taken whole
+        remaining = values if consume else values.copy()
+    else:
+        remaining = values if consume and type(values) is dict else dict(values)
     plain_done = plain_set = 0
     rows: list[int] = []
     cols: list[int] = []
@@ -711,7 +716,7 @@ _ARRAY_CELL = re.compile(
 
 def _block_rows(data: bytes, body: tuple[int, int],
                 single: Mapping[int, tuple[int, int]], plain: Mapping[str, Any],
-                remaining: dict[str, Any], typed: _Typed
+                remaining: dict[str, Any] | SheetValues, typed: _Typed
                 ) -> tuple[list[tuple[int, int, bytes]], Iterable[Any], int, list[int],
                            list[int]] | None:
     """The rows of a part whose cells are all array cells other than the formula cells,
@@ -722,7 +727,9 @@ def _block_rows(data: bytes, body: tuple[int, int],
     :func:`~betaneutral.workbook.sheetxml.iter_cells` does, rows done left out), the
     number of cells done, and the rows and columns written (for the dimension); None
     when a value is one only the tree-based path stores. Each value taken is removed
-    from ``remaining``.
+    from ``remaining``; from a :class:`~betaneutral.workbook.cellvalues.SheetValues`, a
+    row lying in one of its blocks is taken as the block's row (no value looked up by
+    its coordinate).
     """
     b0, b1 = body
     plain_rows = {coordinate.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for coordinate in plain}
@@ -734,6 +741,9 @@ def _block_rows(data: bytes, body: tuple[int, int],
     inside: dict[tuple[bytes, ...], tuple[int, int, int, int] | None] = {}
     letter_text: dict[tuple[bytes, ...], list[str]] = {}
     templates: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]], str] = {}
+    letter_numbers: dict[tuple[bytes, ...], tuple[int, ...]] = {}
+    take_row = remaining.take_row if type(remaining) is SheetValues else None
+    pop = remaining.pop
     pos = b0
     while True:
         tag = _ROW_TAG.search(data, pos, b1)
@@ -763,8 +773,14 @@ def _block_rows(data: bytes, body: tuple[int, int],
         texts = letter_text.get(letters)
         if texts is None:
             texts = letter_text[letters] = [letter.decode() for letter in letters]
-        pop = remaining.pop
-        taken = [pop(text + row_key, _MISSING) for text in texts]
+        taken = None
+        if take_row is not None:
+            numbers = letter_numbers.get(letters)
+            if numbers is None:
+                numbers = letter_numbers[letters] = tuple(map(column_number, letters))
+            taken = take_row(row, numbers)
+        if taken is None:
+            taken = [pop(text + row_key, _MISSING) for text in texts]
         attributes = tuple(map(_FOURTH, found))
         if set(map(type, taken)) == {float} and math.isfinite(sum(taken)):
             # every value a finite number (the common case): the row in one format call
@@ -1000,15 +1016,19 @@ def write_cached_values(
     src = Path(src_path)
     check_workbook_archive(src)
     by_sheet: dict[str, dict[str, Any]] = {}
-    for (sheet, coord), value in values.items():
+    # computed blocks (CellValues) stay arrays: their rows are written from them
+    blocks = values if isinstance(values, CellValues) else CellValues({})
+    single = values.cells if isinstance(values, CellValues) else values
+    for (sheet, coord), value in single.items():
         by_sheet.setdefault(sheet, {})[coord] = value
+    block_sheets = {block.sheet for block in blocks.blocks}
     plain_by_sheet: dict[str, dict[str, Any]] = {}
     for (sheet, coord), value in (plain_values or {}).items():
         plain_by_sheet.setdefault(sheet, {})[coord] = value
     with zipfile.ZipFile(src) as zin:
         wb_part = workbook_part(zin)
         parts = sheet_parts(zin, wb_part)
-        unknown = sorted((set(by_sheet) | set(plain_by_sheet)) - set(parts))
+        unknown = sorted((set(by_sheet) | set(plain_by_sheet) | block_sheets) - set(parts))
         if unknown:
             raise UnknownNameError(f"values must be for the workbook's sheets {list(parts)}, "
                                    f"got {unknown}")
@@ -1033,9 +1053,13 @@ def write_cached_values(
                     sheet = sheet_of.get(info.filename)
                     level = None  # a copied part: compressed as zipfile does by default
                     if sheet is not None and (sheet in by_sheet or sheet in plain_by_sheet
+                                              or sheet in block_sheets
                                               or _FORMULA_TAG.search(data)):
-                        spliced = _splice_sheet(data, by_sheet.pop(sheet, {}),
-                                                plain_by_sheet.get(sheet), consume=True)
+                        given: dict[str, Any] | SheetValues = by_sheet.pop(sheet, {})
+                        if sheet in block_sheets:
+                            given = SheetValues(given, blocks.blocks_of(sheet))
+                        spliced = _splice_sheet(data, given, plain_by_sheet.get(sheet),
+                                                consume=True)
                         if spliced is None:  # its values, taken out by the splice, again
                             mine = {coord: value for (name, coord), value in values.items()
                                     if name == sheet}

@@ -38,6 +38,7 @@ from betaneutral.bookdata import BookInputs
 from betaneutral.errors import DomainError
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
+from betaneutral.workbook.cellvalues import CellValues
 from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.fill import fill_workbook
 from betaneutral.workbook.inputs import read_inputs
@@ -498,7 +499,7 @@ def compute_workbook(
         report(f"writing {len(values)} values and {len(tickets)} ticket(s) to "
                f"{Path(dst).name}")
         out = write_cached_values(book.path, dst,
-                                  {**values, **fresh, **dict.fromkeys(stale, KEEP)},
+                                  values.with_cells({**fresh, **dict.fromkeys(stale, KEEP)}),
                                   force=force, recalc_on_load=recalc_on_load or bool(stale),
                                   plain_values=plain)
     if strict and problem is not None:
@@ -540,6 +541,8 @@ def user_formula_cells(wb: Workbook, values: Mapping[CellKey, Any],
     for cell in formula_cells(wb):
         if ":" in cell.coordinate:
             c1, r1, c2, r2 = range_boundaries(cell.coordinate)
+            if isinstance(values, CellValues) and values.covers(cell.sheet, c1, r1, c2, r2):
+                continue  # a computed block's range
             keys = [(cell.sheet, f"{get_column_letter(c)}{r}")
                     for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
         else:
