@@ -162,6 +162,14 @@ def test_sheet_values_give_each_cell_once() -> None:
     assert left.take_row(4, (2, 3)) is None
     assert left.take_row(2, (2, 4)) is None
     assert bool(left)
+    row_of_numbers = SheetValues({}, [block])
+    assert row_of_numbers.take_numbers(2, (2, 3)) is None  # it holds a code
+    assert row_of_numbers.take_numbers(3, (2, 3)) == (block, 1, 0, 2)
+    assert row_of_numbers.take_numbers(3, (2, 3)) is None  # taken already
+    assert row_of_numbers.take_row(2, (2, 3)) == [1.0, "#N/A"]
+    assert not row_of_numbers
+    with pytest.raises(ValueError, match="finite"):  # a NaN that stands for no value
+        Block("S", 1, 1, np.array([[np.nan]]), {})
     assert left.pop("A1", None) == 9.0
     assert not left
 
@@ -172,14 +180,16 @@ def _both_ways(src: Path, folder: Path, values: CellValues, monkeypatch,
     """The package written from the blocks and from the same values as a plain dict,
     and the number of block rows taken whole."""
     taken = []
-    original = SheetValues.take_row
 
-    def counting(self: SheetValues, row: int, columns: tuple[int, ...]) -> Any:
-        got = original(self, row, columns)
-        taken.append(got is not None)
-        return got
+    def counting(method: Any) -> Any:
+        def counted(self: SheetValues, row: int, columns: tuple[int, ...]) -> Any:
+            got = method(self, row, columns)
+            taken.append(got is not None)
+            return got
+        return counted
 
-    monkeypatch.setattr(SheetValues, "take_row", counting)
+    for name in ("take_row", "take_numbers"):  # rows of numbers, rows with codes
+        monkeypatch.setattr(SheetValues, name, counting(getattr(SheetValues, name)))
     a = write_cached_values(src, folder / "blocks.xlsx", values, force=True, **kwargs)
     b = write_cached_values(src, folder / "cells.xlsx", dict(values.items()), force=True,
                             **kwargs)
@@ -279,3 +289,18 @@ def test_a_block_the_part_does_not_match_goes_to_the_tree_path(tmp_path: Path,
         write_cached_values(src, tmp_path / "a.xlsx", wider)
     with pytest.raises(cache.UnknownNameError, match="hold no formula"):
         write_cached_values(src, tmp_path / "b.xlsx", dict(wider.items()))
+
+
+def test_a_part_written_in_pieces_is_the_part_written_whole(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    """Sheet parts written from their edits in small pieces give the package that writing
+    each rewritten part whole (``writestr``) gives, byte for byte."""
+    src = _saved(build_workbook(), tmp_path / "t.xlsx")
+    computed = compute_workbook(src, tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(computed)
+    values = compute_values(read_inputs(wb), read_layout(wb))
+    monkeypatch.setattr(cache, "_CHUNK", 100)
+    pieces = write_cached_values(computed, tmp_path / "pieces.xlsx", values).read_bytes()
+    monkeypatch.setattr(cache, "_STREAMED_PART", 0)  # every part joined, then writestr
+    whole = write_cached_values(computed, tmp_path / "whole.xlsx", values).read_bytes()
+    assert pieces == whole

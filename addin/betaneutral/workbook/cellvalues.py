@@ -66,6 +66,9 @@ class Block:
                  others: dict[tuple[int, int], CellValue]) -> None:
         if numbers.ndim != 2:
             raise ValueError(f"a block's numbers must be 2-D, got shape {numbers.shape}")
+        not_finite = np.argwhere(~np.isfinite(numbers)).tolist()
+        if len(not_finite) > len(others) or any(tuple(at) not in others for at in not_finite):
+            raise ValueError("a block's numbers must be finite where no other value is given")
         self.sheet, self.first_row, self.first_col = sheet, first_row, first_col
         self.numbers = numbers
         self.others = others
@@ -274,6 +277,28 @@ class SheetValues:
                 self._left -= 1
                 return block.value(*at)
         return default
+
+    def take_numbers(self, row: int, columns: tuple[int, ...]
+                     ) -> tuple[Block, int, int, int] | None:
+        """As :meth:`take_row` for a row of finite numbers only: the block and the offsets
+        (i, j0, j1) of its values, ``block.row(i, j0, j1)``, taken out; else None
+        (nothing taken)."""
+        span = self._spans.get(columns, _ABSENT)
+        if span is _ABSENT:
+            span = self._spans[columns] = self._span(columns)
+        if span is None:
+            return None
+        k, j0, j1 = span
+        block, taken = self.blocks[k], self._taken[k]
+        i = row - block.first_row
+        if not 0 <= i < block.numbers.shape[0] or i in block.other_rows:
+            return None
+        line = taken[i, j0:j1]
+        if line.any():
+            return None
+        line[:] = True
+        self._left -= j1 - j0
+        return block, i, j0, j1
 
     def take_row(self, row: int, columns: tuple[int, ...]) -> list[Any] | None:
         """The values of the cells at ``row`` and ``columns`` (consecutive, increasing),
