@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +32,22 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from betaneutral import cells, udfs
 from betaneutral.arrayrows import ArrayRows, column_rows
-from betaneutral.workbook import cache
-from betaneutral.workbook.cache import KEEP, write_cached_values
+from betaneutral.errors import BetaNeutralError
+from betaneutral.workbook import cache, loader
+from betaneutral.workbook.cache import (
+    KEEP,
+    _rewrite_sheet,
+    _splice_sheet,
+    sheet_parts,
+    workbook_part,
+    write_cached_values,
+)
 from betaneutral.workbook.cellvalues import Block, CellValues, SheetValues
 from betaneutral.workbook.compute import compute_workbook
 from betaneutral.workbook.inputs import read_inputs
 from betaneutral.workbook.model import compute_values, read_layout
 from betaneutral.workbook.template import build_workbook
+from test_fast_paths import block_cases, c14n, outcome, repack
 
 _FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                     st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 1e308]))
@@ -304,3 +315,63 @@ def test_a_part_written_in_pieces_is_the_part_written_whole(tmp_path: Path,
     monkeypatch.setattr(cache, "_STREAMED_PART", 0)  # every part joined, then writestr
     whole = write_cached_values(computed, tmp_path / "whole.xlsx", values).read_bytes()
     assert pieces == whole
+
+
+# ------------------------------------- rows matched by the previous row's shape ---
+@settings(max_examples=150, deadline=None)
+@given(block_cases())
+def test_rows_matched_by_shape_are_the_tree_path(case) -> None:
+    """With every row of two or more array cells matched against the previous row's
+    shape, the splice still gives the tree path's part (generated blocks of
+    tests/test_fast_paths.py, whose rows are shorter than the shape's threshold)."""
+    data, values, plain = case
+    tree = outcome(lambda: _rewrite_sheet(data, "S", values, plain))
+    saved = cache._SHAPE_CELLS
+    cache._SHAPE_CELLS = 2
+    try:
+        got = _splice_sheet(data, values, plain)
+    finally:
+        cache._SHAPE_CELLS = saved
+    if tree[0] != "ok":
+        assert got is None, tree
+    else:
+        assert got is not None
+        assert c14n(got) == c14n(tree[1])
+
+
+@pytest.mark.parametrize("edit", ["as computed", "a text in a block row", "a row left short"])
+def test_shapes_change_nothing_on_a_computed_book(edit: str, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    """On a computed book (and the same with a row that differs from the one before it),
+    the writer and the loader's reduction give the same bytes with rows matched by shape
+    as with every row read cell by cell."""
+    src = _saved(build_workbook(), tmp_path / "t.xlsx")
+    computed = compute_workbook(src, tmp_path / "c.xlsx")
+    with zipfile.ZipFile(computed) as zf:
+        part = sheet_parts(zf, workbook_part(zf))["Rolling"]
+        data = zf.read(part)
+    if edit == "a text in a block row":
+        def as_text(cell: re.Match[bytes]) -> bytes:
+            attributes = re.sub(rb'\st="[^"]*"', b"", cell.group(1))
+            return b'<c r="D40"' + attributes + b' t="str"><v>x</v></c>'
+
+        data = re.sub(rb'<c r="D40"([^>]*?)(?:/>|>.*?</c>)', as_text, data, count=1)
+    elif edit == "a row left short":
+        data = re.sub(rb'<c r="G41"[^>]*?(/>|>.*?</c>)', b"", data, count=1)
+    book = repack(computed, tmp_path / "e.xlsx", {part: data})
+    wb = openpyxl.load_workbook(book)
+    values = compute_values(read_inputs(wb), read_layout(wb))
+    written, reduced = [], []
+    for cells_for_shape in (2, 10**9):
+        monkeypatch.setattr(cache, "_SHAPE_CELLS", cells_for_shape)
+        monkeypatch.setattr(loader, "_SHAPE_CELLS", cells_for_shape)
+        out = tmp_path / f"w{cells_for_shape}.xlsx"
+        try:
+            written.append(write_cached_values(book, out, values).read_bytes())
+        except BetaNeutralError as exc:
+            written.append(str(exc))
+        got = loader._reduce_sheet(data, None, (1, 1, 16384, 1048576))
+        reduced.append(None if got is None else got[0])
+    assert written[0] == written[1]
+    assert reduced[0] == reduced[1]
+    assert reduced[0] is not None
