@@ -375,3 +375,22 @@ def test_shapes_change_nothing_on_a_computed_book(edit: str, tmp_path: Path,
     assert written[0] == written[1]
     assert reduced[0] == reduced[1]
     assert reduced[0] is not None
+
+
+def test_the_loaded_workbook_is_freed_before_writing(tmp_path: Path) -> None:
+    """When compute writes the values, no openpyxl workbook of the book is left alive
+    (the book's context no longer holds it once the caller lets it go)."""
+    import gc
+
+    from openpyxl.workbook.workbook import Workbook
+
+    src = _saved(build_workbook(), tmp_path / "t.xlsx")
+    alive = []
+
+    def progress(message: str) -> None:
+        if message.startswith("writing"):
+            gc.collect()
+            alive.append(sum(isinstance(o, Workbook) for o in gc.get_objects()))
+
+    compute_workbook(src, tmp_path / "c.xlsx", progress=progress)
+    assert alive == [0]

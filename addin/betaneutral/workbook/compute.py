@@ -311,7 +311,9 @@ def prepared_book(src: str | os.PathLike[str], *,
             _check_formulas(wb, inputs, missing=missing)
             growth = Growth(tuple(missing[:1]))
     if not growth:
-        yield PreparedBook(src_path, wb, inputs)
+        book = PreparedBook(src_path, wb, inputs)
+        del wb  # the caller may free the workbook (del book.wb): not held here too
+        yield book
         return
     del wb
     report("the sheets hold more than the book's ranges (" + "; ".join(growth.reasons)
@@ -335,7 +337,9 @@ def prepared_book(src: str | os.PathLike[str], *,
             wb = load_book(resized)
             inputs = read_inputs(wb)
             _check_formulas(wb, inputs)
-        yield PreparedBook(resized, wb, inputs, growth.reasons)
+        book = PreparedBook(resized, wb, inputs, growth.reasons)
+        del wb
+        yield book
 
 
 #: The Rebalance and Holdings figures a hedge order is made from, in the order a failure
