@@ -253,7 +253,8 @@ def test_a_refused_rename_is_exit_3_and_keeps_the_file(path: str, books: dict[st
 
 # ------------------------------------------------------------------ verification
 def _truncating_writer(monkeypatch: pytest.MonkeyPatch, member: str) -> None:
-    """A faulty writer: the sheet part is cut in half (its CRC still matches)."""
+    """A faulty writer: the sheet part is cut in half (its CRC still matches), whether it
+    is written whole (``writestr``) or in pieces (``open(..., "w")``)."""
     original = zipfile.ZipFile.writestr
 
     def writestr(zf: Any, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
@@ -263,6 +264,26 @@ def _truncating_writer(monkeypatch: pytest.MonkeyPatch, member: str) -> None:
         return original(zf, zinfo_or_arcname, data, *args, **kwargs)
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
+    opened = zipfile.ZipFile.open
+
+    def open_member(zf: Any, name: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = opened(zf, name, mode, *args, **kwargs)
+        if (mode != "w" or getattr(name, "filename", name) != member or _in_memory(zf)
+                or isinstance(zf.filename, str) or not getattr(name, "file_size", 0)):
+            return handle  # (only the final file is written through a handle, see _is_member)
+        left = [name.file_size // 2]  # a part written in pieces: cut after half its size
+        write = handle.write
+
+        def cut(data: Any) -> int:
+            keep = memoryview(data)[:max(left[0], 0)]
+            left[0] -= len(data)
+            write(keep)
+            return len(data)
+
+        handle.write = cut
+        return handle
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", open_member)
 
 
 @pytest.mark.parametrize("path", WORKBOOK_PATHS)

@@ -79,6 +79,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
 
+from betaneutral.arrayrows import ArrayRows
 from betaneutral.core._validate import FloatArray, as_float, positive, positive_int
 from betaneutral.core._validate import fmt_value as _fmt
 from betaneutral.errors import (
@@ -354,6 +355,8 @@ def _not_finite(value: Any) -> bool:
 
 def _finite_result(fn_name: str, result: Any) -> Any:
     """``result`` with every NaN or infinity replaced by ``#NUM!`` (the whole result if scalar)."""
+    if type(result) is ArrayRows:  # its numbers checked on the array
+        return result.finite(fn_name, _log)
     if _not_finite(result):
         _log.debug("%s returned #NUM!: the result %r is not a finite number", fn_name, result)
         return "#NUM!"

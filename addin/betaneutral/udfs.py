@@ -27,6 +27,7 @@ import pandas as pd
 
 from betaneutral import cells
 from betaneutral import xldecl as xl
+from betaneutral.arrayrows import column_rows
 from betaneutral.cells import excel_function
 from betaneutral.core import beta as beta_core
 from betaneutral.core import contracts as contracts_core
@@ -277,7 +278,7 @@ def ROLLING_BETA(asset_prices, btc_prices, window, min_obs=None):
                                 returns_from_prices(btc.to_numpy()), window=window,
                                 min_obs=min_obs)
     values = np.concatenate([[np.nan], rb.beta])  # the first price has no return
-    return [["#N/A"] if v != v else [v] for v in values.tolist()]  # v != v: NaN
+    return column_rows(values, "#N/A")  # rows of one cell; the array kept beside them
 
 
 # ----------------------------------------------------------------- contracts

@@ -54,6 +54,7 @@ from betaneutral.archive import MAX_XML_PART_BYTES, UnsafeWorkbookError, check_w
 from betaneutral.cells import EXCEL_ERRORS
 from betaneutral.errors import DomainError, InputTypeError, UnknownNameError
 from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
+from betaneutral.workbook.cellvalues import Block, CellValues, SheetValues
 from betaneutral.workbook.names import TableArea
 from betaneutral.workbook.sheetxml import (
     Splicer,
@@ -566,11 +567,29 @@ class _Typed(dict[tuple[bytes, bytes], bytes]):
         return out
 
 
-def _splice_sheet(data: bytes, values: Mapping[str, Any],
+def _splice_sheet(data: bytes, values: Mapping[str, Any] | SheetValues,
                   plain: Mapping[str, Any] | None = None, *,
                   consume: bool = False) -> bytes | None:
     """What :func:`_rewrite_sheet` gives, by editing the part's bytes; None when the part
     or a value is one that only the tree-based path handles (the caller then uses it).
+    The edits are :func:`_splice_edits`'s."""
+    edits = _splice_edits(data, values, plain, consume=consume)
+    if edits is None:
+        return None
+    out = Splicer(data)
+    for edit in edits:
+        out.replace(*edit)
+    del edits  # the new rows are in the copy: not held twice while it is finished
+    return out.result()
+
+
+def _splice_edits(data: bytes, values: Mapping[str, Any] | SheetValues,
+                  plain: Mapping[str, Any] | None = None, *,
+                  consume: bool = False) -> list[tuple[int, int, Any]] | None:
+    """The edits (start, end, new bytes) turning the part into what :func:`_rewrite_sheet`
+    gives, in increasing order; None when the part or a value is one that only the
+    tree-based path handles (the caller then uses it). A row of a block is written when
+    the edit is applied (a :class:`_BlockRow`, not bytes yet).
 
     Handled: a part in the common serialization
     (:func:`~betaneutral.workbook.sheetxml.cell_data`), each formula cell with one
@@ -615,12 +634,16 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
     if not all(map(_CANONICAL.match, plain)):
         return None
     typed = _Typed()
-    edits: list[tuple[int, int, bytes]] = []
+    edits: list[tuple[int, int, Any]] = []
     seen = 0
     interior = 0  # array cells other than the formula cells
     # each formula or array cell takes its value out (with consume, out of ``values``
     # itself, a dict the caller gives up: no copy of a large sheet's values)
-    remaining = values if consume and type(values) is dict else dict(values)
+    remaining: dict[str, Any] | SheetValues
+    if type(values) is SheetValues:  # a sheet holding blocks: their rows taken whole
+        remaining = values if consume else values.copy()
+    else:
+        remaining = values if consume and type(values) is dict else dict(values)
     plain_done = plain_set = 0
     rows: list[int] = []
     cols: list[int] = []
@@ -695,15 +718,56 @@ def _splice_sheet(data: bytes, values: Mapping[str, Any],
         return None
     edits.extend(dimension)
     edits.sort(key=_first)
-    out = Splicer(data)
-    for edit in edits:
-        out.replace(*edit)
-    del edits  # the new rows are in the copy: not held twice while it is finished
-    return out.result()
+    return edits
 
 
-def _first(edit: tuple[int, int, bytes]) -> int:
+def _first(edit: tuple[int, int, Any]) -> int:
     return edit[0]
+
+
+class _BlockRow:
+    """A row of finite numbers of a block, written with its row template when the part
+    is written (so that the rows are not all held as bytes at once)."""
+
+    __slots__ = ("block", "i", "j0", "j1", "row", "template")
+
+    def __init__(self, template: str, row: str, block: Block, i: int, j0: int,
+                 j1: int) -> None:
+        self.template, self.row = template, row
+        self.block, self.i, self.j0, self.j1 = block, i, j0, j1
+
+    def __bytes__(self) -> bytes:
+        return self.template.format(self.row, *self.block.row(self.i, self.j0,
+                                                              self.j1)).encode()
+
+
+#: Bytes handed to the compressor at a time when a part is written from its edits.
+_CHUNK = 1 << 20
+
+
+def _spliced_chunks(data: bytes, edits: Iterable[tuple[int, int, Any]]) -> Iterator[Any]:
+    """The part with its edits applied, in pieces of about :data:`_CHUNK` bytes (what
+    :class:`~betaneutral.workbook.sheetxml.Splicer` gives, never whole)."""
+    view = memoryview(data)
+    out = bytearray()
+    at = 0
+    for start, end, new in edits:
+        if start - at >= _CHUNK:  # a long unchanged run: handed on as it is
+            if out:
+                yield out
+                out = bytearray()
+            yield view[at:start]
+        else:
+            out += view[at:start]
+        out += new if type(new) is bytes else bytes(new)
+        at = end
+        if len(out) >= _CHUNK:
+            yield out
+            out = bytearray()
+    if out:
+        yield out
+    if at < len(data):
+        yield view[at:]
 
 
 _ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,6})"[^<>]*?>')
@@ -717,8 +781,8 @@ _ARRAY_CELL = re.compile(
 
 def _block_rows(data: bytes, body: tuple[int, int],
                 single: Mapping[int, tuple[int, int]], plain: Mapping[str, Any],
-                remaining: dict[str, Any], typed: _Typed
-                ) -> tuple[list[tuple[int, int, bytes]], Iterable[Any], int, list[int],
+                remaining: dict[str, Any] | SheetValues, typed: _Typed
+                ) -> tuple[list[tuple[int, int, Any]], Iterable[Any], int, list[int],
                            list[int]] | None:
     """The rows of a part whose cells are all array cells other than the formula cells,
     each holding at most a cached value (the body of a generated block such as the
@@ -728,11 +792,13 @@ def _block_rows(data: bytes, body: tuple[int, int],
     :func:`~betaneutral.workbook.sheetxml.iter_cells` does, rows done left out), the
     number of cells done, and the rows and columns written (for the dimension); None
     when a value is one only the tree-based path stores. Each value taken is removed
-    from ``remaining``.
+    from ``remaining``; from a :class:`~betaneutral.workbook.cellvalues.SheetValues`, a
+    row lying in one of its blocks is taken as the block's row (no value looked up by
+    its coordinate).
     """
     b0, b1 = body
     plain_rows = {coordinate.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for coordinate in plain}
-    edits: list[tuple[int, int, bytes]] = []
+    edits: list[tuple[int, int, Any]] = []
     done: list[tuple[int, int]] = []  # byte ranges of the rows written
     rows: list[int] = []
     cols: list[int] = []
@@ -740,6 +806,15 @@ def _block_rows(data: bytes, body: tuple[int, int],
     inside: dict[tuple[bytes, ...], tuple[int, int, int, int] | None] = {}
     letter_text: dict[tuple[bytes, ...], list[str]] = {}
     templates: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]], str] = {}
+    letter_numbers: dict[tuple[bytes, ...], tuple[int, ...]] = {}
+    take_row = remaining.take_row if type(remaining) is SheetValues else None
+    take_numbers = remaining.take_numbers if type(remaining) is SheetValues else None
+    pop = remaining.pop
+    # (pattern, letters, attributes) of rows read whole: the next row is matched against
+    # the last one's at once instead of being read cell by cell
+    shapes: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]],
+                 tuple[Any, tuple[bytes, ...], tuple[bytes, ...]]] = {}
+    shape: tuple[Any, tuple[bytes, ...], tuple[bytes, ...]] | None = None
     pos = b0
     while True:
         tag = _ROW_TAG.search(data, pos, b1)
@@ -754,32 +829,57 @@ def _block_rows(data: bytes, body: tuple[int, int],
         row_text = tag.group(1)
         if row_text.decode() in plain_rows or data.find(b"<f", start, end) >= 0:
             continue
-        found = _ARRAY_CELL.findall(data, start, end)
-        if not found or sum(map(len, map(_FIRST, found))) != end - start:
-            continue  # other content: cell by cell
-        letters = tuple(map(_SECOND, found))
+        found = None
+        match = shape[0].fullmatch(data, start, end) if shape is not None else None
+        if match is not None and match.group(1) == row_text:
+            letters, attributes = shape[1], shape[2]  # the cells of the last row, this row
+        else:
+            found = _ARRAY_CELL.findall(data, start, end)
+            if (not found or sum(map(len, map(_FIRST, found))) != end - start
+                    or set(map(_THIRD, found)) != {row_text}):
+                continue  # other content: cell by cell
+            letters = tuple(map(_SECOND, found))
+            attributes = tuple(map(_FOURTH, found))
+            if len(letters) >= _SHAPE_CELLS:
+                shape = shapes.get((letters, attributes))
+                if shape is None:
+                    shape = shapes[letters, attributes] = (
+                        _row_shape(letters, attributes), letters, attributes)
         span = inside.get(letters, _MISSING)
         if span is _MISSING:
             span = inside[letters] = _common_span(letters, single)
         row = int(row_text)
-        if (span is None or not span[0] <= row <= span[1]
-                or set(map(_THIRD, found)) != {row_text}):
+        if span is None or not span[0] <= row <= span[1]:
             continue
         row_key = row_text.decode()
         texts = letter_text.get(letters)
         if texts is None:
             texts = letter_text[letters] = [letter.decode() for letter in letters]
-        pop = remaining.pop
-        taken = [pop(text + row_key, _MISSING) for text in texts]
-        attributes = tuple(map(_FOURTH, found))
+        taken = None
+        if take_row is not None:
+            numbers = letter_numbers.get(letters)
+            if numbers is None:
+                numbers = letter_numbers[letters] = tuple(map(column_number, letters))
+            numbers_row = take_numbers(row, numbers)
+            if numbers_row is not None:  # finite numbers of a block: written from it
+                edits.append((start, end, _BlockRow(
+                    _template(templates, letters, attributes, typed), row_key,
+                    *numbers_row)))
+                done.append((start, end))
+                counted += len(letters)
+                rows.append(row)
+                cols.extend((span[2], span[3]))
+                continue
+            taken = take_row(row, numbers)
+        if taken is None:
+            taken = [pop(text + row_key, _MISSING) for text in texts]
         if set(map(type, taken)) == {float} and math.isfinite(sum(taken)):
             # every value a finite number (the common case): the row in one format call
-            template = templates.get((letters, attributes))
-            if template is None:
-                template = templates[letters, attributes] = _row_template(
-                    letters, [typed[a, b"n"] for a in attributes])
+            template = _template(templates, letters, attributes, typed)
             edits.append((start, end, template.format(row_key, *taken).encode()))
         else:
+            if found is None:
+                found = _ARRAY_CELL.findall(data, start, end)
             parts = []
             for (whole, letter, _, attribute), value in zip(found, taken, strict=True):
                 if type(value) is float and value - value == 0.0:
@@ -796,7 +896,7 @@ def _block_rows(data: bytes, body: tuple[int, int],
                     letter, row_text, typed[attribute, encoded[0]], encoded[1]))
             edits.append((start, end, b"".join(parts)))
         done.append((start, end))
-        counted += len(found)
+        counted += len(letters)
         rows.append(row)
         cols.extend((span[2], span[3]))
 
@@ -811,6 +911,31 @@ def _block_rows(data: bytes, body: tuple[int, int],
 
 
 _FIRST, _SECOND, _THIRD, _FOURTH = map(operator.itemgetter, range(4))
+#: Rows of at least this many cells are matched against the previous row's shape.
+_SHAPE_CELLS = 8
+
+
+def _row_shape(letters: tuple[bytes, ...], attributes: tuple[bytes, ...]) -> Any:
+    """A pattern matching a whole row of array cells with these column letters and
+    attributes in this order, each as :data:`_ARRAY_CELL` reads one, all in the same row
+    (group 1)."""
+    cells = []
+    for k, (letter, attribute) in enumerate(zip(letters, attributes, strict=True)):
+        row = rb"([1-9][0-9]{0,6})" if k == 0 else rb"\1"
+        cells.append(rb'<c r="' + re.escape(letter) + row + rb'"' + re.escape(attribute)
+                     + rb"\s*(?:/>|>(?:<v>[^<]*</v>|<v/>)?</c>)")
+    return re.compile(b"".join(cells))
+
+
+def _template(templates: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]], str],
+              letters: tuple[bytes, ...], attributes: tuple[bytes, ...], typed: _Typed) -> str:
+    """The row template (:func:`_row_template`) of cells holding numbers, kept in
+    ``templates``."""
+    template = templates.get((letters, attributes))
+    if template is None:
+        template = templates[letters, attributes] = _row_template(
+            letters, [typed[a, b"n"] for a in attributes])
+    return template
 
 
 def _row_template(letters: tuple[bytes, ...], attributes: list[bytes]) -> str:
@@ -1006,15 +1131,19 @@ def write_cached_values(
     src = Path(src_path)
     check_workbook_archive(src, bulk_sheets=True)  # a sheet parsed as a tree: parse_part
     by_sheet: dict[str, dict[str, Any]] = {}
-    for (sheet, coord), value in values.items():
+    # computed blocks (CellValues) stay arrays: their rows are written from them
+    blocks = values if isinstance(values, CellValues) else CellValues({})
+    single = values.cells if isinstance(values, CellValues) else values
+    for (sheet, coord), value in single.items():
         by_sheet.setdefault(sheet, {})[coord] = value
+    block_sheets = {block.sheet for block in blocks.blocks}
     plain_by_sheet: dict[str, dict[str, Any]] = {}
     for (sheet, coord), value in (plain_values or {}).items():
         plain_by_sheet.setdefault(sheet, {})[coord] = value
     with zipfile.ZipFile(src) as zin:
         wb_part = workbook_part(zin)
         parts = sheet_parts(zin, wb_part)
-        unknown = sorted((set(by_sheet) | set(plain_by_sheet)) - set(parts))
+        unknown = sorted((set(by_sheet) | set(plain_by_sheet) | block_sheets) - set(parts))
         if unknown:
             raise UnknownNameError(f"values must be for the workbook's sheets {list(parts)}, "
                                    f"got {unknown}")
@@ -1039,21 +1168,48 @@ def write_cached_values(
                     sheet = sheet_of.get(info.filename)
                     level = None  # a copied part: compressed as zipfile does by default
                     if sheet is not None and (sheet in by_sheet or sheet in plain_by_sheet
+                                              or sheet in block_sheets
                                               or _FORMULA_TAG.search(data)):
-                        spliced = _splice_sheet(data, by_sheet.pop(sheet, {}),
-                                                plain_by_sheet.get(sheet), consume=True)
-                        if spliced is None:  # its values, taken out by the splice, again
+                        given: dict[str, Any] | SheetValues = by_sheet.pop(sheet, {})
+                        if sheet in block_sheets:
+                            given = SheetValues(given, blocks.blocks_of(sheet))
+                        edits = _splice_edits(data, given, plain_by_sheet.get(sheet),
+                                              consume=True)
+                        if edits is not None and len(data) < _STREAMED_PART:
+                            _write_spliced(zout, info, data, edits)
+                            continue
+                        if edits is None:  # its values, taken out by the splice, again
                             mine = {coord: value for (name, coord), value in values.items()
                                     if name == sheet}
-                            spliced = _rewrite_sheet(data, sheet, mine,
-                                                     plain_by_sheet.get(sheet))
-                        data = spliced
+                            data = _rewrite_sheet(data, sheet, mine, plain_by_sheet.get(sheet))
+                        else:
+                            data = b"".join(_spliced_chunks(data, edits))
+                        del edits
                         level = _SHEET_COMPRESSION
                     elif info.filename == wb_part:
                         data = _set_calc_properties(data, recalc_on_load)
                     zout.writestr(copy.copy(info), data, compresslevel=level)
             os.chmod(tmp, _file_mode(Path(dst_path)))
     return Path(dst_path)
+
+
+#: Parts up to this size are written from their edits piece by piece: the part then
+#: stays far enough below the zip64 threshold that zipfile writes the header it writes for
+#: the whole bytes (``file_size * 1.05 > ZIP64_LIMIT`` is false either way).
+_STREAMED_PART = zipfile.ZIP64_LIMIT // 8
+
+
+def _write_spliced(zout: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes,
+                   edits: list[tuple[int, int, Any]]) -> None:
+    """Write a rewritten sheet part as ``writestr`` writes its bytes (same member, same
+    compression level :data:`_SHEET_COMPRESSION`, same header), from the source part and
+    its edits piece by piece, so that the rewritten part is never held whole."""
+    target = copy.copy(info)
+    target._compresslevel = _SHEET_COMPRESSION  # what writestr(compresslevel=) sets
+    target.file_size = len(data)  # writestr's zip64 decision, as for the written size
+    with zout.open(target, "w") as dest:
+        for chunk in _spliced_chunks(data, edits):
+            dest.write(chunk)
 
 
 def _file_mode(target: Path) -> int:

@@ -36,6 +36,7 @@ from betaneutral.bookdata import SETTINGS_NAMES, BookInputs
 from betaneutral.errors import DomainError
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
+from betaneutral.workbook.cellvalues import CellValues
 from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.fill import fill_workbook
 from betaneutral.workbook.inputs import read_inputs
@@ -260,7 +261,9 @@ def prepared_book(src: str | os.PathLike[str], *,
             own = _check_formulas(wb, inputs, missing=missing)
             growth = Growth(tuple(missing[:1]))
     if not growth:
-        yield PreparedBook(src_path, wb, inputs, own=own)
+        book = PreparedBook(src_path, wb, inputs, own=own)
+        del wb  # the caller may free the workbook (del book.wb): not held here too
+        yield book
         return
     del wb
     report("the sheets hold more than the book's ranges (" + "; ".join(growth.reasons)
@@ -284,7 +287,9 @@ def prepared_book(src: str | os.PathLike[str], *,
             wb = load_book(resized)
             inputs = read_inputs(wb)
             own = _check_formulas(wb, inputs)
-        yield PreparedBook(resized, wb, inputs, growth.reasons, own)
+        book = PreparedBook(resized, wb, inputs, growth.reasons, own)
+        del wb
+        yield book
 
 
 #: The Rebalance and Holdings figures a hedge order is made from, in the order a failure
@@ -448,7 +453,7 @@ def compute_workbook(
         report(f"writing {len(values)} values and {len(tickets)} ticket(s) to "
                f"{Path(dst).name}")
         out = write_cached_values(book.path, dst,
-                                  {**values, **fresh, **dict.fromkeys(stale, KEEP)},
+                                  values.with_cells({**fresh, **dict.fromkeys(stale, KEEP)}),
                                   force=force, recalc_on_load=recalc_on_load or bool(stale),
                                   plain_values=plain)
     if strict and problem is not None:
@@ -502,6 +507,8 @@ def user_formula_cells(wb: Workbook, values: Mapping[CellKey, Any],
             continue
         if ":" in cell.coordinate:
             c1, r1, c2, r2 = range_boundaries(cell.coordinate)
+            if isinstance(values, CellValues) and values.covers(cell.sheet, c1, r1, c2, r2):
+                continue  # a computed block's range
             keys = [(cell.sheet, f"{get_column_letter(c)}{r}")
                     for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
         else:

@@ -274,6 +274,22 @@ _CACHED_ONLY = re.compile(
     rb"(?:/>|>(?:<v>[^<&]*</v>|<v/>|<v></v>)?</c>))")
 
 
+#: Rows of at least this many array cells are matched against the previous row's shape.
+_SHAPE_CELLS = 8
+
+
+def _cached_row(letters: tuple[bytes, ...]) -> Any:
+    """A pattern matching a whole row of cells with these column letters in this order,
+    each as :data:`_CACHED_ONLY` reads one, all in the same row (group 1)."""
+    cells = []
+    for k, letter in enumerate(letters):
+        row = rb"([1-9][0-9]{0,6})" if k == 0 else rb"\1"
+        cells.append(rb'<c r="' + re.escape(letter) + row
+                     + rb'"(?:\s+[A-Za-z_][\w.:-]*="[^"<>&]*")*\s*'
+                     + rb"(?:/>|>(?:<v>[^<&]*</v>|<v/>|<v></v>)?</c>)")
+    return re.compile(b"".join(cells))
+
+
 class _Rows:
     """The rows of a part that :func:`_reduce_sheet` can handle whole, handled.
 
@@ -299,6 +315,10 @@ class _Rows:
         c1, r1, c2, r2 = block
         width = c2 - c1 + 1
         layouts: dict[tuple[bytes, ...], Any] = {}
+        # (pattern, cells, first row, last row) of a row made only of array cells: the next
+        # row is matched against it at once instead of being read cell by cell
+        shapes: dict[tuple[bytes, ...], tuple[Any, int, int, int]] = {}
+        shape: tuple[Any, int, int, int] | None = None
         pos, b1 = body
         while not self.unusual:
             tag = _ROW_TAG.search(data, pos, b1)
@@ -353,6 +373,14 @@ class _Rows:
                             self.edits.append((cut, cut + len(cell[0])))
                         cut += len(cell[0])
             elif by_column:
+                match = shape[0].fullmatch(data, start, end) if shape is not None else None
+                if (match is not None and match.group(1) == row_text
+                        and shape[2] <= row <= shape[3]):
+                    # the cells of the previous row, all array cells: the row, emptied
+                    self.edits.append((start, end))
+                    self.done.append((start, end))
+                    self.counted += shape[1]
+                    continue
                 found = _CACHED_ONLY.findall(data, start, end)
                 letters = tuple(cell[1] for cell in found)
                 span = layouts.get(letters, _UNSEEN)
@@ -364,6 +392,11 @@ class _Rows:
                 run = self._run(cells, row_text, start, end)
                 if run is None:
                     continue
+                if run == (start, end) and len(cells) == len(found) >= _SHAPE_CELLS:
+                    shape = shapes.get(letters)
+                    if shape is None:
+                        shape = shapes[letters] = (_cached_row(letters), len(letters),
+                                                   span[2], span[3])
                 self.edits.append(run)
             else:
                 continue

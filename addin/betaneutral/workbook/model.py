@@ -41,17 +41,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 
 from betaneutral import cells, udfs
+from betaneutral.arrayrows import ArrayRows
 from betaneutral.bookdata import SETTINGS_NAMES, BookInputs
 from betaneutral.errors import InsufficientDataError, UnknownNameError
 from betaneutral.workbook import excel
@@ -62,6 +63,7 @@ from betaneutral.workbook.book import (
     Signal,
     rebalance_lines,
 )
+from betaneutral.workbook.cellvalues import Block, CellValues
 from betaneutral.workbook.names import name_destinations
 from betaneutral.workbook.template import START_FIGURES_COLUMN, START_FIGURES_FIRST_ROW
 
@@ -193,7 +195,6 @@ _fit, _arg = excel.fit, excel.arg
 
 # ------------------------------------------------------------------ the model ---
 _ABSENT = object()
-_FIRST = operator.itemgetter(0)
 
 
 class _Book:
@@ -211,6 +212,7 @@ class _Book:
         self.messages = messages if messages is not None else []  # the functions' reasons
         self.reasons: dict[CellKey, str] = {}
         self._read = 0  # messages already given to a cell
+        self.blocks: list[Block] = []  # generated blocks no formula reads, as arrays
 
     def put(self, key: CellKey, value: Any, reason: str | None = None) -> None:
         value = _result(value)
@@ -247,29 +249,40 @@ class _Book:
         """The cells of a column as a function receives them, flat (see :meth:`col`)."""
         return [_arg(self.get(k)) for k in keys]
 
-    def put_array(self, grid: Sequence[Sequence[CellKey]], result: Any, *,
-                  read_later: bool = True) -> None:
-        """Store an array formula's result over its range (``read_later=False``: only
-        as results, for ranges no other formula reads)."""
-        if (not read_later and len(grid[0]) == 1 and type(result) is list
-                and len(result) == len(grid)
-                and all(type(row) is list and len(row) == 1 for row in result)):
-            # a column only written (the rolling betas): stored as _fit gives it, at once
-            self._read = len(self.messages)
-            self.out.update(zip(map(_FIRST, grid), [
-                v if type(v) is float and v - v == 0.0 else _result(v)
-                for v in map(_FIRST, result)], strict=True))
-            return
+    def put_array(self, grid: Sequence[Sequence[CellKey]], result: Any) -> None:
+        """Store an array formula's result over its range."""
         values = _fit(result, len(grid), len(grid[0]))  # already as the cells show them
         if len(self.messages) > self._read:
-            if read_later and any(_is_error(v) for row in values for v in row):
+            if any(_is_error(v) for row in values for v in row):
                 self.reasons[grid[0][0]] = self.messages[-1][2]
             self._read = len(self.messages)
         cells, out = self.cells, self.out
         for keys, row in zip(grid, values, strict=True):
-            if read_later:
-                cells.update(zip(keys, row, strict=True))
+            cells.update(zip(keys, row, strict=True))
             out.update(zip(keys, row, strict=True))
+
+    def column_block(self, result: Any, n_rows: int
+                     ) -> tuple[np.ndarray, dict[int, CellValue]]:
+        """A function's column result over ``n_rows`` cells as :func:`_fit` gives it, as
+        (floats, NaN where not a finite float; the other values by row), for
+        :meth:`put_block`. Only as results: no formula reads these cells."""
+        self._read = len(self.messages)
+        if type(result) is ArrayRows and result.numbers.shape == (n_rows, 1):
+            return result.numbers[:, 0], {i: code for (i, _), code in result.codes.items()}
+        values = [row[0] for row in _fit(result, n_rows, 1)]
+        numbers = np.array([v if type(v) is float else math.nan for v in values], dtype=float)
+        return numbers, {i: v for i, v in enumerate(values) if type(v) is not float}
+
+    def put_block(self, sheet: str, first_row: int, first_col: int,
+                  columns: Sequence[tuple[np.ndarray, dict[int, CellValue]]]) -> None:
+        """Store columns from :meth:`column_block`, side by side from ``first_col``, as one
+        block (results only)."""
+        numbers = np.empty((len(columns[0][0]), len(columns)), dtype=float)
+        others: dict[tuple[int, int], CellValue] = {}
+        for j, (column, column_others) in enumerate(columns):
+            numbers[:, j] = column
+            others.update(((i, j), v) for i, v in column_others.items())
+        self.blocks.append(Block(sheet, first_row, first_col, numbers, others))
 
 
 @dataclass
@@ -383,7 +396,7 @@ def _check_inputs(inputs: BookInputs, layout: Layout) -> None:
 
 
 def compute_values(inputs: BookInputs, layout: Layout, *,
-                   reasons: dict[CellKey, str] | None = None) -> dict[CellKey, CellValue]:
+                   reasons: dict[CellKey, str] | None = None) -> CellValues:
     """Value of every formula cell of the workbook for the given inputs.
 
     Parameters
@@ -401,13 +414,14 @@ def compute_values(inputs: BookInputs, layout: Layout, *,
 
     Returns
     -------
-    dict
-        ``(sheet, coordinate) -> value`` for every formula cell, every cell of
+    CellValues
+        A mapping ``(sheet, coordinate) -> value`` for every formula cell, every cell of
         a CSE array range included; ``Settings`` ``FuturesPrice`` only when it
         holds the default formula (``inputs.settings.futures_price is None``).
         Values are ``float``/``int``/``bool``/``str``; errors are their codes
         (``"#N/A"``); dates (the Rolling date column) are Excel serial numbers
-        in the workbook's date system.
+        in the workbook's date system. The Rolling block (dates and rolling betas)
+        is held as an array (:class:`~betaneutral.workbook.cellvalues.CellValues`).
 
     Raises
     ------
@@ -429,7 +443,7 @@ def compute_values(inputs: BookInputs, layout: Layout, *,
         book = _compute(inputs, layout, messages)
     if reasons is not None:
         reasons.update(book.reasons)
-    return book.out
+    return CellValues(book.out, book.blocks)
 
 
 def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, str]]
@@ -513,9 +527,8 @@ def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, 
         book.put_array([row], udfs.BETA_STATS(
             _rows(column_values[held[i]]), _rows(btc_values), arg("Window"), arg("MinObs"))
             if i < len(held) else "#REF!")
-    rolling = layout.grid("RollingBetas")
-    sheet, c1, r1, _, _ = layout.bounds("RollingBetas")
-    date_col = get_column_letter(c1 - 1)
+    _, _, _, roll_last_col, roll_last_row = layout.bounds("RollingBetas")
+    n_days, n_rolling = roll_last_row - roll_row + 1, roll_last_col - roll_col + 1
     epoch = CALENDAR_MAC_1904 if layout.date1904 else CALENDAR_WINDOWS_1900
     serials = []
     for day in inputs.prices.index:
@@ -523,14 +536,15 @@ def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, 
         if not isinstance(stamp, dt.datetime):
             stamp = dt.datetime(stamp.year, stamp.month, stamp.day)
         serials.append([float(to_excel(stamp, epoch))])
-    book.put_array([[(sheet, f"{date_col}{r1 + t}")] for t in range(len(rolling))], serials,
-                   read_later=False)  # {=Dates} over the block's rows
-    for j in range(len(rolling[0])):
+    # The dates ({=Dates} over the block's rows) and the rolling betas, one column per
+    # holding, are kept as one array block: no formula reads them.
+    columns = [book.column_block(serials, n_days)]
+    for j in range(n_rolling):
         book.put((roll_sheet, f"{get_column_letter(roll_col + j)}{roll_row - 1}"), label(j))
-        book.put_array([[row[j]] for row in rolling], udfs.ROLLING_BETA(
+        columns.append(book.column_block(udfs.ROLLING_BETA(
             _rows(column_values[held[j]]), _rows(bench_values), arg("RollingWindow"),
-            arg("MinObs")) if j < len(held) else "#REF!",
-            read_later=False)  # no formula reads the rolling betas
+            arg("MinObs")) if j < len(held) else "#REF!", n_days))
+    book.put_block(roll_sheet, roll_row, roll_col - 1, columns)
 
     # ---- Rebalance: each line of the description, top to bottom
     rebalance_env = _Env(val, arg, spot, betas, contract)

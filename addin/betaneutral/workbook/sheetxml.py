@@ -204,12 +204,13 @@ class Splicer:
         self._out = bytearray()
         self._position = 0
 
-    def replace(self, start: int, end: int, replacement: bytes) -> None:
-        """Replace ``data[start:end]`` (after every range replaced so far)."""
+    def replace(self, start: int, end: int, replacement: Any) -> None:
+        """Replace ``data[start:end]`` (after every range replaced so far) by
+        ``replacement``: bytes, or an object that gives them (``bytes(replacement)``)."""
         if start < self._position:
             raise ValueError("edits must be in increasing order and must not overlap")
         self._out += self._data[self._position:start]
-        self._out += replacement
+        self._out += replacement if type(replacement) is bytes else bytes(replacement)
         self._position = end
 
     def result(self) -> bytes:
