@@ -106,6 +106,31 @@ def trailing_betas(
                               min_obs=min_obs, half_life=half_life)[0]
     y, x, _ = paired_series("asset_returns", asset_returns, "hedge_returns", hedge_returns,
                             y_ndim=2)
+    beta = np.empty(y.shape)
+    ok = np.empty(y.shape, dtype=bool)
+    # Each column's sums are its own: a block of columns at a time gives the same numbers
+    # with a dozen (T, block) temporaries instead of a dozen (T, N) ones.
+    for j0 in range(0, y.shape[1], _COLUMNS_AT_ONCE):
+        j1 = j0 + _COLUMNS_AT_ONCE
+        beta[:, j0:j1], ok[:, j0:j1] = _window_slopes(y[:, j0:j1], x, window, min_obs)
+    beta[~ok] = np.nan
+    if m == "blume":
+        beta = np.asarray(blume_adjust(beta))
+    elif m == "ewma":
+        lam = in_range("lam", lam, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+        path = np.asarray(ewma_beta(y, x, lam=lam), dtype=np.float64).reshape(y.shape)
+        beta = np.where(ok, path, np.nan)
+    return beta
+
+
+#: Columns whose window sums are formed together (bounds the temporaries' memory).
+_COLUMNS_AT_ONCE = 128
+
+
+def _window_slopes(y: FloatArray, x: FloatArray, window: int | None, min_obs: int
+                   ) -> tuple[FloatArray, np.ndarray]:
+    """The OLS slope of each column of ``y`` on ``x`` over the trailing window, and where
+    it is defined (``n >= min_obs`` present pairs and a regressor that varies)."""
     present = ~np.isnan(y) & ~np.isnan(x)[:, None]
     xv = np.where(present, x[:, None], 0.0)
     yv = np.where(present, y, 0.0)
@@ -119,12 +144,4 @@ def trailing_betas(
     with np.errstate(divide="ignore", invalid="ignore"):
         vx = sxx - sx * sx / n
         beta = (sxy - sx * sy / n) / vx
-    ok = (n >= min_obs) & (vx > 1e-14 * np.maximum(sxx, 1e-300))
-    beta = np.where(ok, beta, np.nan)
-    if m == "blume":
-        beta = np.asarray(blume_adjust(beta))
-    elif m == "ewma":
-        lam = in_range("lam", lam, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-        path = np.asarray(ewma_beta(y, x, lam=lam), dtype=np.float64).reshape(y.shape)
-        beta = np.where(ok, path, np.nan)
-    return beta
+    return beta, (n >= min_obs) & (vx > 1e-14 * np.maximum(sxx, 1e-300))
