@@ -553,3 +553,51 @@ def test_written_files_get_normal_permissions(books: dict[str, Path], tmp_path: 
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---- the read-back check reads each part in pieces: a large part is judged whole
+_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "BetaNeutral.xlsx"
+
+
+def _with_part(dst: Path, name: str, data: bytes) -> Path:
+    """The shipped template with ``name`` replaced by (or added as) ``data``."""
+    with zipfile.ZipFile(_TEMPLATE) as zin, zipfile.ZipFile(dst, "w",
+                                                            zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename != name:
+                zout.writestr(info, zin.read(info))
+        zout.writestr(name, data)
+    return dst
+
+
+def _big_xml(rows: int, tail: bytes = b"</root>") -> bytes:
+    body = b"".join(b'<r n="%d">%d</r>' % (i, i) for i in range(rows))
+    return b'<?xml version="1.0"?><root>' + body + tail
+
+
+def test_read_back_accepts_a_large_well_formed_part(tmp_path):
+    data = _big_xml(300_000)
+    assert len(data) > 3 * files._READ_BACK_PIECE
+    files.verify_workbook_file(_with_part(tmp_path / "ok.xlsx", "xl/extra.xml", data))
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (_big_xml(300_000, tail=b"</rot>"), "mismatched tag"),  # broken after several pieces
+    (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "b">]><r/>', "declares a DTD"),
+])
+def test_read_back_refuses_a_part_that_is_not_well_formed(tmp_path, data, why):
+    book = _with_part(tmp_path / "bad.xlsx", "xl/extra.xml", data)
+    with pytest.raises(files.FileProblemError, match=why):
+        files.verify_workbook_file(book)
+
+
+def test_read_back_refuses_a_part_whose_bytes_changed(tmp_path):
+    book = _with_part(tmp_path / "crc.xlsx", "xl/extra.xml", _big_xml(1_000))
+    with zipfile.ZipFile(book) as zf:
+        info = zf.getinfo("xl/extra.xml")
+    raw = bytearray(book.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    raw[start + info.compress_size // 2] ^= 0xFF  # one byte of the compressed data
+    book.write_bytes(bytes(raw))
+    with pytest.raises(files.FileProblemError, match="did not read back"):
+        files.verify_workbook_file(book)

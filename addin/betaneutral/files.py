@@ -85,15 +85,20 @@ def verify_workbook_file(path: Path, *, target: Path | None = None) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             for member in zf.namelist():
-                try:  # reading a member to its end checks its CRC (as testzip does)
-                    data = zf.read(member)
-                except zipfile.BadZipFile:
-                    raise ValueError(f"part {member} fails its CRC check") from None
+                parser = None
                 if member.endswith((".xml", ".rels")):
                     # A streaming parse, no tree: well-formedness in little memory.
                     parser = expat.ParserCreate()
                     parser.StartDoctypeDeclHandler = functools.partial(_refuse_dtd, member)
-                    parser.Parse(data, True)
+                try:  # reading a member to its end checks its CRC (as testzip does)
+                    with zf.open(member) as fh:  # in pieces: a large part is not held whole
+                        while chunk := fh.read(_READ_BACK_PIECE):
+                            if parser is not None:
+                                parser.Parse(chunk, False)
+                except zipfile.BadZipFile:
+                    raise ValueError(f"part {member} fails its CRC check") from None
+                if parser is not None:
+                    parser.Parse(b"", True)
         # keep_vba is not needed to read the sheets (the VBA part passed its CRC check)
         wb = load_workbook(path, read_only=True, keep_links=False)
         try:
@@ -106,6 +111,10 @@ def verify_workbook_file(path: Path, *, target: Path | None = None) -> None:
         raise FileProblemError(
             f"the new {name.name} did not read back as a workbook ({reason}); "
             f"{name} was not written") from None
+
+
+#: Bytes of a part read (and parsed) at a time by the read-back check.
+_READ_BACK_PIECE = 1 << 20
 
 
 def _refuse_dtd(member: str, *args: object) -> None:
