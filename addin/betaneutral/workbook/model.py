@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,9 +236,9 @@ class _Book:
             return None
         row, col = coordinate_to_tuple(key[1])
         i, j = row - first_row, col - first_col
-        if not (0 <= i < len(rows) and 0 <= j < len(rows[i])):
+        if not (0 <= i < rows.shape[0] and 0 <= j < rows.shape[1]):
             return None
-        value = rows[i][j]
+        value = float(rows[i, j])
         return None if math.isnan(value) else value
 
     def col(self, keys: Sequence[CellKey]) -> list[list[Any]]:
@@ -285,6 +285,39 @@ class _Book:
         self.blocks.append(Block(sheet, first_row, first_col, numbers, others))
 
 
+class _PriceColumns(Mapping[str, list[Any]]):
+    """The price columns as a function receives them (a blank as None), by asset.
+
+    Each column is made when it is asked for, from the block's array: a list per
+    function call (freed with the call) instead of the whole block held as Python
+    floats while the book is computed.
+    """
+
+    def __init__(self, assets: Sequence[str], block: np.ndarray) -> None:
+        if len(assets) != block.shape[1]:
+            raise ValueError(f"{len(assets)} price assets for {block.shape[1]} columns")
+        self._index = {asset: j for j, asset in enumerate(assets)}
+        self._block = block
+
+    def __getitem__(self, asset: str) -> list[Any]:
+        column = self._block[:, self._index[asset]]
+        values = column.tolist()
+        if np.isnan(column).any():
+            values = [None if v != v else v for v in values]  # v != v: NaN
+        return values
+
+    def last(self, asset: str) -> Any:
+        """The column's last cell (its close on the valuation date)."""
+        value = float(self._block[-1, self._index[asset]])
+        return None if math.isnan(value) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
 @dataclass
 class _Env:
     """What a Rebalance line's evaluation reads (:class:`betaneutral.workbook.book.Env`)."""
@@ -301,7 +334,7 @@ class _HoldingsEnv:
     (:class:`~betaneutral.workbook.book.HoldingsEnv`)."""
 
     def __init__(self, book: _Book, layout: Layout, inputs: BookInputs,
-                 column_values: Mapping[str, list[Any]], btc_values: list[Any],
+                 column_values: _PriceColumns, btc_values: list[Any],
                  bench_values: list[Any], bench_is_btc: bool,
                  arg: Callable[[str], Any]) -> None:
         self.book, self.layout, self.inputs = book, layout, inputs
@@ -327,7 +360,7 @@ class _HoldingsEnv:
         return self.book.get(self.layout.cell(name))
 
     def last_close(self, i: int) -> Any:
-        return self.column_values[self.assets[i]][-1]
+        return self.column_values.last(self.assets[i])
 
     def beta(self, i: int, benchmark: str) -> Any:
         # The functions are pure: with the benchmark equal to BTC cell for cell, the
@@ -350,7 +383,7 @@ class _HoldingsEnv:
         if self._block is None:
             vasicek = _search_found("vasicek", self.val("BetaMethod"))
             self._block = ((tuple(tuple(None if v != v else v for v in row)  # v != v: NaN
-                                  for row in self.book.prices[3]) if vasicek else ""),
+                                  for row in self.book.prices[3].tolist()) if vasicek else ""),
                            (tuple(self.layout.price_assets),),
                            tuple((a,) for a in self.assets))
         return self._block
@@ -449,8 +482,8 @@ def compute_values(inputs: BookInputs, layout: Layout, *,
 def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, str]]
              ) -> _Book:
     price_sheet, price_col, price_row, _, _ = layout.bounds("PriceBlock")
-    price_rows = inputs.prices.to_numpy(dtype=float).tolist()
-    book = _Book((price_sheet, price_row, price_col, price_rows), messages)
+    price_block = inputs.prices.to_numpy(dtype=float)
+    book = _Book((price_sheet, price_row, price_col, price_block), messages)
     s = inputs.settings
 
     # ---- inputs
@@ -491,10 +524,7 @@ def _compute(inputs: BookInputs, layout: Layout, messages: list[tuple[str, str, 
     # ---- Holdings
     # Each function call gets its own argument lists, built from these flat values
     # (the price columns as a function receives them: a blank as None).
-    column_values = {asset: [None if math.isnan(v) else v for v in column]
-                     for asset, column in zip(layout.price_assets, zip(*price_rows,
-                                                                       strict=True),
-                                              strict=True)}
+    column_values = _PriceColumns(layout.price_assets, price_block)
     bench_values, btc_values = book.col_values(bench), book.col_values(btc)
     # The functions are pure: with the benchmark equal to BTC cell for cell, a holding's
     # "beta vs benchmark" call has the same arguments as its "beta to BTC" call.
