@@ -81,7 +81,7 @@ MAX_XML_BYTES = 96 * 1024 * 1024
 #: values): there a worksheet part may hold up to this many bytes, provided what is left
 #: of it for openpyxl is within :data:`MAX_XML_PART_BYTES`. A book of 1,000 holdings x
 #: 2,000 days has a 100 MB price sheet and a 96 MB rolling-beta sheet; ``compute`` needs
-#: about 515 MB for it and ``fill`` about 630 MB (README, Performance).
+#: about 425 MB for it and ``fill`` about 650 MB (README, Performance).
 MAX_BULK_SHEET_BYTES = 128 * 1024 * 1024
 MAX_BULK_XML_BYTES = 320 * 1024 * 1024
 _XML_PART = re.compile(r"\.(xml|rels|vml)$", re.IGNORECASE)
