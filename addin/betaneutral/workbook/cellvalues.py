@@ -283,6 +283,20 @@ class SheetValues:
         """As :meth:`take_row` for a row of finite numbers only: the block and the offsets
         (i, j0, j1) of its values, ``block.row(i, j0, j1)``, taken out; else None
         (nothing taken)."""
+        return self._take(row, columns, numbers_only=True)
+
+    def take_row(self, row: int, columns: tuple[int, ...]) -> list[Any] | None:
+        """The values of the cells at ``row`` and ``columns`` (consecutive, increasing),
+        taken out, when they are all cells of one block not yet taken; else None
+        (nothing taken)."""
+        found = self._take(row, columns, numbers_only=False)
+        return None if found is None else found[0].row(*found[1:])
+
+    def _take(self, row: int, columns: tuple[int, ...], *, numbers_only: bool
+              ) -> tuple[Block, int, int, int] | None:
+        """Mark the cells at ``row`` and ``columns`` taken and give their block and offsets,
+        when they are all cells of one block not yet taken (with ``numbers_only``, in a
+        row of finite numbers only); else None (nothing taken)."""
         span = self._spans.get(columns, _ABSENT)
         if span is _ABSENT:
             span = self._spans[columns] = self._span(columns)
@@ -291,7 +305,7 @@ class SheetValues:
         k, j0, j1 = span
         block, taken = self.blocks[k], self._taken[k]
         i = row - block.first_row
-        if not 0 <= i < block.numbers.shape[0] or i in block.other_rows:
+        if not 0 <= i < block.numbers.shape[0] or (numbers_only and i in block.other_rows):
             return None
         line = taken[i, j0:j1]
         if line.any():
@@ -299,27 +313,6 @@ class SheetValues:
         line[:] = True
         self._left -= j1 - j0
         return block, i, j0, j1
-
-    def take_row(self, row: int, columns: tuple[int, ...]) -> list[Any] | None:
-        """The values of the cells at ``row`` and ``columns`` (consecutive, increasing),
-        taken out, when they are all cells of one block not yet taken; else None
-        (nothing taken)."""
-        span = self._spans.get(columns, _ABSENT)
-        if span is _ABSENT:
-            span = self._spans[columns] = self._span(columns)
-        if span is None:
-            return None
-        k, j0, j1 = span
-        block, taken = self.blocks[k], self._taken[k]
-        i = row - block.first_row
-        if not 0 <= i < block.numbers.shape[0]:
-            return None
-        line = taken[i, j0:j1]
-        if line.any():
-            return None
-        line[:] = True
-        self._left -= j1 - j0
-        return block.row(i, j0, j1)
 
     def _span(self, columns: tuple[int, ...]) -> tuple[int, int, int] | None:
         if not columns or list(columns) != list(range(columns[0], columns[-1] + 1)):
