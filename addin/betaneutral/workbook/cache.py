@@ -644,7 +644,7 @@ def _splice_edits(data: bytes, values: Mapping[str, Any] | SheetValues,
         remaining = values if consume else values.copy()
     else:
         remaining = values if consume and type(values) is dict else dict(values)
-    plain_done = plain_set = 0
+    plain_set = 0  # plain values other than None stored
     rows: list[int] = []
     cols: list[int] = []
     if ranges:  # rows made only of array cells (a generated block) are written whole
@@ -669,7 +669,6 @@ def _splice_edits(data: bytes, values: Mapping[str, Any] | SheetValues,
                     if edit is None:
                         return None
                     edits.append(edit)
-                    plain_done += 1
                     if plain[coordinate] is not None:
                         plain_set += 1
                         rows.append(int(row_text))
@@ -709,8 +708,7 @@ def _splice_edits(data: bytes, values: Mapping[str, Any] | SheetValues,
         return None  # a cell the scanner did not match: the part is unusual
     if interior != sum((c2 - c1 + 1) * (r2 - r1 + 1) - 1 for c1, r1, c2, r2 in ranges):
         return None  # an array cell absent, given a plain value, or under two ranges
-    if remaining or (plain_done != len(plain)
-                     and plain_set != sum(v is not None for v in plain.values())):
+    if remaining or plain_set != sum(v is not None for v in plain.values()):
         return None  # a formula or array cell to create, or a value for another cell
     # (a plain None for a cell the part does not have clears nothing, as in the tree path)
     dimension = _dimension_edit(data, rows, cols)
