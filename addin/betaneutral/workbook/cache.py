@@ -57,6 +57,7 @@ from betaneutral.files import WORKBOOK_SUFFIXES, atomic_output
 from betaneutral.workbook.cellvalues import Block, CellValues, SheetValues
 from betaneutral.workbook.names import TableArea
 from betaneutral.workbook.sheetxml import (
+    ROW_TAG,
     Splicer,
     array_range,
     cell_at,
@@ -768,7 +769,6 @@ def _spliced_chunks(data: bytes, edits: Iterable[tuple[int, int, Any]]) -> Itera
         yield view[at:]
 
 
-_ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,6})"[^<>]*?>')
 #: An array cell holding at most a cached value: the whole cell, its column letters, its
 #: row and the attributes after ``r`` (as :func:`~betaneutral.workbook.sheetxml.iter_cells`
 #: reads a cell).
@@ -815,7 +815,7 @@ def _block_rows(data: bytes, body: tuple[int, int],
     shape: tuple[Any, tuple[bytes, ...], tuple[bytes, ...]] | None = None
     pos = b0
     while True:
-        tag = _ROW_TAG.search(data, pos, b1)
+        tag = ROW_TAG.search(data, pos, b1)
         if tag is None:
             break
         start = pos = tag.end()

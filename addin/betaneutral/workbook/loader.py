@@ -53,6 +53,7 @@ from betaneutral.errors import BetaNeutralError
 from betaneutral.workbook.cache import package_tables, parse_part, sheet_parts, workbook_part
 from betaneutral.workbook.names import TableArea, structured_range
 from betaneutral.workbook.sheetxml import (
+    ROW_TAG,
     Splicer,
     array_range,
     cell_data,
@@ -262,7 +263,6 @@ def _reduce_sheet(data: bytes, block: Rect | None, area: Rect | None = None
     return out.result(), values, list(kept.values())
 
 
-_ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,6})"[^<>]*?>')
 #: A cell with at most a value (``<v>`` with text): the whole cell, its column letters,
 #: its row, the attributes after ``r`` and the value text (empty for ``<c .../>``).
 _VALUE_ONLY = re.compile(
@@ -321,7 +321,7 @@ class _Rows:
         shape: tuple[Any, int, int, int] | None = None
         pos, b1 = body
         while not self.unusual:
-            tag = _ROW_TAG.search(data, pos, b1)
+            tag = ROW_TAG.search(data, pos, b1)
             if tag is None:
                 break
             start = pos = tag.end()

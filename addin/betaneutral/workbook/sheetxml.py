@@ -29,8 +29,8 @@ from typing import Any
 from openpyxl.utils import range_boundaries
 from openpyxl.utils.cell import column_index_from_string
 
-__all__ = ["ScannedCell", "Splicer", "array_range", "cell_at", "cell_data", "column_number",
-           "column_spans", "count_cells", "iter_cells"]
+__all__ = ["ROW_TAG", "ScannedCell", "Splicer", "array_range", "cell_at", "cell_data",
+           "column_number", "column_spans", "count_cells", "iter_cells"]
 
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 #: A cell's start tag: column letters, row, the attributes after ``r``.
@@ -44,6 +44,8 @@ _TAG_ATTRIBUTE = re.compile(rb"""([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)
 _DECLARATION = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _AFTER_NAME = (b" ", b"\t", b"\n", b"\r", b"/", b">")
 _SHEET_DATA_START = re.compile(rb"<sheetData\s*(/?>)")
+#: A row's start tag (``<row r="5" ...>`` or an empty ``<row r="5"/>``): its number.
+ROW_TAG = re.compile(rb'<row r="([1-9][0-9]{0,6})"[^<>]*?>')
 _UNUSUAL = (b"<!--", b"<![CDATA[", b"<?")
 
 
