@@ -170,13 +170,6 @@ class CellValues(Mapping[CellKey, CellValue]):
     def items(self) -> ItemsView[CellKey, CellValue]:
         return _Items(self)
 
-    def covers(self, sheet: str, first_col: int, first_row: int, last_col: int,
-               last_row: int) -> bool:
-        """Whether one block holds every cell of the range (then every cell has a value)."""
-        return any(block.offsets(first_row, first_col) is not None
-                   and block.offsets(last_row, last_col) is not None
-                   for block in self._by_sheet.get(sheet, ()))
-
     def blocks_of(self, sheet: str) -> list[Block]:
         """The blocks on ``sheet``."""
         return list(self._by_sheet.get(sheet, ()))

@@ -36,7 +36,6 @@ from betaneutral.bookdata import SETTINGS_NAMES, BookInputs
 from betaneutral.errors import DomainError
 from betaneutral.workbook.backtest_sheet import book_backtest_cells
 from betaneutral.workbook.cache import KEEP, write_cached_values
-from betaneutral.workbook.cellvalues import CellValues
 from betaneutral.workbook.excel import normal_formula
 from betaneutral.workbook.fill import fill_workbook
 from betaneutral.workbook.inputs import read_inputs
@@ -507,8 +506,6 @@ def user_formula_cells(wb: Workbook, values: Mapping[CellKey, Any],
             continue
         if ":" in cell.coordinate:
             c1, r1, c2, r2 = range_boundaries(cell.coordinate)
-            if isinstance(values, CellValues) and values.covers(cell.sheet, c1, r1, c2, r2):
-                continue  # a computed block's range
             keys = [(cell.sheet, f"{get_column_letter(c)}{r}")
                     for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
         else:
